@@ -1,0 +1,26 @@
+# The two commands of the README: `make run` and `make test`.
+# Each creates .venv and installs the project into it when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO ?= 4
+
+.PHONY: run test install clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/twistd -n buildmaster --demo $(DEMO)
+
+test: $(STAMP)
+	$(BIN)/trial $(TRIAL_ARGS) tests
+
+clean:
+	rm -rf $(VENV) _trial_temp* var/test-pg
