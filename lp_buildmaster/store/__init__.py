@@ -1,0 +1,104 @@
+"""The database, reached asynchronously through txpostgres.
+
+L{Store} owns a connection pool and one connector component per table
+group (C{store.builders}, C{store.builds}, ...). Components return
+Deferreds of plain records from L{lp_buildmaster.model.records}; nothing
+else in the master writes SQL.
+"""
+
+import psycopg2.extras
+from twisted.internet import defer
+from txpostgres import txpostgres
+from zope.interface import implementer
+
+from lp_buildmaster.interfaces import IStore
+
+
+@implementer(IStore)
+class Store:
+    """A txpostgres pool and the connector components over it."""
+
+    def __init__(self, dsn, size=4):
+        self.dsn = dsn
+        self.pool = txpostgres.ConnectionPool(
+            None, dsn, min=size,
+            cursor_factory=psycopg2.extras.RealDictCursor)
+        # Imported here: the components import this module's helpers.
+        from lp_buildmaster.store.builders import BuilderStore
+        from lp_buildmaster.store.builds import BuildStore
+        from lp_buildmaster.store.distro import DistroStore
+        from lp_buildmaster.store.library import LibraryStore
+        from lp_buildmaster.store.queue import BuildQueueStore
+        from lp_buildmaster.store.sources import SourceStore
+        self.builders = BuilderStore(self)
+        self.builds = BuildStore(self)
+        self.queue = BuildQueueStore(self)
+        self.library = LibraryStore(self)
+        self.distro = DistroStore(self)
+        self.sources = SourceStore(self)
+
+    @classmethod
+    @defer.inlineCallbacks
+    def connect(cls, dsn, size=4):
+        """A started L{Store} on C{dsn}."""
+        store = cls(dsn, size=size)
+        yield store.pool.start()
+        return store
+
+    def close(self):
+        self.pool.close()
+
+    def runQuery(self, sql, args=None):
+        """Rows of one statement, outside any transaction."""
+        return self.pool.runQuery(sql, args)
+
+    def runOperation(self, sql, args=None):
+        return self.pool.runOperation(sql, args)
+
+    def runInteraction(self, fn, *args, **kwargs):
+        """C{fn(Transaction, ...)} in one transaction: committed when its
+        Deferred fires, rolled back when it fails."""
+        return self.pool.runInteraction(
+            lambda cursor: fn(Transaction(cursor), *args, **kwargs))
+
+
+class Transaction:
+    """A cursor inside L{Store.runInteraction}, with fetch helpers."""
+
+    def __init__(self, cursor):
+        self.cursor = cursor
+
+    @defer.inlineCallbacks
+    def execute(self, sql, args=None):
+        yield self.cursor.execute(sql, args)
+        return self.cursor
+
+    @defer.inlineCallbacks
+    def fetchall(self, sql, args=None):
+        yield self.cursor.execute(sql, args)
+        return self.cursor.fetchall()
+
+    @defer.inlineCallbacks
+    def fetchone(self, sql, args=None):
+        yield self.cursor.execute(sql, args)
+        return self.cursor.fetchone()
+
+    @defer.inlineCallbacks
+    def rowcount(self, sql, args=None):
+        yield self.cursor.execute(sql, args)
+        return self.cursor.rowcount
+
+
+class Component:
+    """Base of the connector components: one table group each."""
+
+    def __init__(self, store):
+        self.store = store
+
+    @defer.inlineCallbacks
+    def _one(self, sql, args=None):
+        rows = yield self.store.runQuery(sql, args)
+        return rows[0] if rows else None
+
+    def _all(self, sql, args=None):
+        return self.store.runQuery(sql, args)
