@@ -29,10 +29,8 @@ def adminDSN():
     if _admin_dsn is None:
         dsn = os.environ.get("BUILDMASTER_TEST_DSN")
         if not dsn:
-            import pgserver
             (ROOT / "var").mkdir(exist_ok=True)
-            server = pgserver.get_server(
-                str(ROOT / "var" / "test-postgres"), cleanup_mode="stop")
+            server = connection.startPgserver(ROOT / "var" / "test-postgres")
             dsn = server.get_uri()
         _admin_dsn = dsn
     return _admin_dsn

@@ -7,6 +7,7 @@ DSN it uses any PostgreSQL 13 or newer.
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import psycopg2
@@ -55,9 +56,8 @@ def embeddedDSN(state_dir):
     pgdir = root / "postgres"
     # pgserver runs PostgreSQL as an unprivileged user when we are root;
     # that user must be able to reach the data directory.
-    import pgserver
     try:
-        server = pgserver.get_server(str(pgdir), cleanup_mode="stop")
+        server = startPgserver(pgdir)
     except Exception as e:
         raise DatabaseUnavailable(
             "could not start the embedded PostgreSQL in %s: %s"
@@ -66,6 +66,15 @@ def embeddedDSN(state_dir):
     admin_dsn = server.get_uri()
     ensureDatabase(admin_dsn, EMBEDDED_DBNAME)
     return withDatabase(admin_dsn, EMBEDDED_DBNAME)
+
+
+def startPgserver(pgdir):
+    """Start or join the pgserver PostgreSQL whose data is in C{pgdir}."""
+    import pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here.
+        warnings.simplefilter("ignore")
+        return pgserver.get_server(str(pgdir), cleanup_mode="stop")
 
 
 def withDatabase(dsn, dbname):

@@ -1,0 +1,205 @@
+"""Configuration: an INI file, overridden by the environment and options.
+
+Every key has a default and a parser; ``conf/buildmaster.conf`` documents
+them all. A key may be overridden by the environment variable
+``BUILDMASTER_<SECTION>_<KEY>`` (upper case), and ``BUILDMASTER_DATABASE``
+stands for ``[master] database``. A bad value is one L{ConfigError} that
+names the key.
+"""
+
+import configparser
+import os
+from urllib.parse import urlparse
+
+
+class ConfigError(Exception):
+    """A configuration value is wrong; the message names the key."""
+
+
+def _int(minimum=None, maximum=None):
+    def parse(text):
+        value = int(text)
+        if minimum is not None and value < minimum:
+            raise ValueError("must be at least %d" % minimum)
+        if maximum is not None and value > maximum:
+            raise ValueError("must be at most %d" % maximum)
+        return value
+    return parse
+
+
+def _float(minimum=0.0):
+    def parse(text):
+        value = float(text)
+        if not value > minimum:
+            raise ValueError("must be greater than %g" % minimum)
+        return value
+    return parse
+
+
+def _bool(text):
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _str(text):
+    return text.strip()
+
+
+def _list(text):
+    return tuple(item.strip() for item in text.replace("\n", ",").split(",")
+                 if item.strip())
+
+
+def _dsn(text):
+    text = text.strip()
+    if text and "://" in text and not urlparse(text).scheme.startswith(
+            "postgres"):
+        raise ValueError("must be a postgresql:// URL or a libpq DSN")
+    return text
+
+
+#: (section, key) -> (default, parser, description)
+KEYS = {
+    ("master", "state_dir"): (
+        "var", _str, "Where the embedded database, the librarian's files "
+        "and the upload area live."),
+    ("master", "database"): (
+        "", _dsn, "PostgreSQL DSN; empty runs an embedded PostgreSQL in "
+        "the state directory."),
+    ("master", "name"): (
+        "", _str, "This master's name when several share a database; "
+        "empty means host name and process id."),
+    ("master", "scan_interval"): (
+        "15", _float(), "Seconds between two scans of one builder."),
+    ("master", "demo"): (
+        "0", _int(0, 1000), "Run this many simulated builders with the "
+        "sample data (for trying it out)."),
+    ("web", "interface"): ("127.0.0.1", _str, "Address of the dashboard."),
+    ("web", "port"): ("8010", _int(0, 65535), "Port of the dashboard, "
+                      "JSON API and /metrics; 0 picks a free one."),
+    ("librarian", "interface"): ("127.0.0.1", _str,
+                                 "Address the librarian serves files on."),
+    ("librarian", "port"): ("8011", _int(0, 65535),
+                            "Port the librarian serves files on."),
+    ("librarian", "public_url"): (
+        "", _str, "URL builders fetch files from; empty derives it from "
+        "interface and port."),
+    ("librarian", "token_lifetime"): (
+        "86400", _int(1), "Seconds a restricted file's token stays valid."),
+    ("manhole", "port"): ("0", _int(0, 65535),
+                          "SSH manhole port on 127.0.0.1; 0 disables it."),
+    ("manhole", "authorized_keys"): (
+        "", _str, "authorized_keys file for the manhole (required when "
+        "the port is set)."),
+    ("slave", "timeout"): ("30", _float(),
+                           "Seconds before an XML-RPC call is cancelled."),
+    ("slave", "ensurepresent_timeout"): (
+        "1800", _float(), "Seconds before an ensurepresent call is "
+        "cancelled."),
+    ("failures", "job_threshold"): (
+        "3", _int(1), "Failures after which a job is failed."),
+    ("failures", "builder_threshold"): (
+        "5", _int(1), "Failures after which a builder is disabled."),
+    ("failures", "transient_tolerance"): (
+        "5", _int(0), "Consecutive transient errors (timeouts, refused "
+        "connections) tolerated before they count as a failure."),
+    ("failures", "cancel_timeout"): (
+        "180", _float(), "Seconds a cancelled build's builder has to "
+        "reach ABORTED before it is failed."),
+    ("upload", "process_in_master"): (
+        "true", _bool, "Process uploads inside the master (else run "
+        "buildmaster-admin process-upload from cron)."),
+    ("smtp", "host"): ("127.0.0.1", _str, "SMTP server for notifications."),
+    ("smtp", "port"): ("25", _int(1, 65535), "SMTP port."),
+    ("smtp", "sender"): ("buildmaster@localhost", _str,
+                         "From address of notifications."),
+    ("smtp", "admins"): ("", _list, "Comma-separated addresses that get "
+                         "every notification."),
+    ("smtp", "enabled"): ("false", _bool, "Send notification email."),
+    ("log", "json_file"): ("", _str, "Also write structured JSON log "
+                           "lines to this file."),
+}
+
+
+class Config:
+    """Parsed configuration: C{config.get(section, key)} or attributes
+    C{config.<section>_<key>}."""
+
+    def __init__(self, values):
+        self._values = dict(values)
+
+    def get(self, section, key):
+        return self._values[(section, key)]
+
+    def __getattr__(self, name):
+        for (section, key), value in self._values.items():
+            if "%s_%s" % (section, key) == name:
+                return value
+        raise AttributeError(name)
+
+    def replace(self, **overrides):
+        """A copy with C{section_key=value} overrides (already parsed)."""
+        values = dict(self._values)
+        for name, value in overrides.items():
+            for section, key in KEYS:
+                if "%s_%s" % (section, key) == name:
+                    values[(section, key)] = value
+                    break
+            else:
+                raise KeyError(name)
+        return Config(values)
+
+
+def load(path=None, environ=None, overrides=None):
+    """Read C{path} (optional), then the environment, then C{overrides}.
+
+    @param overrides: C{{(section, key): text}} from command-line options.
+    @raise ConfigError: naming the bad key, or the unreadable file.
+    """
+    environ = os.environ if environ is None else environ
+    raw = {name: default for name, (default, _, _) in KEYS.items()}
+    origin = {name: "default" for name in KEYS}
+    if path:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            with open(path) as f:
+                parser.read_file(f)
+        except OSError as e:
+            raise ConfigError("cannot read config file %s: %s"
+                              % (path, e.strerror)) from None
+        except configparser.Error as e:
+            raise ConfigError("config file %s does not parse: %s"
+                              % (path, str(e).splitlines()[0])) from None
+        for section in parser.sections():
+            for key, value in parser.items(section):
+                if (section, key) not in KEYS:
+                    raise ConfigError("unknown key [%s] %s in %s"
+                                      % (section, key, path))
+                raw[(section, key)] = value
+                origin[(section, key)] = path
+    for (section, key) in KEYS:
+        variable = "BUILDMASTER_%s_%s" % (section.upper(), key.upper())
+        if variable in environ:
+            raw[(section, key)] = environ[variable]
+            origin[(section, key)] = "$" + variable
+    if environ.get("BUILDMASTER_DATABASE"):
+        raw[("master", "database")] = environ["BUILDMASTER_DATABASE"]
+        origin[("master", "database")] = "$BUILDMASTER_DATABASE"
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            raw[name] = value
+            origin[name] = "the command line"
+    values = {}
+    for (section, key), text in raw.items():
+        parse = KEYS[(section, key)][1]
+        try:
+            values[(section, key)] = parse(str(text))
+        except ValueError as e:
+            raise ConfigError("bad value %r for [%s] %s (from %s): %s"
+                              % (text, section, key,
+                                 origin[(section, key)], e)) from None
+    return Config(values)
