@@ -1,0 +1,38 @@
+"""Prometheus metrics of the master, in one registry of its own.
+
+The scanner, the dispatcher and the collection chain observe these;
+``/metrics`` on the web port serves them. Gauges that describe the farm
+(builders by state, queue depth) are set by a periodic refresh from the
+database, so a scrape never touches it.
+"""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+BUILDERS = Gauge(
+    "buildmaster_builders", "Builders by state and processor.",
+    ["state", "processor"], registry=REGISTRY)
+QUEUE_DEPTH = Gauge(
+    "buildmaster_queue_depth", "Jobs waiting for a builder, by processor.",
+    ["processor"], registry=REGISTRY)
+SCAN_DURATION = Histogram(
+    "buildmaster_scan_duration_seconds", "Time one scan of a builder took.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+             60), registry=REGISTRY)
+DISPATCH_LATENCY = Histogram(
+    "buildmaster_dispatch_latency_seconds",
+    "Time from finding an idle builder to its build() call returning.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    registry=REGISTRY)
+QUEUE_WAIT = Histogram(
+    "buildmaster_queue_wait_seconds",
+    "Time a job waited in the queue before it was dispatched.",
+    buckets=(1, 5, 15, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600),
+    registry=REGISTRY)
+BUILDS_FINISHED = Counter(
+    "buildmaster_builds_finished", "Builds collected, by final state.",
+    ["state"], registry=REGISTRY)
+FAILURES = Counter(
+    "buildmaster_failures", "Failures counted, by what failed and why.",
+    ["kind", "reason"], registry=REGISTRY)
