@@ -92,16 +92,29 @@ class IBuildQueue(Interface):
 
 
 class ILibrarianClient(Interface):
-    """The content-addressed file store."""
+    """The content-addressed file store.
 
-    def addFile(name, size, file, contentType, restricted=False):
-        """Store a file; fires with the new alias id."""
+    A file that fails or is abandoned midway never appears in it.
+    """
+
+    def addFile(name, size, file, contentType, restricted=False,
+                expires=None):
+        """Copy C{size} bytes from the file-like C{file}, without blocking
+        the reactor for long; fires with the new alias id, or fails (and
+        stores nothing) when C{file} does not hold exactly C{size} bytes."""
+
+    def newFile():
+        """A writer for content of unknown size: C{write(bytes)}
+        (synchronous), then C{finish(name, contentType, restricted=False,
+        expires=None)} firing with the new alias id, or C{abort()}."""
 
     def getFileByAlias(aliasid):
-        """Fires with an open, readable file of the alias's content."""
+        """Fires with an open, readable binary file of the alias's content;
+        fails with C{AliasNotFound} for an unknown alias."""
 
-    def getURLForAlias(aliasid):
-        """The http_url of an alias."""
+    def getURLForAlias(aliasid, token=False):
+        """Fires with the http_url C{<base_url>/<id>/<filename>}; with
+        C{token}, plus an expiring token that opens a restricted file."""
 
 
 class IStore(Interface):

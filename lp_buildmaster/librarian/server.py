@@ -1,0 +1,107 @@
+"""The librarian's web server: C{GET /<alias id>/<filename>}.
+
+Content is streamed from the content store by L{twisted.web.static.File}
+(which also answers Range requests) with the alias's own content type.
+Restricted files need a token from L{lp_buildmaster.librarian.tokens};
+expired aliases are gone. Every failure is a short plain-text answer,
+never a traceback.
+"""
+
+import os
+
+from twisted.logger import Logger
+from twisted.web import resource, server, static
+
+from lp_buildmaster.librarian.tokens import checkToken
+
+
+class LibrarianResource(resource.Resource):
+    """Serves library files by alias id and file name."""
+
+    isLeaf = True
+    log = Logger()
+
+    def __init__(self, store, content_store, secret, clock=None):
+        resource.Resource.__init__(self)
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.store = store
+        self.content_store = content_store
+        self.secret = secret
+        self.clock = clock
+
+    def render_GET(self, request):
+        path = request.postpath
+        if (len(path) != 2 or not path[0].isdigit() or len(path[0]) > 9
+                or not path[1]):
+            return self._error(request, 404, "No such file")
+        aliasid = int(path[0])
+        try:
+            filename = path[1].decode("utf-8")
+        except UnicodeDecodeError:
+            return self._error(request, 404, "No such file")
+        gone = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
+        d = self.store.library.getAlias(aliasid)
+        d.addCallback(self._serve, request, filename, gone)
+        d.addErrback(self._failed, request, gone)
+        return server.NOT_DONE_YET
+
+    render_HEAD = render_GET
+
+    def _refusal(self, alias, request, filename):
+        """C{(code, message)} when C{alias} may not be served, else None."""
+        if alias is None or alias.filename != filename:
+            return 404, "No such file"
+        now = self.clock.seconds()
+        if alias.expires is not None and alias.expires.timestamp() <= now:
+            return 410, "This file has expired"
+        if alias.restricted and not checkToken(
+                self.secret, alias.id, _arg(request, b"token"),
+                _arg(request, b"expires"), now):
+            return 403, "This file is restricted: a valid token is needed"
+        return None
+
+    def _serve(self, alias, request, filename, gone):
+        if gone:
+            return
+        refusal = self._refusal(alias, request, filename)
+        if refusal is not None:
+            self._finish(request, self._error(request, *refusal))
+            return
+        path = self.content_store.path(alias.sha1)
+        if not os.path.isfile(path):
+            self.log.error("Content of alias {id} ({sha1}) is missing",
+                           id=alias.id, sha1=alias.sha1)
+            self._finish(request, self._error(request, 404, "No such file"))
+            return
+        content = static.File(str(path))
+        content.type, content.encoding = alias.mimetype, None
+        self._finish(request, content.render(request))
+
+    def _failed(self, failure, request, gone):
+        self.log.failure("Serving {uri} failed", failure,
+                         uri=request.uri.decode("ascii", "replace"))
+        if not gone and not request.finished:
+            self._finish(request, self._error(
+                request, 500, "The librarian could not serve this file"))
+
+    @staticmethod
+    def _finish(request, body):
+        if body is not server.NOT_DONE_YET:
+            request.write(body)
+            request.finish()
+
+    @staticmethod
+    def _error(request, code, message):
+        request.setResponseCode(code)
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return message.encode("utf-8") + b"\n"
+
+
+def _arg(request, name):
+    """A query argument as str, or None."""
+    values = request.args.get(name)
+    if not values:
+        return None
+    return values[0].decode("ascii", "replace")
