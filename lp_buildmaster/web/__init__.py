@@ -1,0 +1,75 @@
+"""The dashboard, the JSON API and C{/metrics}, on one web server.
+
+L{makeWebService} is what the master runs; L{makeWebResource} is its
+resource tree, for tests. L{MetricsRefresher} keeps the farm's gauges
+fresh and runs beside it.
+
+    /                  the dashboard: builders, queue, recent builds
+    /builds/<id>       a build, its logtail live while it runs
+    /api/...           JSON (see L{lp_buildmaster.web.api})
+    /metrics           Prometheus text format
+"""
+
+from twisted.web import resource, server
+
+from lp_buildmaster.web.api import ApiResource
+from lp_buildmaster.web.listening import ListeningService, tcpEndpoint
+from lp_buildmaster.web.metrics import MetricsRefresher, MetricsResource
+from lp_buildmaster.web.pages import (
+    BuildPageResource, DashboardResource, NotFoundResource)
+from lp_buildmaster.web.present import Farm
+
+__all__ = ["makeWebResource", "makeWebService", "MetricsRefresher"]
+
+
+class RootResource(resource.Resource):
+
+    def __init__(self, farm):
+        resource.Resource.__init__(self)
+        self.dashboard = DashboardResource(farm)
+        self.children_ = {
+            b"builds": BuildPageResource(farm),
+            b"api": ApiResource(farm),
+            b"metrics": MetricsResource(),
+        }
+        self.missing = NotFoundResource()
+
+    def getChild(self, path, request):
+        if path == b"" and not request.postpath:
+            return self.dashboard
+        return self.children_.get(path, self.missing)
+
+
+class _QuietSite(server.Site):
+    """No access log: a build page polls every 2 seconds and would drown
+    the master's log."""
+
+    def log(self, request):
+        pass
+
+
+def makeWebResource(store, config, master=None, clock=None):
+    """The resource tree of the web server.
+
+    @param store: a started L{lp_buildmaster.store.Store}; its C{views}
+        component is used, or made when it has none.
+    @param config: an L{lp_buildmaster.config.Config} (librarian URL).
+    @param master: the running master, or None (see L{Farm}).
+    @param clock: an C{IReactorTime} for "now"; the reactor by default.
+    """
+    return RootResource(Farm(store, config, master=master, clock=clock))
+
+
+def makeWebService(store, config, master=None, clock=None, reactor=None):
+    """A service serving L{makeWebResource} on C{[web] interface} and
+    C{[web] port} (0 picks a free port; the service's C{port} tells it).
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    site = _QuietSite(makeWebResource(store, config, master, clock))
+    site.displayTracebacks = False
+    endpoint = tcpEndpoint(reactor, config.get("web", "port"),
+                           config.get("web", "interface"))
+    svc = ListeningService(endpoint, site, "dashboard")
+    svc.setName("web")
+    return svc

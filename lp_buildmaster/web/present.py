@@ -1,0 +1,192 @@
+"""What the dashboard and the JSON API show, as plain Python values.
+
+L{Farm} reads the store's views (and the master's live view, when it has
+one) and returns dicts of strings, numbers, datetimes and timedeltas; the
+HTML pages format them, the API turns them into JSON. Everything works
+from the database alone: the master may be None.
+"""
+
+import datetime
+from urllib.parse import quote
+
+from twisted.internet import defer
+
+from lp_buildmaster.enums import TERMINAL_BUILD_STATES
+from lp_buildmaster.store.views import ViewStore
+from lp_buildmaster.web.estimate import DEFAULT_DURATION, estimateQueue
+from lp_buildmaster.web.state import builderState
+
+
+def librarianBaseURL(config):
+    """The librarian's public URL, without a trailing slash."""
+    url = config.get("librarian", "public_url")
+    if not url:
+        host = config.get("librarian", "interface")
+        if ":" in host:
+            host = "[%s]" % host
+        url = "http://%s:%d" % (host, config.get("librarian", "port"))
+    return url.rstrip("/")
+
+
+def _utc(seconds):
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+
+
+class Farm:
+    """The farm as the pages see it.
+
+    @param master: the running master or None. If it has a
+        C{liveBuilderStatus(name)} method (a L{BuilderStatus} or None), the
+        builders' states use what its last scan saw.
+    """
+
+    def __init__(self, store, config, master=None, clock=None):
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.views = getattr(store, "views", None) or ViewStore(store)
+        self.master = master
+        self.clock = clock
+        self.librarian_url = librarianBaseURL(config)
+
+    def now(self):
+        return _utc(self.clock.seconds())
+
+    def logURL(self, log):
+        return "%s/%d/%s" % (self.librarian_url, log.id,
+                             quote(log.filename, safe=""))
+
+    def _live(self, name):
+        live = getattr(self.master, "liveBuilderStatus", None)
+        return live(name) if live is not None else None
+
+    def _build(self, view, now, estimate=None):
+        build, job = view.build, view.job
+        elapsed = None
+        if job is not None and job.buildstart is not None and \
+                job.builder is not None:
+            elapsed = max(now - job.buildstart, datetime.timedelta(0))
+        position, estimated = estimate or (None, None)
+        return {
+            "id": build.id,
+            "title": build.title,
+            "state": build.buildstate.name,
+            "state_title": build.buildstate.title,
+            "active": build.buildstate not in TERMINAL_BUILD_STATES,
+            "builder": view.builder_name,
+            "processor": build.processor_name,
+            "arch": build.architecturetag,
+            "source": build.source_name,
+            "version": build.source_version,
+            "distribution": build.distribution_name,
+            "series": build.distrorelease_name,
+            "pocket": build.pocket.name,
+            "archive": build.archive_name,
+            "datecreated": build.datecreated,
+            "date_started": build.date_started or (
+                job.buildstart if job is not None else None),
+            "datebuilt": build.datebuilt,
+            "duration": build.buildduration,
+            "elapsed": elapsed,
+            "dependencies": build.dependencies,
+            "log": None if view.log is None else {
+                "id": view.log.id, "filename": view.log.filename,
+                "restricted": view.log.restricted,
+                "url": self.logURL(view.log)},
+            "logtail": job.logtail if job is not None else None,
+            "score": job.lastscore if job is not None else None,
+            "queued": job is not None and job.builder is None,
+            "position": position,
+            "estimated_start": estimated,
+        }
+
+    def _builder(self, view, now):
+        builder, job = view.builder, view.job
+        state = builderState(
+            builder.active, builder.builderok, builder.manual,
+            job is not None,
+            view.build.build.buildstate if view.build is not None else None,
+            live=self._live(builder.name))
+        return {
+            "name": builder.name,
+            "title": builder.title,
+            "processor": view.processor_name,
+            "state": state,
+            "virtualized": builder.virtualized,
+            "manual": builder.manual,
+            "active": builder.active,
+            "builderok": builder.builderok,
+            "failnotes": builder.failnotes,
+            "failure_count": builder.failure_count,
+            "build": (None if view.build is None
+                      else self._build(view.build, now)),
+            "logtail": job.logtail if job is not None else None,
+            "buildstart": job.buildstart if job is not None else None,
+        }
+
+    @defer.inlineCallbacks
+    def builders(self, name=None):
+        """Dicts of every builder (or only C{name}'s), by name."""
+        views = yield self.views.builders(name)
+        now = self.now()
+        return [self._builder(view, now) for view in views]
+
+    def _estimates(self, queue, builder_views, averages, now):
+        usable, busy = {}, {}
+        for view in builder_views:
+            builder = view.builder
+            if not (builder.active and builder.builderok) or builder.manual:
+                continue
+            usable[builder.processor] = usable.get(builder.processor, 0) + 1
+            if view.job is not None:
+                busy.setdefault(builder.processor, []).append(
+                    view.job.buildstart or now)
+        return estimateQueue(
+            [(view.build.id, view.build.processor) for view in queue],
+            usable, averages, busy, now, default=DEFAULT_DURATION)
+
+    @defer.inlineCallbacks
+    def _queueWith(self, builder_views):
+        queue = yield self.views.queue()
+        averages = yield self.views.averageDurations()
+        now = self.now()
+        estimates = self._estimates(queue, builder_views, averages, now)
+        return [self._build(view, now, estimates[view.build.id])
+                for view in queue]
+
+    @defer.inlineCallbacks
+    def queue(self):
+        """Dicts of the waiting jobs in dispatch order per processor, with
+        their C{position} and C{estimated_start}."""
+        builder_views = yield self.views.builders()
+        result = yield self._queueWith(builder_views)
+        return result
+
+    @defer.inlineCallbacks
+    def builds(self, state=None, limit=50, finished=False):
+        views = yield self.views.builds(state=state, limit=limit,
+                                        finished=finished)
+        now = self.now()
+        return [self._build(view, now) for view in views]
+
+    @defer.inlineCallbacks
+    def build(self, build_id):
+        """The dict of one build, or None; a queued one has its estimate."""
+        view = yield self.views.build(build_id)
+        if view is None:
+            return None
+        if view.job is not None and view.job.builder is None:
+            queue = yield self.queue()
+            for entry in queue:
+                if entry["id"] == build_id:
+                    return entry
+        return self._build(view, self.now())
+
+    @defer.inlineCallbacks
+    def dashboard(self, recent=25):
+        """C{{"builders", "queue", "recent", "now"}} for the front page."""
+        builder_views = yield self.views.builders()
+        queue = yield self._queueWith(builder_views)
+        finished = yield self.builds(limit=recent, finished=True)
+        now = self.now()
+        return {"builders": [self._builder(v, now) for v in builder_views],
+                "queue": queue, "recent": finished, "now": now}
