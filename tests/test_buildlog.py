@@ -70,7 +70,8 @@ class BuildLogTestCase(LibrarianFixture, DatabaseTestCase):
         url = yield self.librarian.getURLForAlias(aliasid)
         response, body = yield self.download(url)
         self.assertEqual(response.code, 200)
-        return (yield self.store.library.getAlias(aliasid)), gzip.decompress(body)
+        alias = yield self.store.library.getAlias(aliasid)
+        return alias, gzip.decompress(body)
 
     @defer.inlineCallbacks
     def test_seedLog(self):

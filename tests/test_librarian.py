@@ -236,7 +236,8 @@ class LibrarianTestCase(LibrarianFixture, DatabaseTestCase):
         aliasid = yield self.add(b"data", "right.txt")
         for path in ["/99999/right.txt", "/%d/wrong.txt" % aliasid,
                      "/%d" % aliasid, "/%d/" % aliasid, "/",
-                     "/x%d/right.txt" % aliasid, "/%d/right.txt/more" % aliasid,
+                     "/x%d/right.txt" % aliasid,
+                     "/%d/right.txt/more" % aliasid,
                      "/99999999999999999999/right.txt",
                      "/%d/%%ff" % aliasid]:
             yield self.assertRefused(path, 404, b"No such file")

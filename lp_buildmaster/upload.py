@@ -1,0 +1,534 @@
+"""The upload area and the upload processor.
+
+A finished build's files are grabbed from its builder into
+C{grabbing/<timestamp>-<cookie>/} and the complete leaf is renamed into
+C{incoming/}, so incoming only ever holds whole uploads. The processor
+takes each incoming leaf under a per-leaf C{flock}, checks its C{.changes}
+against the files and the build, stores the binaries in the librarian,
+records them and marks the build FULLYBUILT in one transaction, and moves
+the leaf to C{accepted/}. A bad upload goes to C{rejected/}, an upload the
+processor could not handle to C{failed/}; either way the build becomes
+FAILEDTOUPLOAD. Every leaf keeps its own C{uploader.log}.
+
+Nothing is written outside the area's root: file names are single path
+components, nothing follows a symlink, and leaves move by rename.
+"""
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import stat
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Tuple
+
+from debian import deb822
+from twisted.internet import defer, threads
+from twisted.logger import Logger
+
+from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.model.policy import (
+    PocketPolicyError, checkCollectionPolicy)
+from lp_buildmaster.model.records import parseCookie
+
+ACCEPTED, REJECTED, FAILED = "accepted", "rejected", "failed"
+AREA_DIRS = ("grabbing", "incoming", ACCEPTED, REJECTED, FAILED, "locks")
+UPLOADER_LOG = "uploader.log"
+#: A .changes larger than this is not read.
+MAX_CHANGES_SIZE = 1024 * 1024
+#: States in which a build may receive its upload.
+AWAITING_UPLOAD = frozenset([BuildStatus.BUILDING, BuildStatus.UPLOADING])
+BINARY_TYPES = {"deb": "application/vnd.debian.binary-package",
+                "udeb": "application/vnd.debian.binary-package",
+                "ddeb": "application/vnd.debian.binary-package",
+                "buildinfo": "text/plain"}
+HASHES = (("Files", "md5sum", "md5"), ("Checksums-Sha1", "sha1", "sha1"),
+          ("Checksums-Sha256", "sha256", "sha256"))
+
+_LEAF = re.compile(r"^\d{8}-\d{6}-(\d+-\d+)$")
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+RECORD_FILE = """
+    INSERT INTO buildfile (build, libraryfile, filetype) VALUES (%s, %s, %s)"""
+SET_STATE = "UPDATE build SET buildstate = %s WHERE id = %s"
+AWAITING_CLAUSE = " AND buildstate IN (%s)" % ", ".join(
+    str(s.value) for s in sorted(AWAITING_UPLOAD, key=lambda s: s.value))
+
+
+class UnsafeUploadName(ValueError):
+    """A file name that is not a single, plain path component."""
+
+
+class UploadRejected(Exception):
+    """The upload is wrong: it goes to rejected/."""
+
+
+class UploadFailed(Exception):
+    """The processor could not handle the upload: it goes to failed/."""
+
+
+def checkFilename(name):
+    """Refuse names that could leave a leaf or clash with its log.
+
+    @raise UnsafeUploadName: naming the problem.
+    """
+    if (not isinstance(name, str) or name in ("", ".", "..", UPLOADER_LOG)
+            or "/" in name or "\\" in name or "\0" in name
+            or name.startswith(".") or len(name.encode("utf-8", "replace"))
+            > 255):
+        raise UnsafeUploadName("unsafe file name %r" % (name,))
+    return name
+
+
+def leafBuildId(leaf):
+    """The Build id in a leaf's name C{<timestamp>-<Build.id>-<BQ.id>}, or
+    None."""
+    match = _LEAF.match(leaf)
+    cookie = parseCookie(match.group(1)) if match else None
+    return cookie[0] if cookie else None
+
+
+class UploadArea:
+    """The directories uploads pass through, under C{root}."""
+
+    def __init__(self, root):
+        self.root = Path(root).resolve()
+
+    def path(self, kind, leaf=None):
+        base = self.root / kind
+        return base if leaf is None else base / leaf
+
+    def ensure(self):
+        """Create the area's directories; returns those it created."""
+        created = []
+        for kind in AREA_DIRS:
+            if not self.path(kind).is_dir():
+                self.path(kind).mkdir(parents=True, exist_ok=True)
+                created.append(kind)
+        return created
+
+    def cleanGrabbing(self):
+        """Remove leaves a killed master left half-grabbed; their builds
+        are collected again. Call at start, before any grab.
+
+        @return: the names removed.
+        """
+        self.ensure()
+        removed = sorted(os.listdir(self.path("grabbing")))
+        for name in removed:
+            _remove(self.path("grabbing", name))
+        return removed
+
+    @defer.inlineCallbacks
+    def grab(self, slave, filemap, cookie, clock):
+        """Fetch an OK build's files and put them in incoming/ as one leaf.
+
+        @param filemap: C{{filename: sha1}} as the builder reported it.
+        @param cookie: the build cookie C{"<Build.id>-<BuildQueue.id>"}.
+        @param clock: gives the leaf's timestamp.
+        @return: a Deferred firing with the leaf's path in incoming/; on any
+            error the partial leaf is removed and the error comes through.
+        """
+        if parseCookie(cookie) is None:
+            raise ValueError("not a build cookie: %r" % (cookie,))
+        for name in filemap:
+            checkFilename(name)
+        self.ensure()
+        leaf = "%s-%s" % (time.strftime(
+            "%Y%m%d-%H%M%S", time.gmtime(clock.seconds())), cookie)
+        grabbing = self.path("grabbing", leaf)
+        grabbing.mkdir()
+        try:
+            for name, sha1 in sorted(filemap.items()):
+                yield slave.fetchFile(sha1, str(grabbing), name)
+            os.rename(grabbing, self.path("incoming", leaf))
+        except BaseException:
+            _remove(grabbing)
+            raise
+        return self.path("incoming", leaf)
+
+    def incomingLeaves(self):
+        """Names of the directories in incoming/, oldest name first."""
+        with os.scandir(self.path("incoming")) as entries:
+            return sorted(e.name for e in entries
+                          if e.is_dir(follow_symlinks=False)
+                          and not e.name.startswith("."))
+
+    def lockLeaf(self, leaf):
+        """Take an incoming leaf for processing.
+
+        @return: a L{LeafLock}, or None when another processor holds the
+            leaf or it has left incoming/.
+        """
+        path = self.path("locks", leaf + ".lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        lock = LeafLock(path, fd)
+        # The holder before us may have finished with the leaf already.
+        if not os.path.isdir(self.path("incoming", leaf)) or os.path.islink(
+                self.path("incoming", leaf)):
+            lock.release()
+            return None
+        return lock
+
+
+class LeafLock:
+    """A held leaf lock. Released after the leaf has left incoming/, so a
+    later holder of a new lock file finds it gone."""
+
+    def __init__(self, path, fd):
+        self.path, self._fd = path, fd
+
+    def release(self):
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        os.close(self._fd)
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+# --- reading an upload (in a thread: it hashes whole files) ---------------
+
+@dataclass(frozen=True)
+class UploadFile:
+    name: str
+    path: Path
+    size: int
+    filetype: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    changes: str
+    source: str
+    version: str
+    files: Tuple[UploadFile, ...]
+
+
+def readUpload(leafdir):
+    """Parse a leaf's .changes and verify every file it lists.
+
+    Blocking: run it in a thread.
+
+    @raise UploadRejected: naming the first problem found.
+    @return: an L{Upload}.
+    """
+    names = [n for n in os.listdir(leafdir) if n.endswith(".changes")]
+    if len(names) != 1:
+        raise UploadRejected(
+            "Expected one .changes file, found %d" % len(names))
+    changes = _regularFile(leafdir, names[0])
+    if changes.st_size > MAX_CHANGES_SIZE:
+        raise UploadRejected("%s is larger than %d bytes"
+                             % (names[0], MAX_CHANGES_SIZE))
+    try:
+        with open(os.path.join(leafdir, names[0]), "rb") as f:
+            # Strictly UTF-8, as policy says: python-debian would guess.
+            fields = deb822.Changes(f.read().decode("utf-8"))
+        source, version, listed = _changesFields(fields)
+    except (UploadRejected, UnsafeUploadName) as e:
+        raise UploadRejected("%s: %s" % (names[0], e)) from None
+    except Exception as e:
+        raise UploadRejected("%s could not be parsed: %s" % (names[0], e)
+                             ) from None
+    files = []
+    for name, (size, digests) in listed.items():
+        stat_ = _regularFile(leafdir, name)
+        if stat_.st_size != size:
+            raise UploadRejected("%s is %d bytes; %s says %d" % (
+                name, stat_.st_size, names[0], size))
+        actual = _digests(os.path.join(leafdir, name), digests)
+        for algorithm, expected in digests.items():
+            if actual[algorithm] != expected:
+                raise UploadRejected("%s has %s %s; %s says %s" % (
+                    name, algorithm, actual[algorithm], names[0], expected))
+        files.append(UploadFile(name, Path(leafdir) / name, size,
+                                name.rsplit(".", 1)[-1]))
+    return Upload(names[0], source, version, tuple(files))
+
+
+def _changesFields(fields):
+    """C{(source, version, {name: (size, {algorithm: hexdigest})})}."""
+    for field in ("Source", "Version", "Files"):
+        if not fields.get(field):
+            raise UploadRejected("missing field %s" % field)
+    listed = {}
+    for field, key, algorithm in HASHES:
+        for entry in fields.get(field) or ():
+            name = checkFilename(entry.get("name"))
+            size, digest = entry.get("size", ""), entry.get(key, "")
+            if not (size.isascii() and size.isdigit()) or not _HEX.match(
+                    digest):
+                raise UploadRejected("bad %s line for %s" % (field, name))
+            if field == "Files":
+                if name in listed:
+                    raise UploadRejected("%s is listed twice" % name)
+                listed[name] = (int(size), {})
+            elif name not in listed or listed[name][0] != int(size):
+                raise UploadRejected("%s in %s does not match Files"
+                                     % (name, field))
+            listed[name][1][algorithm] = digest
+    for name in listed:
+        if name.rsplit(".", 1)[-1] not in BINARY_TYPES:
+            raise UploadRejected("%s is not a binary package file" % name)
+    if not any(n.rsplit(".", 1)[-1] in ("deb", "udeb") for n in listed):
+        raise UploadRejected("no binary packages listed")
+    return fields["Source"].split()[0], fields["Version"].strip(), listed
+
+
+def _regularFile(leafdir, name):
+    try:
+        result = os.lstat(os.path.join(leafdir, name))
+    except FileNotFoundError:
+        raise UploadRejected("%s is missing" % name) from None
+    if not stat.S_ISREG(result.st_mode):
+        raise UploadRejected("%s is not a regular file" % name)
+    return result
+
+
+def _digests(path, algorithms):
+    hashes = {a: hashlib.new(a, usedforsecurity=False) for a in algorithms}
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1024 * 1024), b""):
+            for h in hashes.values():
+                h.update(chunk)
+    return {a: h.hexdigest() for a, h in hashes.items()}
+
+
+# --- processing ------------------------------------------------------------
+
+class UploaderLog:
+    """A leaf's C{uploader.log}, in the seed's format, mirrored to the
+    master's log."""
+
+    def __init__(self, path, log, leaf):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                     | os.O_NOFOLLOW, 0o644)
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self._log, self._leaf = log, leaf
+
+    def write(self, level, message):
+        for line in message.splitlines() or [""]:
+            self._file.write("%-8s%s\n" % (level, line))
+        self._file.flush()
+        emit = {"DEBUG": self._log.debug, "INFO": self._log.info,
+                "WARNING": self._log.warn}.get(level, self._log.error)
+        emit("{leaf}: {message}", leaf=self._leaf, message=message)
+
+    def close(self):
+        self._file.close()
+
+
+class UploadProcessor:
+    """Processes the leaves of an L{UploadArea}'s incoming/."""
+
+    def __init__(self, store, librarian, area, log=None):
+        self.store = store
+        self.librarian = librarian
+        self.area = area
+        self.log = log or Logger(namespace="lp_buildmaster.upload")
+
+    @defer.inlineCallbacks
+    def processIncoming(self):
+        """Process every leaf in incoming/ that no one else holds.
+
+        @return: a Deferred firing with C{[(leaf, outcome)]}, outcome one of
+            C{ACCEPTED}, C{REJECTED}, C{FAILED}.
+        """
+        self.area.ensure()
+        results = []
+        for leaf in self.area.incomingLeaves():
+            outcome = yield self.processLeaf(leaf)
+            if outcome is not None:
+                results.append((leaf, outcome))
+        return results
+
+    @defer.inlineCallbacks
+    def processLeaf(self, leaf):
+        """Process one incoming leaf.
+
+        @return: a Deferred firing with its outcome, or None when another
+            processor holds it or it is gone.
+        """
+        lock = self.area.lockLeaf(leaf)
+        if lock is None:
+            return None
+        try:
+            leafdir = self.area.path("incoming", leaf)
+            ulog = UploaderLog(leafdir / UPLOADER_LOG, self.log, leaf)
+            try:
+                outcome = yield self._process(leaf, leafdir, lock, ulog)
+            finally:
+                ulog.close()
+        finally:
+            lock.release()
+        return outcome
+
+    @defer.inlineCallbacks
+    def _process(self, leaf, leafdir, lock, ulog):
+        ulog.write("INFO", "creating lockfile")
+        ulog.write("DEBUG", "Initialising connection.")
+        ulog.write("DEBUG", "Beginning processing")
+        for kind in (ACCEPTED, REJECTED, FAILED):
+            ulog.write("DEBUG", "Creating directory %s" % self.area.path(kind))
+        build_id = leafBuildId(leaf)
+        outcome = yield self._outcome(leafdir, build_id, ulog)
+        if outcome != ACCEPTED:
+            yield self._markFailed(build_id, ulog)
+            ulog.write("DEBUG", "Rolling back any remaining transactions.")
+        target = _unused(self.area.path(outcome, leaf))
+        ulog.write("INFO", "Moving upload to %s" % target)
+        os.rename(leafdir, target)
+        ulog.write("DEBUG", "Removing lock file: %s" % lock.path)
+        return outcome
+
+    @defer.inlineCallbacks
+    def _outcome(self, leafdir, build_id, ulog):
+        try:
+            yield self._accept(leafdir, build_id, ulog)
+        except UploadRejected as e:
+            ulog.write("ERROR", "Rejected: %s" % e)
+            return REJECTED
+        except UploadFailed as e:
+            ulog.write("ERROR", "Failed: %s" % e)
+            return FAILED
+        except Exception as e:
+            ulog.write("ERROR", "Failed: unexpected error %s: %s"
+                       % (type(e).__name__, e))
+            ulog.write("DEBUG", traceback.format_exc().rstrip())
+            return FAILED
+        return ACCEPTED
+
+    @defer.inlineCallbacks
+    def _accept(self, leafdir, build_id, ulog):
+        if build_id is None:
+            raise UploadRejected("the leaf name names no build cookie")
+        build = yield self.store.builds.get(build_id)
+        if build is None:
+            raise UploadRejected("there is no build %d" % build_id)
+        ulog.write("DEBUG", "Build %d: %s (%s)"
+                   % (build.id, build.title, build.buildstate.name))
+        _checkAwaiting(build.id, build.buildstate)
+        try:
+            checkCollectionPolicy(build)
+        except PocketPolicyError as e:
+            raise UploadRejected(str(e)) from None
+        upload = yield threads.deferToThread(readUpload, leafdir)
+        ulog.write("DEBUG", "%s: Source %s, Version %s, %d files verified" % (
+            upload.changes, upload.source, upload.version, len(upload.files)))
+        if (upload.source, upload.version) != (
+                build.source_name, build.source_version):
+            raise UploadRejected(
+                "the upload is %s %s but build %d is of %s %s" % (
+                    upload.source, upload.version, build.id,
+                    build.source_name, build.source_version))
+        stored = []
+        for f in upload.files:
+            ulog.write("DEBUG", "Storing %s (%d bytes) in the librarian"
+                       % (f.name, f.size))
+            try:
+                with open(f.path, "rb") as content:
+                    alias = yield self.librarian.addFile(
+                        f.name, f.size, content, BINARY_TYPES[f.filetype],
+                        restricted=build.archive_private)
+            except OSError as e:
+                raise UploadFailed("the librarian could not store %s: %s"
+                                   % (f.name, e.strerror or e)) from None
+            stored.append((alias, f.filetype))
+        yield self.store.runInteraction(_recordUpload, build.id, stored)
+        ulog.write("INFO", "Build %d marked FULLYBUILT with %d files"
+                   % (build.id, len(stored)))
+
+    @defer.inlineCallbacks
+    def _markFailed(self, build_id, ulog):
+        """Mark the build FAILEDTOUPLOAD, if it is still awaiting its
+        upload (a rejected duplicate leaves a finished build alone)."""
+        if build_id is None:
+            return
+        try:
+            changed = yield self.store.runInteraction(
+                lambda txn: txn.rowcount(SET_STATE + AWAITING_CLAUSE, (
+                    BuildStatus.FAILEDTOUPLOAD.value, build_id)))
+        except Exception as e:
+            ulog.write("ERROR", "Could not mark build %d FAILEDTOUPLOAD: %s"
+                       % (build_id, e))
+            return
+        ulog.write("INFO", "Build %d marked FAILEDTOUPLOAD" % build_id
+                   if changed else
+                   "Build %d is not awaiting an upload; left as it is"
+                   % build_id)
+
+
+def _checkAwaiting(build_id, state):
+    if state not in AWAITING_UPLOAD:
+        raise UploadRejected("build %d is %s, not awaiting an upload"
+                             % (build_id, state.name))
+
+
+@defer.inlineCallbacks
+def _recordUpload(txn, build_id, stored):
+    """Record the stored files and mark the build FULLYBUILT: one
+    transaction, the build row locked."""
+    row = yield txn.fetchone(
+        "SELECT buildstate FROM build WHERE id = %s FOR UPDATE", (build_id,))
+    _checkAwaiting(build_id, BuildStatus(row["buildstate"]))
+    for alias, filetype in stored:
+        yield txn.execute(RECORD_FILE, (build_id, alias, filetype))
+    yield txn.execute(SET_STATE, (BuildStatus.FULLYBUILT.value, build_id))
+
+
+def _unused(path):
+    """C{path}, or C{path.1}, C{path.2}... whichever does not exist yet."""
+    candidate, n = path, 0
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = path.with_name("%s.%d" % (path.name, n))
+    return candidate
+
+
+@defer.inlineCallbacks
+def runProcessUpload(dsn, upload_root, librarian_root, log=None):
+    """Process the upload area once, as C{buildmaster-admin process-upload}.
+
+    For L{twisted.internet.task.react}: C{react(lambda reactor:
+    runProcessUpload(dsn, root, librarian_root).addCallback(sys.exit))}.
+
+    @return: a Deferred firing with the exit code: 0 when every upload was
+        accepted or rejected, 1 when one failed or the database could not be
+        reached.
+    """
+    from lp_buildmaster.librarian.client import LibrarianClient
+    from lp_buildmaster.librarian.storage import ContentStore
+    from lp_buildmaster.store import Store
+    log = log or Logger(namespace="lp_buildmaster.upload")
+    try:
+        store = yield Store.connect(dsn, size=1)
+    except Exception as e:
+        log.error("process-upload: cannot connect to the database: {e}", e=e)
+        return 1
+    try:
+        librarian = LibrarianClient(
+            store, ContentStore(librarian_root), "", b"")
+        results = yield UploadProcessor(
+            store, librarian, UploadArea(upload_root), log).processIncoming()
+    finally:
+        store.close()
+    for leaf, outcome in results:
+        log.info("process-upload: {leaf} {outcome}", leaf=leaf,
+                 outcome=outcome)
+    return 1 if any(o == FAILED for _, o in results) else 0
