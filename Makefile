@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO ?= 4
 
-.PHONY: run test install clean
+.PHONY: run test install clean chromium
 
 install: $(STAMP)
 
@@ -19,7 +19,13 @@ $(STAMP): setup.cfg pyproject.toml
 run: $(STAMP)
 	$(BIN)/twistd -n buildmaster --demo $(DEMO)
 
-test: $(STAMP)
+# Headless Chromium for tests/test_browser.py, from Debian's packages
+# (needs root); a no-op when it is there already.
+chromium:
+	test -x /usr/bin/chromium || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+test: $(STAMP) chromium
 	$(BIN)/trial $(TRIAL_ARGS) tests
 
 clean:

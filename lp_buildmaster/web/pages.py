@@ -41,6 +41,15 @@ BUILD_SCRIPT = """
     if (e) { e.textContent = (text === null || text === undefined)
                              ? "" : String(text); }
   }
+  function duration(seconds) {  // as formatDuration does on the server
+    if (seconds === null || seconds === undefined) { return "-"; }
+    var s = Math.floor(seconds), h = Math.floor(s / 3600),
+        m = Math.floor(s %% 3600 / 60), pad = function (n) {
+          return (n < 10 ? "0" : "") + n; };
+    if (h) { return h + " h " + pad(m) + " min"; }
+    if (m) { return m + " min " + pad(s %% 60) + " s"; }
+    return s + " s";
+  }
   function poll() {
     fetch("../api/builds/" + id, {cache: "no-store"})
       .then(function (r) { if (!r.ok) { throw r.status; } return r.json(); })
@@ -48,8 +57,7 @@ BUILD_SCRIPT = """
         show("state", b.state_title);
         show("builder", b.builder || "-");
         show("logtail", b.logtail);
-        show("elapsed", b.elapsed === null ? "-"
-                        : Math.round(b.elapsed) + " s");
+        show("elapsed", duration(b.elapsed));
         if (b.active) { setTimeout(poll, delay); }
         else { location.reload(); }
       }, function () { setTimeout(poll, delay); });
