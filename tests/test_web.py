@@ -11,7 +11,8 @@ from twisted.trial import unittest
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from lp_buildmaster import config as configmodule
-from lp_buildmaster.enums import BuilderStatus, BuildStatus
+from lp_buildmaster.enums import (
+    BuilderStatus, BuildStatus, PackagePublishingPocket)
 from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.web import makeWebResource, makeWebService
 from lp_buildmaster.web.estimate import (
@@ -294,6 +295,22 @@ class ApiTests(WebTestCase):
         queue = yield self.getJSON("/api/queue")
         self.assertEqual(queue[0]["estimated_start"],
                          (NOW + 6 * MIN).isoformat())
+
+    @defer.inlineCallbacks
+    def test_virtualized_jobs_wait_for_virtualized_builders(self):
+        # A PPA build needs a virtualized builder; the farm has none.
+        build10 = yield self.store.builds.get(10)
+        ppa = yield self.store.builds.create(
+            build10.distroarchrelease, build10.sourcepackagerelease, 2,
+            PackagePublishingPocket.RELEASE)
+        yield self.store.queue.enqueue(ppa, score=50)
+        queue = yield self.getJSON("/api/queue")
+        self.assertEqual(
+            [(job["id"], job["archive"], job["position"],
+              job["estimated_start"]) for job in queue],
+            [(ppa, "ppa", 1, None), (10, "primary", 1, NOW.isoformat())])
+        response, body = yield self.get("/")
+        self.assertIn(b">no usable builder</td>", body)
 
     @defer.inlineCallbacks
     def test_builds_by_state_and_limit(self):

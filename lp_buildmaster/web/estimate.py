@@ -55,6 +55,9 @@ def estimateQueue(jobs, builders, averages, busy, now,
                   default=DEFAULT_DURATION):
     """L{estimateStart} for a whole queue at once, in linear time.
 
+    "Processor" below is any key naming a pool of interchangeable
+    builders, e.g. C{(processor id, virtualized)}.
+
     @param jobs: C{(key, processor)} pairs in dispatch order (the
         processors interleaved or not).
     @param builders: C{{processor: number of usable builders}}.

@@ -131,18 +131,23 @@ class Farm:
         return [self._builder(view, now) for view in views]
 
     def _estimates(self, queue, builder_views, averages, now):
+        # A job waits for builders of its processor that match its
+        # virtualization, as the dispatcher matches them.
         usable, busy = {}, {}
         for view in builder_views:
             builder = view.builder
             if not (builder.active and builder.builderok) or builder.manual:
                 continue
-            usable[builder.processor] = usable.get(builder.processor, 0) + 1
+            pool = (builder.processor, builder.virtualized)
+            usable[pool] = usable.get(pool, 0) + 1
             if view.job is not None:
-                busy.setdefault(builder.processor, []).append(
-                    view.job.buildstart or now)
-        return estimateQueue(
-            [(view.build.id, view.build.processor) for view in queue],
-            usable, averages, busy, now, default=DEFAULT_DURATION)
+                busy.setdefault(pool, []).append(view.job.buildstart or now)
+        jobs = [(view.build.id, (view.build.processor, view.job.virtualized))
+                for view in queue]
+        pool_averages = {pool: averages[pool[0]] for _, pool in jobs
+                         if pool[0] in averages}
+        return estimateQueue(jobs, usable, pool_averages, busy, now,
+                             default=DEFAULT_DURATION)
 
     @defer.inlineCallbacks
     def _queueWith(self, builder_views):
@@ -156,7 +161,8 @@ class Farm:
     @defer.inlineCallbacks
     def queue(self):
         """Dicts of the waiting jobs in dispatch order per processor, with
-        their C{position} and C{estimated_start}."""
+        their C{position} among the jobs waiting for the same builders
+        (processor and virtualization) and C{estimated_start}."""
         builder_views = yield self.views.builders()
         result = yield self._queueWith(builder_views)
         return result
