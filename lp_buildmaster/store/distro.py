@@ -5,8 +5,8 @@ from zope.interface import implementer
 
 from lp_buildmaster.interfaces import IDistroStore
 from lp_buildmaster.model.records import (
-    DistroArchRelease, DistroRelease, Distribution, PocketChroot, Processor,
-    fromRow)
+    Archive, DistroArchRelease, DistroRelease, Distribution, PocketChroot,
+    Processor, fromRow)
 from lp_buildmaster.store import Component
 
 DAR_SELECT = """
@@ -96,3 +96,15 @@ class DistroStore(Component):
             " VALUES (%s, %s, %s) ON CONFLICT (distroarchrelease, pocket)"
             " DO UPDATE SET chroot = EXCLUDED.chroot",
             (distroarchrelease, pocket.value, alias))
+
+    @defer.inlineCallbacks
+    def getArchive(self, distribution, name):
+        """The L{Archive} called C{name} of the distribution called
+        C{distribution}, or None."""
+        row = yield self._one(
+            "SELECT a.id, a.distribution, a.name, a.purpose, a.owner,"
+            "       a.private, a.require_virtualized, a.enabled,"
+            "       a.relative_build_score"
+            "  FROM archive a JOIN distribution d ON d.id = a.distribution"
+            " WHERE d.name = %s AND a.name = %s", (distribution, name))
+        return None if row is None else fromRow(Archive, row)
