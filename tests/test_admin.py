@@ -1,0 +1,673 @@
+"""``buildmaster-admin``: its pure decisions, ``why``'s reasoning, and the
+real command run as a subprocess against a fresh sample-data database.
+
+The command runs its own reactor (task.react), so it cannot run inside
+trial's: each case starts ``.venv/bin/buildmaster-admin``. Several steps
+share one test to keep the number of process starts down.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from twisted.internet import defer, utils
+from twisted.trial import unittest
+
+from lp_buildmaster import admin, why
+from lp_buildmaster.enums import (
+    ArchivePurpose, BuildStatus, DistroReleaseStatus, PackagePublishingPocket,
+    SourcePackageUrgency)
+from lp_buildmaster.librarian.storage import ContentStore
+from lp_buildmaster.model.records import (
+    Build, Builder, BuildQueue, PocketChroot)
+from lp_buildmaster.store.sampledata import sourceFiles
+from tests.database import DatabaseTestCase
+
+ADMIN = Path(sys.executable).parent / "buildmaster-admin"
+NOW = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.timezone.utc)
+HOUR = datetime.timedelta(hours=1)
+
+
+def makeBuild(**values):
+    """A hoary i386 NEEDSBUILD build of pmount in the primary archive."""
+    defaults = dict(
+        id=10, buildstate=BuildStatus.NEEDSBUILD, builder=None,
+        datecreated=NOW, date_started=None, datebuilt=None,
+        buildduration=None, buildlog=None, upload_log=None,
+        dependencies=None, pocket=PackagePublishingPocket.RELEASE,
+        failure_count=0, archive=1, archive_name="primary",
+        archive_purpose=ArchivePurpose.PRIMARY, archive_private=False,
+        archive_require_virtualized=False, archive_enabled=True,
+        distroarchrelease=2, architecturetag="i386", processor=1,
+        processor_name="x86", distrorelease=2, distrorelease_name="hoary",
+        releasestatus=DistroReleaseStatus.DEVELOPMENT, distribution=1,
+        distribution_name="ubuntu", sourcepackagerelease=1,
+        source_name="pmount", source_version="0.1-1", component="main",
+        urgency=SourcePackageUrgency.LOW, maintainer="",
+        architecturehintlist="any")
+    defaults.update(values)
+    return Build(**defaults)
+
+
+def makeBuilder(id, name, **values):
+    defaults = dict(
+        id=id, name=name, title=name, url="http://127.0.0.1:1/",
+        processor=1, virtualized=False, manual=False, active=True,
+        builderok=True, failnotes=None, failure_count=0, vm_host=None,
+        clean=True)
+    defaults.update(values)
+    return Builder(**defaults)
+
+
+def makeQueue(id=2, build=10, virtualized=False, **values):
+    defaults = dict(id=id, build=build, builder=None, buildstart=None,
+                    lastscore=10, manual=False, logtail=None, processor=1,
+                    virtualized=virtualized)
+    defaults.update(values)
+    return BuildQueue(**defaults)
+
+
+def context(**values):
+    """A dispatchContext in which build 10 would start at the next scan."""
+    defaults = dict(
+        build=makeBuild(), queue=makeQueue(),
+        builders=[makeBuilder(1, "bob")], busy={},
+        chroot=PocketChroot(1, 2, PackagePublishingPocket.RELEASE, 5),
+        published=True, pending=[2], mean_duration=None, now=NOW)
+    defaults.update(values)
+    return defaults
+
+
+class WhyTests(unittest.TestCase):
+
+    def codes(self, **values):
+        return [r.code for r in why.explain(**context(**values)).reasons]
+
+    def test_readyToStart(self):
+        explanation = why.explain(**context())
+        self.assertEqual([r.code for r in explanation.reasons], ["idle"])
+        self.assertIn("bob idle", explanation.reasons[0].message)
+        self.assertEqual((explanation.position, explanation.waiting,
+                          explanation.estimated_start), (1, 1, NOW))
+
+    def test_notNeedsbuild(self):
+        explanation = why.explain(**context(
+            build=makeBuild(buildstate=BuildStatus.FULLYBUILT), queue=None,
+            builders=[]))
+        self.assertEqual(
+            [(r.code, r.message) for r in explanation.reasons],
+            [("state", "build 10 is FULLYBUILT (Successfully built), not "
+              "waiting to be built")])
+
+    def test_eachBlockingReason(self):
+        building = makeBuild(buildstate=BuildStatus.BUILDING)
+        cases = [
+            (dict(queue=None, pending=[]), ["not-queued"]),
+            (dict(builders=[]), ["no-builder"]),
+            (dict(builders=[makeBuilder(1, "bob", virtualized=True)]),
+             ["virtualization"]),
+            (dict(builders=[makeBuilder(1, "bob", manual=True)]),
+             ["builders-unavailable"]),
+            (dict(chroot=None), ["no-chroot"]),
+            (dict(chroot=PocketChroot(1, 2, PackagePublishingPocket.RELEASE,
+                                      None)), ["no-chroot"]),
+            (dict(build=makeBuild(pocket=PackagePublishingPocket.SECURITY)),
+             ["pocket"]),
+            (dict(build=makeBuild(archive_enabled=False)),
+             ["archive-disabled"]),
+            (dict(published=False), ["superseded"]),
+            (dict(build=building), ["state"]),
+        ]
+        for values, expected in cases:
+            self.assertEqual(self.codes(**values), expected, values)
+
+    def test_allReasonsListed(self):
+        explanation = why.explain(**context(
+            build=makeBuild(archive_enabled=False,
+                            releasestatus=DistroReleaseStatus.CURRENT),
+            builders=[], chroot=None, published=False))
+        self.assertEqual(
+            [r.code for r in explanation.reasons],
+            ["no-builder", "no-chroot", "pocket", "archive-disabled",
+             "superseded"])
+        self.assertEqual(explanation.reasons[2].message,
+                         "ubuntu hoary is CURRENT and takes no builds for "
+                         "pocket RELEASE")
+        self.assertIsNone(explanation.estimated_start)
+
+    def test_ppaNeedsVirtualizedBuilders(self):
+        [reason] = why.explain(**context(
+            build=makeBuild(archive_name="ppa",
+                            archive_require_virtualized=True),
+            queue=makeQueue(virtualized=True),
+            builders=[makeBuilder(1, "bob"), makeBuilder(2, "frog")])
+        ).reasons
+        self.assertEqual(reason.message,
+                         "archive ppa needs virtualized builders, but the "
+                         "x86 builders (bob, frog) are all non-virtualized")
+
+    def test_unusableBuildersNamed(self):
+        [reason] = why.explain(**context(builders=[
+            makeBuilder(1, "bob", builderok=False, failnotes="disk full"),
+            makeBuilder(2, "frog", manual=True),
+            makeBuilder(3, "gnu", active=False),
+            makeBuilder(4, "vm", virtualized=True)])).reasons
+        self.assertEqual(
+            reason.message,
+            "no non-virtualized x86 builder takes jobs: bob has failed "
+            "(disk full); frog is in manual mode; gnu is disabled")
+
+    def test_busyWithPositionAndEstimate(self):
+        # Two usable builders, both busy; two jobs ahead of ours.
+        explanation = why.explain(**context(
+            builders=[makeBuilder(1, "bob"), makeBuilder(2, "frog"),
+                      makeBuilder(3, "gnu", manual=True)],
+            busy={1: NOW - 30 * datetime.timedelta(minutes=1),
+                  2: NOW - 10 * datetime.timedelta(minutes=1)},
+            pending=[7, 8, 2, 9], mean_duration=HOUR))
+        [reason] = explanation.reasons
+        self.assertEqual(reason.code, "busy")
+        self.assertEqual((explanation.position, explanation.waiting), (3, 4))
+        # bob is free at 12:30 and frog at 12:50; they take the two jobs
+        # ahead, and bob is free again first, at 13:30.
+        self.assertEqual(explanation.estimated_start, NOW + 90 * (HOUR / 60))
+        self.assertEqual(
+            reason.message,
+            "number 3 of 4 waiting for a non-virtualized x86 builder; 2 of "
+            "2 usable builders busy (bob, frog); estimated start "
+            "2026-01-01 13:30 UTC (in about 1h 30m)")
+        self.assertEqual(explanation.asDict()["estimated_start"],
+                         "2026-01-01T13:30:00+00:00")
+
+    def test_idleBuilderTakenByJobsAhead(self):
+        explanation = why.explain(**context(pending=[5, 2]))
+        self.assertEqual([r.code for r in explanation.reasons], ["busy"])
+        self.assertEqual(explanation.estimated_start,
+                         NOW + why.DEFAULT_DURATION)
+
+    def test_formatText(self):
+        text = why.formatText(why.explain(**context(chroot=None)))
+        self.assertEqual(text, "build 10: NEEDSBUILD\n"
+                         "  - there is no chroot for ubuntu hoary i386 in "
+                         "pocket RELEASE")
+
+    def test_describeDelay(self):
+        for minutes, text in [(0, "any moment now"), (7, "in about 7m"),
+                              (125, "in about 2h 05m")]:
+            self.assertEqual(
+                why.describeDelay(datetime.timedelta(minutes=minutes)), text)
+
+
+class DecisionTests(unittest.TestCase):
+
+    def test_checkBuilderURL(self):
+        for url in ["http://127.0.0.1:8221/", "https://b.example:443",
+                    "http://[::1]:8221/"]:
+            self.assertEqual(admin.checkBuilderURL(url), url)
+        for url in ["127.0.0.1:8221", "ftp://h:21/", "http://h/",
+                    "http://:80/", "http://h:port/", "http://h:99999/"]:
+            self.assertRaises(admin.AdminError, admin.checkBuilderURL, url)
+
+    def test_cancelTarget(self):
+        self.assertEqual(admin.cancelTarget(BuildStatus.NEEDSBUILD),
+                         (BuildStatus.CANCELLED, True))
+        self.assertEqual(admin.cancelTarget(BuildStatus.BUILDING),
+                         (BuildStatus.CANCELLING, False))
+        for state in BuildStatus:
+            if state not in (BuildStatus.NEEDSBUILD, BuildStatus.BUILDING):
+                self.assertIsNone(admin.cancelTarget(state), state)
+
+    def test_sourceFileType(self):
+        for name, kind in [
+                ("hello_1.0-1.dsc", "dsc"),
+                ("hello_1.0.orig.tar.gz", "orig-tarball"),
+                ("hello_1.0.orig-docs.tar.xz", "component-orig-tarball"),
+                ("hello_1.0-1.debian.tar.xz", "debian-tarball"),
+                ("hello_1.0-1.diff.gz", "diff"),
+                ("hello_1.0.tar.gz", "tarball")]:
+            self.assertEqual(admin.sourceFileType(name), kind)
+
+    def test_readDsc(self):
+        root = Path(self.mktemp())
+        root.mkdir()
+        files = writeSource(root, "hello", "2.10-1")
+        dsc, tarball = files
+        parsed, text = admin.readDsc(dsc, [tarball])
+        self.assertEqual((parsed["Source"], parsed["Version"]),
+                         ("hello", "2.10-1"))
+        self.assertEqual(text, dsc.read_text())
+        stray = root / "stray.tar.gz"
+        stray.write_bytes(b"x")
+        cases = [
+            ([], "hello_2.10-1.dsc lists hello_2.10-1.tar.gz, which was "
+             "not given"),
+            ([tarball, stray], "stray.tar.gz is not listed in "
+             "hello_2.10-1.dsc"),
+        ]
+        for given, message in cases:
+            e = self.assertRaises(admin.AdminError, admin.readDsc, dsc,
+                                  given)
+            self.assertEqual(str(e), message)
+        # Same size, different bytes.
+        data = bytearray(tarball.read_bytes())
+        data[-1] ^= 0xff
+        tarball.write_bytes(bytes(data))
+        e = self.assertRaises(admin.AdminError, admin.readDsc, dsc,
+                              [tarball])
+        self.assertEqual(str(e), "hello_2.10-1.tar.gz does not match its "
+                         "md5sum in hello_2.10-1.dsc")
+        tarball.write_bytes(b"short")
+        e = self.assertRaises(admin.AdminError, admin.readDsc, dsc,
+                              [tarball])
+        self.assertIn("is 5 bytes, but hello_2.10-1.dsc says", str(e))
+        notdsc = root / "empty.dsc"
+        notdsc.write_text("Hello: world\n")
+        e = self.assertRaises(admin.AdminError, admin.readDsc, notdsc, [])
+        self.assertEqual(str(e), "empty.dsc has no Source field")
+
+    def test_table(self):
+        self.assertEqual(admin.table(["A", "BB"], [["xyz", None], [1, 2]]),
+                         "A    BB\nxyz\n1    2")
+
+
+def writeSource(root, name, version):
+    """A source package's .dsc and tarball in C{root}; their paths."""
+    paths = []
+    for filename, data, _ in sourceFiles(name, version,
+                                         "Me <me@example.com>"):
+        path = root / filename
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+class AdminCommandTestCase(DatabaseTestCase):
+    """Runs the real command on this test's database."""
+
+    def setUp(self):
+        d = DatabaseTestCase.setUp(self)
+
+        def more(_):
+            self.state_dir = Path(self.mktemp()).resolve()
+            self.state_dir.mkdir()
+        return d.addCallback(more)
+
+    @defer.inlineCallbacks
+    def admin(self, *args):
+        """Fires with C{(stdout, stderr, exit code)}."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("BUILDMASTER_")}
+        out, err, code = yield utils.getProcessOutputAndValue(
+            str(ADMIN), ("--database", self.dsn, "--state-dir",
+                         str(self.state_dir)) + tuple(args), env=env)
+        return out.decode(), err.decode(), code
+
+    @defer.inlineCallbacks
+    def assertFails(self, message, *args):
+        """The command fails with exit 1 and C{message} on one line."""
+        out, err, code = yield self.admin(*args)
+        self.assertEqual((out, err, code),
+                         ("", "buildmaster-admin: error: %s\n" % message, 1),
+                         args)
+
+    @defer.inlineCallbacks
+    def assertSucceeds(self, *args):
+        """The command succeeds quietly on stderr; fires with stdout."""
+        out, err, code = yield self.admin(*args)
+        self.assertEqual((err, code), ("", 0), args)
+        return out
+
+    @defer.inlineCallbacks
+    def query(self, sql, args=None):
+        return (yield self.store.runQuery(sql, args))
+
+
+class BuilderCommandTests(AdminCommandTestCase):
+
+    @defer.inlineCallbacks
+    def test_add(self):
+        out = yield self.assertSucceeds(
+            "builder", "add", "alf", "http://127.0.0.1:9000/",
+            "--processor", "x86", "--virtualized", "--vm-host", "vmhost1")
+        alf = yield self.store.builders.getByName("alf")
+        self.assertEqual(out, "builder alf added (id %d)\n" % alf.id)
+        self.assertEqual(
+            (alf.url, alf.virtualized, alf.manual, alf.vm_host, alf.title),
+            ("http://127.0.0.1:9000/", True, False, "vmhost1", "alf"))
+        yield self.assertFails(
+            "a builder named 'alf' exists already",
+            "builder", "add", "alf", "http://127.0.0.1:9001/",
+            "--processor", "x86")
+        yield self.assertFails(
+            "malformed builder URL 'http://127.0.0.1/': it must be "
+            "http(s)://HOST:PORT/",
+            "builder", "add", "gnu", "http://127.0.0.1/",
+            "--processor", "x86")
+        yield self.assertFails(
+            "unknown processor 'arm'; known: amd64, x86",
+            "builder", "add", "gnu", "http://127.0.0.1:9002/",
+            "--processor", "arm")
+        self.assertIsNone((yield self.store.builders.getByName("gnu")))
+
+    @defer.inlineCallbacks
+    def test_listAndSet(self):
+        out = yield self.assertSucceeds("builder", "list")
+        self.assertEqual(out.splitlines(), [
+            "NAME  PROCESSOR  URL                     VIRT  MODE    STATUS"
+            "    BUILD",
+            "bob   x86        http://127.0.0.1:8221/  no    auto    building"
+            "  8",
+            "frog  x86        http://127.0.0.1:8222/  no    manual  manual"])
+
+        out = yield self.assertSucceeds(
+            "builder", "set", "bob", "--disable", "disk full", "--manual")
+        self.assertEqual(out, "builder bob: failed: disk full, manual\n")
+        bob = yield self.store.builders.getByName("bob")
+        self.assertEqual((bob.builderok, bob.failnotes, bob.manual,
+                          bob.active), (False, "disk full", True, True))
+
+        yield self.store.builders.update(bob.id, failure_count=3)
+        out = yield self.assertSucceeds(
+            "--json", "builder", "set", "bob", "--enable", "--auto")
+        row = json.loads(out)
+        self.assertEqual(
+            (row["name"], row["builderok"], row["failnotes"],
+             row["failure_count"], row["manual"], row["status"]),
+            ("bob", True, None, 0, False, "building"))
+        bob = yield self.store.builders.getByName("bob")
+        self.assertEqual((bob.builderok, bob.failnotes, bob.failure_count,
+                          bob.manual), (True, None, 0, False))
+
+        out = yield self.assertSucceeds("builder", "list", "--json")
+        self.assertEqual([(r["name"], r["current_build"], r["status"])
+                          for r in json.loads(out)],
+                         [("bob", 8, "building"), ("frog", None, "manual")])
+
+        yield self.assertFails("unknown builder 'nobody'",
+                               "builder", "set", "nobody", "--enable")
+        out, err, code = yield self.admin("builder", "set", "bob")
+        self.assertEqual(code, 2)
+        self.assertIn("needs --enable, --disable, --manual or --auto", err)
+        out, err, code = yield self.admin(
+            "builder", "set", "bob", "--enable", "--disable", "x")
+        self.assertEqual(code, 2)
+
+
+class ChrootAndSourceCommandTests(AdminCommandTestCase):
+
+    @defer.inlineCallbacks
+    def test_chrootSet(self):
+        tarball = Path(self.mktemp())
+        tarball.write_bytes(b"a chroot")
+        out = yield self.assertSucceeds(
+            "chroot", "set", "ubuntu", "hoary", "i386", "--pocket",
+            "security", str(tarball))
+        dar = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "i386")
+        chroot = yield self.store.distro.getChroot(
+            dar.id, PackagePublishingPocket.SECURITY)
+        alias = yield self.store.library.getAlias(chroot.chroot)
+        self.assertEqual(out, "chroot of ubuntu hoary i386 SECURITY is now "
+                         "%s (library file %d)\n" % (tarball.name, alias.id))
+        sha1 = hashlib.sha1(b"a chroot").hexdigest()
+        self.assertEqual((alias.filename, alias.sha1, alias.filesize),
+                         (tarball.name, sha1, 8))
+        self.assertEqual(
+            ContentStore(self.state_dir / "librarian").path(sha1)
+            .read_bytes(), b"a chroot")
+
+        yield self.assertFails(
+            "no such file: /nonexistent/chroot.tar.gz",
+            "chroot", "set", "ubuntu", "hoary", "i386",
+            "/nonexistent/chroot.tar.gz")
+        yield self.assertFails(
+            "ubuntu hoary has no architecture 'sparc'",
+            "chroot", "set", "ubuntu", "hoary", "sparc", str(tarball))
+        yield self.assertFails(
+            "unknown pocket 'nowhere'; choose one of release, security, "
+            "updates, proposed, backports",
+            "chroot", "set", "ubuntu", "hoary", "i386", "--pocket",
+            "nowhere", str(tarball))
+
+    @defer.inlineCallbacks
+    def test_sourceAddThenBuildRequest(self):
+        root = Path(self.mktemp())
+        root.mkdir()
+        dsc, tarball = writeSource(root, "hello", "2.10-1")
+        yield self.assertFails(
+            "hello_2.10-1.dsc lists hello_2.10-1.tar.gz, which was not "
+            "given", "source", "add", "ubuntu", "hoary", str(dsc))
+        out = yield self.assertSucceeds(
+            "--json", "source", "add", "ubuntu", "hoary", "--urgency",
+            "high", "--component", "universe", str(dsc), str(tarball))
+        row = json.loads(out)
+        spr = yield self.store.sources.getByNameVersion("hello", "2.10-1")
+        self.assertEqual((row["id"], row["name"], row["version"]),
+                         (spr.id, "hello", "2.10-1"))
+        self.assertEqual(
+            (spr.component, spr.urgency, spr.maintainer,
+             spr.architecturehintlist),
+            ("universe", SourcePackageUrgency.HIGH, "Me <me@example.com>",
+             "any"))
+        files = yield self.store.sources.files(spr.id)
+        self.assertEqual([t for _, t in files], ["dsc", "tarball"])
+        aliases = yield self.store.library.getAliases([a for a, _ in files])
+        content = ContentStore(self.state_dir / "librarian")
+        for (alias_id, _), path in zip(files, [dsc, tarball]):
+            alias = aliases[alias_id]
+            self.assertEqual(alias.filename, path.name)
+            self.assertEqual(content.path(alias.sha1).read_bytes(),
+                             path.read_bytes())
+        hoary = yield self.store.distro.getDistroRelease("ubuntu", "hoary")
+        self.assertTrue((yield self.store.sources.isPublishedInPocket(
+            spr.id, hoary.id, 1, PackagePublishingPocket.RELEASE)))
+        yield self.assertFails(
+            "source hello 2.10-1 exists already",
+            "source", "add", "ubuntu", "hoary", str(dsc), str(tarball))
+        yield self.assertFails(
+            "unknown archive 'nope' of ubuntu",
+            "source", "add", "ubuntu", "hoary", "--archive", "nope",
+            str(dsc), str(tarball))
+
+        out = yield self.assertSucceeds(
+            "build", "request", "ubuntu", "hoary", "i386", "hello",
+            "2.10-1")
+        build_id = int(out)
+        build = yield self.store.builds.get(build_id)
+        entry = yield self.store.queue.getByBuild(build_id)
+        self.assertEqual(
+            (build.title, build.buildstate, entry.lastscore, entry.manual,
+             entry.builder),
+            ("i386 build of hello 2.10-1 in ubuntu hoary RELEASE",
+             BuildStatus.NEEDSBUILD, 2000 + 200 + 75, False, None))
+        yield self.assertFails(
+            "build %d of hello 2.10-1 for i386 in ubuntu hoary RELEASE "
+            "(archive primary) is NEEDSBUILD already" % build_id,
+            "build", "request", "ubuntu", "hoary", "i386", "hello",
+            "2.10-1")
+        yield self.assertFails(
+            "source hello 2.10-1 is not published in ubuntu hoary SECURITY "
+            "(archive primary)",
+            "build", "request", "ubuntu", "hoary", "i386", "hello",
+            "2.10-1", "--pocket", "security")
+        yield self.assertFails(
+            "unknown source hello 9.9",
+            "build", "request", "ubuntu", "hoary", "i386", "hello", "9.9")
+
+    @defer.inlineCallbacks
+    def test_buildRequestRefusesRunningDuplicate(self):
+        # Build 8 (mozilla-firefox 0.9, hoary i386 RELEASE) is BUILDING.
+        yield self.assertFails(
+            "build 8 of mozilla-firefox 0.9 for i386 in ubuntu hoary "
+            "RELEASE (archive primary) is BUILDING already",
+            "build", "request", "ubuntu", "hoary", "i386",
+            "mozilla-firefox", "0.9")
+        yield self.assertFails(
+            "unknown series 'breezy' of ubuntu",
+            "build", "request", "ubuntu", "breezy", "i386", "pmount",
+            "0.1-1")
+
+
+class BuildCommandTests(AdminCommandTestCase):
+
+    @defer.inlineCallbacks
+    def test_showAndList(self):
+        out = yield self.assertSucceeds("build", "show", "8", "--json")
+        row = json.loads(out)
+        self.assertEqual(
+            (row["id"], row["state"], row["builder"], row["score"],
+             row["title"]),
+            (8, "BUILDING", "bob", 1000,
+             "i386 build of mozilla-firefox 0.9 in ubuntu hoary RELEASE"))
+        out = yield self.assertSucceeds("build", "show", "10")
+        self.assertIn("state:         NEEDSBUILD\n", out)
+        self.assertIn("score:         10\n", out)
+        out = yield self.assertSucceeds(
+            "--json", "build", "list", "--state", "fullybuilt", "--limit",
+            "3")
+        self.assertEqual([r["id"] for r in json.loads(out)], [9, 7, 6])
+        out = yield self.assertSucceeds("build", "list", "--limit", "2")
+        self.assertEqual(out.splitlines(), [
+            "ID  STATE       BUILDER  SCORE  TITLE",
+            "10  NEEDSBUILD           10     i386 build of cnews cr.g7-37 "
+            "in ubuntu hoary RELEASE",
+            "9   FULLYBUILT  bob             i386 build of alsa-utils "
+            "1.0.9a-4 in ubuntu warty UPDATES"])
+        yield self.assertFails(
+            "unknown build state 'broken'; choose one of needsbuild, "
+            "fullybuilt, failedtobuild, manualdepwait, chrootwait, "
+            "superseded, building, failedtoupload, uploading, cancelling, "
+            "cancelled", "build", "list", "--state", "broken")
+        yield self.assertFails("unknown build 999", "build", "show", "999")
+        out, err, code = yield self.admin("build", "show", "eight")
+        self.assertEqual(code, 2)
+        out, err, code = yield self.admin("build", "list", "--limit", "0")
+        self.assertEqual(code, 2)
+
+    @defer.inlineCallbacks
+    def test_rescoreCancelRetry(self):
+        out = yield self.assertSucceeds("build", "rescore", "10", "5000")
+        self.assertEqual(out, "build 10 now has score 5000\n")
+        entry = yield self.store.queue.getByBuild(10)
+        self.assertEqual((entry.lastscore, entry.manual), (5000, True))
+        yield self.assertFails(
+            "build 8 is not waiting in the queue (it is BUILDING)",
+            "build", "rescore", "8", "1")
+
+        out = yield self.assertSucceeds("build", "cancel", "10")
+        self.assertEqual(out, "build 10 is CANCELLED\n")
+        self.assertEqual((yield self.store.builds.get(10)).buildstate,
+                         BuildStatus.CANCELLED)
+        self.assertIsNone((yield self.store.queue.getByBuild(10)))
+        out = yield self.assertSucceeds("build", "cancel", "8")
+        self.assertEqual(out, "build 8 is CANCELLING: the scanner aborts "
+                         "it on its builder\n")
+        self.assertEqual((yield self.store.builds.get(8)).buildstate,
+                         BuildStatus.CANCELLING)
+        # The running job stays until the scanner has aborted it.
+        self.assertIsNotNone((yield self.store.queue.getByBuild(8)))
+        yield self.assertFails(
+            "build 1 is FULLYBUILT; only NEEDSBUILD and BUILDING builds "
+            "can be cancelled", "build", "cancel", "1")
+
+        # Build 3 is FAILEDTOBUILD; the cancelled build 10 may come back.
+        yield self.store.builds.update(3, failure_count=2)
+        for build_id in (3, 10):
+            out = yield self.assertSucceeds("build", "retry", str(build_id))
+            self.assertEqual(out, "build %d is NEEDSBUILD again\n"
+                             % build_id)
+        three = yield self.store.builds.get(3)
+        self.assertEqual(
+            (three.buildstate, three.failure_count, three.builder,
+             three.datebuilt),
+            (BuildStatus.NEEDSBUILD, 0, None, None))
+        entry = yield self.store.queue.getByBuild(3)
+        self.assertEqual((entry.lastscore, entry.manual, entry.builder),
+                         (2625 + 50, False, None))  # main, high urgency
+        entry = yield self.store.queue.getByBuild(10)
+        self.assertEqual((entry.lastscore, entry.manual), (2225, False))
+        yield self.assertFails(
+            "build 1 is FULLYBUILT; only FAILEDTOBUILD, MANUALDEPWAIT, "
+            "CHROOTWAIT, FAILEDTOUPLOAD, CANCELLED builds can be retried",
+            "build", "retry", "1")
+        yield self.assertFails("unknown build 999", "build", "retry", "999")
+
+
+class WhyAndWatchCommandTests(AdminCommandTestCase):
+
+    @defer.inlineCallbacks
+    def test_why(self):
+        # Build 10 waits behind bob's build 8; frog is manual; hoary i386
+        # has no chroot in the sample data.
+        out = yield self.assertSucceeds("--json", "why", "10")
+        row = json.loads(out)
+        self.assertEqual(
+            (row["build"], row["state"], row["queue_position"],
+             row["queue_length"], [r["code"] for r in row["reasons"]]),
+            (10, "NEEDSBUILD", 1, 1, ["no-chroot", "busy"]))
+        self.assertIsNotNone(row["estimated_start"])
+        out = yield self.assertSucceeds("why", "8")
+        self.assertEqual(out, "build 8: BUILDING\n  - build 8 is BUILDING "
+                         "(Currently building), not waiting to be built\n")
+        yield self.assertFails("unknown build 999", "why", "999")
+
+    @defer.inlineCallbacks
+    def test_whyReadsTheDatabase(self):
+        bob = yield self.store.builders.getByName("bob")
+        yield self.store.builders.failBuilder(bob.id, "disk full")
+        yield self.store.runOperation(
+            "UPDATE sourcepackagepublishinghistory SET status = 3"
+            " WHERE sourcepackagerelease = %s", (
+                (yield self.store.builds.get(10)).sourcepackagerelease,))
+        out = yield self.assertSucceeds("why", "10")
+        self.assertEqual(out.splitlines(), [
+            "build 10: NEEDSBUILD",
+            "  - no non-virtualized x86 builder takes jobs: bob has failed "
+            "(disk full); frog is in manual mode",
+            "  - there is no chroot for ubuntu hoary i386 in pocket RELEASE",
+            "  - source cnews cr.g7-37 is no longer published in ubuntu "
+            "hoary (archive primary): the build will be marked SUPERSEDED "
+            "instead of dispatched"])
+
+    @defer.inlineCallbacks
+    def test_watchOnce(self):
+        out = yield self.assertSucceeds("watch", "--once")
+        self.assertNotIn("\x1b", out)
+        lines = out.splitlines()
+        self.assertTrue(lines[0].startswith("lp-buildmaster at "))
+        self.assertEqual(lines[2:], [
+            "BUILDER  PROCESSOR  STATE     MODE    BUILD"
+            "                                                        "
+            "FAILNOTES",
+            "bob      x86        building  auto    8 i386 build of "
+            "mozilla-firefox 0.9 in ubuntu hoary RELEASE",
+            "frog     x86        manual    manual",
+            "",
+            "POS  BUILD  SCORE  PROCESSOR  TITLE",
+            "1    10     10     x86        i386 build of cnews cr.g7-37 in "
+            "ubuntu hoary RELEASE"])
+        out = yield self.assertSucceeds("--json", "watch", "--once")
+        snapshot = json.loads(out)
+        self.assertEqual([(b["name"], b["build"])
+                          for b in snapshot["builders"]],
+                         [("bob", 8), ("frog", None)])
+        self.assertEqual(snapshot["queue"], [{
+            "position": 1, "build": 10, "score": 10, "manual": False,
+            "processor": "x86",
+            "title": "i386 build of cnews cr.g7-37 in ubuntu hoary "
+                     "RELEASE"}])
+
+    @defer.inlineCallbacks
+    def test_processUploadWithNothingToDo(self):
+        yield self.assertSucceeds("process-upload")
+
+    @defer.inlineCallbacks
+    def test_usage(self):
+        out, err, code = yield self.admin()
+        self.assertEqual(code, 2)
+        self.assertIn("usage: buildmaster-admin", err)
+        out, err, code = yield self.admin("build")
+        self.assertEqual(code, 2)
