@@ -36,6 +36,10 @@ from lp_buildmaster.model.policy import (
 from lp_buildmaster.model.records import parseCookie
 
 ACCEPTED, REJECTED, FAILED = "accepted", "rejected", "failed"
+#: The state an outcome leaves its build in.
+OUTCOME_STATES = {ACCEPTED: BuildStatus.FULLYBUILT,
+                  REJECTED: BuildStatus.FAILEDTOUPLOAD,
+                  FAILED: BuildStatus.FAILEDTOUPLOAD}
 AREA_DIRS = ("grabbing", "incoming", ACCEPTED, REJECTED, FAILED, "locks")
 UPLOADER_LOG = "uploader.log"
 #: A .changes larger than this is not read.
@@ -124,17 +128,19 @@ class UploadArea:
         return removed
 
     @defer.inlineCallbacks
-    def grab(self, slave, filemap, cookie, clock):
+    def grab(self, slave, filemap, cookie, clock=None):
         """Fetch an OK build's files and put them in incoming/ as one leaf.
 
         @param filemap: C{{filename: sha1}} as the builder reported it.
         @param cookie: the build cookie C{"<Build.id>-<BuildQueue.id>"}.
-        @param clock: gives the leaf's timestamp.
+        @param clock: gives the leaf's timestamp (default: the reactor).
         @return: a Deferred firing with the leaf's path in incoming/; on any
             error the partial leaf is removed and the error comes through.
         """
         if parseCookie(cookie) is None:
             raise ValueError("not a build cookie: %r" % (cookie,))
+        if clock is None:
+            from twisted.internet import reactor as clock
         for name in filemap:
             checkFilename(name)
         self.ensure()

@@ -476,3 +476,10 @@ class UploadTestCase(DatabaseTestCase):
         code = yield runProcessUpload(
             self.dsn, str(self.area.root), str(self.librarian_root))
         self.assertEqual(code, 1)
+
+    @defer.inlineCallbacks
+    def test_runProcessUploadNoDatabase(self):
+        code = yield runProcessUpload(
+            "host=127.0.0.1 port=1 dbname=nowhere connect_timeout=5",
+            str(self.area.root), str(self.librarian_root))
+        self.assertEqual(code, 1)

@@ -11,6 +11,9 @@ from twisted.internet import defer
 
 #: zlib's window bits for a gzip wrapper (header and CRC trailer).
 _GZIP = 16 + zlib.MAX_WBITS
+#: The reactor thread pays for compression: on build logs level 1 runs about
+#: five times faster than level 6 for files about a fifth larger.
+COMPRESSION_LEVEL = 1
 
 
 def buildLogFilename(build, state=None):
@@ -30,8 +33,10 @@ class GzipSink:
     @ivar size: uncompressed bytes written.
     """
 
-    def __init__(self, writer, level=6):
+    def __init__(self, writer, level=None):
         self._writer = writer
+        if level is None:
+            level = COMPRESSION_LEVEL
         self._compressor = zlib.compressobj(level, zlib.DEFLATED, _GZIP)
         self.size = 0
 
