@@ -11,7 +11,9 @@ class ISlave(Interface):
     """A builder daemon (launchpad-buildd) as the master drives it.
 
     Every method returns a Deferred. Errors are subclasses of
-    L{lp_buildmaster.slave.SlaveError} naming the builder.
+    L{lp_buildmaster.slave.SlaveError} naming the builder; their
+    C{transient} says whether a retry may succeed (timeouts, lost
+    connections) or the builder itself is at fault.
     """
 
     name = Attribute("The builder's name, for messages.")
@@ -24,13 +26,17 @@ class ISlave(Interface):
         """C{[protocol_version, arch_tag, [build types]]}."""
 
     def status():
-        """A L{lp_buildmaster.slave.SlaveStatus} record."""
+        """A L{lp_buildmaster.slave.SlaveStatus} record, whichever reply
+        shape the builder used; C{SlaveProtocolError} for an invalid one
+        (C{UnsafeFilename} when its filemap names an unsafe file)."""
 
     def ensurepresent(sha1, url, username=None, password=None):
         """Ask the builder to fetch a file into its cache: C{(ok, info)}."""
 
     def build(cookie, build_type, chroot_sha1, filemap, args):
-        """Start a build: C{(status, info)}."""
+        """Start a build on an IDLE builder: C{(status, info)}, e.g.
+        C{('BuilderStatus.BUILDING', cookie)}. A request the daemon would
+        refuse or wedge on fails with C{InvalidBuildRequest}, unsent."""
 
     def abort():
         """Abort the running build."""
@@ -39,12 +45,16 @@ class ISlave(Interface):
         """Clean a WAITING or ABORTED builder back to IDLE."""
 
     def getFile(name, sink):
-        """Stream C{/filecache/<name>} into C{sink.write}; fires with the
-        number of bytes written."""
+        """Stream C{/filecache/<name>} (a sha1, or C{'buildlog'}) into
+        C{sink.write}; fires with the number of bytes written.
+        Implementations also take C{max_size=None}."""
 
     def fetchFile(sha1, destdir, filename):
         """Stream a file into C{destdir/filename} via a temporary file,
-        verify its sha1 and rename it into place; fires with the path."""
+        verify its sha1 and rename it into place; fires with the path.
+        On failure (C{UnsafeFilename}, C{SlaveChecksumMismatch},
+        C{SlaveFileTooLarge}, ...) nothing is left in C{destdir}.
+        Implementations also take C{max_size=None}."""
 
 
 class IBuilder(Interface):
