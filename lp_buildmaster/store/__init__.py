@@ -27,6 +27,7 @@ class Store:
         from lp_buildmaster.store.builders import BuilderStore
         from lp_buildmaster.store.builds import BuildStore
         from lp_buildmaster.store.distro import DistroStore
+        from lp_buildmaster.store.jobs import JobStore
         from lp_buildmaster.store.library import LibraryStore
         from lp_buildmaster.store.queue import BuildQueueStore
         from lp_buildmaster.store.sources import SourceStore
@@ -36,6 +37,7 @@ class Store:
         self.library = LibraryStore(self)
         self.distro = DistroStore(self)
         self.sources = SourceStore(self)
+        self.jobs = JobStore(self)
 
     @classmethod
     @defer.inlineCallbacks

@@ -1,0 +1,390 @@
+"""BuilderGroup: the seed's logic for finding out what builders are doing.
+
+It rescues builders that work on jobs the database does not know
+(L{BuilderGroup.rescueBuilderIfLost}), finds an idle builder
+(L{BuilderGroup.firstAvailable}) and collects what a builder reports
+about its job (L{BuilderGroup.updateBuild}) following the state table of
+DESIGN.md. Every method returns a Deferred; every state change is one
+transaction in L{lp_buildmaster.store.jobs}.
+
+Log lines go to a stdlib C{logging.Logger}, as in the seed; the service
+forwards them to twisted.logger.
+"""
+
+import dataclasses
+import datetime
+
+from twisted.internet import defer
+
+from lp_buildmaster import metrics
+from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.model import failure
+from lp_buildmaster.model.policy import checkCollectionPolicy
+from lp_buildmaster.model.records import makeCookie, parseCookie
+from lp_buildmaster.slave import SlaveError
+
+BUILDERFAIL_NOTES = "Builder returned BUILDERFAIL when asked for its status"
+ABORTING_LOGTAIL = "Waiting for slave process to be terminated"
+
+
+@dataclasses.dataclass
+class BuilderHandle:
+    """A builder as the scanner drives it: its snapshot and its slave."""
+
+    record: object
+    slave: object
+
+    @property
+    def name(self):
+        return self.record.name
+
+    @property
+    def id(self):
+        return self.record.id
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """A running job: its queue entry, its build and its builder."""
+
+    queue: object
+    build: object
+    builder: BuilderHandle
+
+    @property
+    def cookie(self):
+        return makeCookie(self.build.id, self.queue.id)
+
+
+def utcnow(clock):
+    return datetime.datetime.fromtimestamp(clock.seconds(),
+                                           datetime.timezone.utc)
+
+
+class BuilderGroup:
+    """The builders of one processor and the seed's logic over them.
+
+    @ivar builders: the L{BuilderHandle}s of the group, in order.
+    @ivar logtails: C{{queue_id: text}} waiting for L{flushLogtails}.
+    """
+
+    def __init__(self, logger, store, librarian=None, uploads=None,
+                 notifier=None, clock=None, thresholds=failure.Thresholds(),
+                 processor=None):
+        """
+        @param logger: a stdlib logger (the seed passes the root logger).
+        @param uploads: what takes an OK build's files: C{grab(slave,
+            filemap, cookie)} firing with a leaf, and C{processLeaf(leaf)}
+            firing when upload processing of that leaf is done (or None
+            when uploads are processed outside the master).
+        @param notifier: a L{lp_buildmaster.notify.BuildNotifier} or None.
+        """
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.logger = logger
+        self.store = store
+        self.librarian = librarian
+        self.uploads = uploads
+        self.notifier = notifier
+        self.clock = clock
+        self.thresholds = thresholds
+        self.processor = processor
+        self.builders = []
+        self.logtails = {}
+
+    # -- finding builders ---------------------------------------------------
+
+    @defer.inlineCallbacks
+    def failbuilder(self, builder, reason):
+        """The seed's C{failbuilder}: the builder is not ok any more."""
+        yield self.store.builders.failBuilder(builder.id, reason)
+        builder.record = dataclasses.replace(
+            builder.record, builderok=False, failnotes=reason)
+        metrics.FAILURES.labels("builder", "failed").inc()
+
+    @defer.inlineCallbacks
+    def firstAvailable(self, virtualized=None):
+        """The first builder that is ok, not manual, and IDLE.
+
+        A builder whose slave raises is skipped and failed, with its error
+        as failnotes.
+
+        @param virtualized: only builders with that virtualization.
+        """
+        for builder in self.builders:
+            record = builder.record
+            if not record.builderok or record.manual or not record.active:
+                continue
+            if virtualized is not None and record.virtualized != virtualized:
+                continue
+            try:
+                status = yield builder.slave.status()
+            except Exception as e:
+                yield self.failbuilder(builder, str(e))
+                continue
+            if status.builder_status == "BuilderStatus.IDLE":
+                return builder
+        return None
+
+    # -- lost builders ------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def whyLost(self, builder, cookie):
+        """Why a builder's cookie names no job of its own; None if it does.
+
+        @return: the seed's reason text, or None.
+        """
+        ids = parseCookie(cookie)
+        if ids is None:
+            return "Malformed job identifier"
+        build_id, queue_id = ids
+        build = yield self.store.builds.get(build_id)
+        if build is None:
+            return "The object Build by the ID %d does not exist" % build_id
+        queue = yield self.store.queue.get(queue_id)
+        if queue is None:
+            return ("The object BuildQueue by the ID %d does not exist"
+                    % queue_id)
+        if queue.build != build.id:
+            return "Job build entry mismatch"
+        if queue.builder is not None and queue.builder != builder.id:
+            return "Job is assigned to another builder"
+        return None
+
+    @defer.inlineCallbacks
+    def rescueBuilderIfLost(self, builder, status=None):
+        """Reset a builder that works on a job the database does not know.
+
+        WAITING and ABORTED slaves are cleaned, BUILDING ones aborted.
+
+        @return: Deferred firing True when rescued, None when sane.
+        """
+        if status is None:
+            status = yield builder.slave.status()
+        if status.builder_status == "BuilderStatus.IDLE":
+            return None
+        reason = yield self.whyLost(builder, status.cookie)
+        if reason is None:
+            return None
+        self.logger.warning("Builder '%s' rescued from '%s: %s'",
+                            builder.name, status.cookie, reason)
+        if status.builder_status in ("BuilderStatus.WAITING",
+                                     "BuilderStatus.ABORTED"):
+            yield builder.slave.clean()
+        elif status.builder_status == "BuilderStatus.BUILDING":
+            yield builder.slave.abort()
+        metrics.FAILURES.labels("builder", "rescued").inc()
+        return True
+
+    # -- collecting ---------------------------------------------------------
+
+    def getLogFromSlave(self, slave, job, librarian=None, state=None):
+        """Fetch the build log, gzip it while streaming, store it.
+
+        @return: Deferred firing with the librarian alias id.
+        """
+        from lp_buildmaster.librarian.buildlog import collectBuildLog
+        return collectBuildLog(slave, job.build, librarian or self.librarian,
+                               state=state)
+
+    @defer.inlineCallbacks
+    def updateBuild(self, job, librarian=None, status=None):
+        """Act on what the builder says about C{job} (DESIGN.md's table).
+
+        @param status: the builder's L{SlaveStatus} when the caller has
+            asked already.
+        @raise PocketPolicyError: a finished build that its series should
+            never have built (the seed's AssertionError).
+        """
+        librarian = librarian or self.librarian
+        if status is None:
+            status = yield job.builder.slave.status()
+        builder_status = status.builder_status
+        if builder_status in ("BuilderStatus.BUILDING",
+                              "BuilderStatus.ABORTING"):
+            self.recordLogtail(job.queue.id, status)
+        elif builder_status == "BuilderStatus.ABORTED":
+            yield self.handleAborted(job)
+        elif builder_status == "BuilderStatus.WAITING":
+            handler = self._WAITING[status.build_status]
+            yield handler(self, job, status, librarian)
+        else:
+            raise SlaveError(job.builder.name, "is IDLE but should be "
+                             "building %s" % job.cookie)
+
+    @defer.inlineCallbacks
+    def handleAborted(self, job, *ignored):
+        """Back to the queue; CANCELLED if a cancel was asked."""
+        cancelled = job.build.buildstate == BuildStatus.CANCELLING
+        state = BuildStatus.CANCELLED if cancelled else BuildStatus.NEEDSBUILD
+        yield self.store.jobs.releaseJob(job.queue.id, job.builder.id, state)
+        self.logtails.pop(job.queue.id, None)
+        if cancelled:
+            metrics.BUILDS_FINISHED.labels(state.name).inc()
+        yield job.builder.slave.clean()
+
+    @defer.inlineCallbacks
+    def _finish(self, job, state, librarian, log_state=None,
+                dependencies=None, success=False):
+        """Collect the log and record C{state}, in that order."""
+        checkCollectionPolicy(job.build)
+        log = yield self.getLogFromSlave(job.builder.slave, job, librarian,
+                                         state=log_state or state)
+        done = yield self.store.jobs.finishJob(
+            job.queue.id, job.build.id, job.builder.id, state,
+            utcnow(self.clock), buildlog=log, dependencies=dependencies,
+            success=success)
+        self.logtails.pop(job.queue.id, None)
+        if done:
+            metrics.BUILDS_FINISHED.labels(state.name).inc()
+        return log if done else None
+
+    @defer.inlineCallbacks
+    def _notify(self, job, state, log, dependencies=None):
+        """Tell people about a failure, without waiting on the mail."""
+        if self.notifier is None:
+            return False
+        build = yield self.store.builds.get(job.build.id)
+        log_url = None
+        if log is not None and self.librarian is not None:
+            log_url = self.librarian.getURLForAlias(log)
+        return self.notifier.notify(
+            dataclasses.replace(build, buildstate=state,
+                                dependencies=dependencies),
+            log_url=log_url)
+
+    @defer.inlineCallbacks
+    def handleOk(self, job, status, librarian):
+        """Fetch the results into the upload area; upload processing then
+        makes the build FULLYBUILT or FAILEDTOUPLOAD."""
+        checkCollectionPolicy(job.build)
+        leaf = None
+        if self.uploads is not None:
+            leaf = yield self.uploads.grab(
+                job.builder.slave, dict(status.filemap or {}), job.cookie)
+        log = yield self._finish(job, BuildStatus.UPLOADING, librarian,
+                                 log_state=BuildStatus.FULLYBUILT,
+                                 success=True)
+        yield job.builder.slave.clean()
+        if log is None or leaf is None:
+            return
+        state = yield self.uploads.processLeaf(leaf)
+        if state == BuildStatus.FAILEDTOUPLOAD:
+            yield self._notify(job, state, log)
+
+    @defer.inlineCallbacks
+    def handlePackageFail(self, job, status, librarian):
+        log = yield self._finish(job, BuildStatus.FAILEDTOBUILD, librarian,
+                                 success=True)
+        yield job.builder.slave.clean()
+        if log is not None:
+            yield self._notify(job, BuildStatus.FAILEDTOBUILD, log)
+
+    @defer.inlineCallbacks
+    def handleDepFail(self, job, status, librarian):
+        self.logger.critical("***** %s is MANUALDEPWAIT *****",
+                             job.builder.name)
+        yield self._finish(job, BuildStatus.MANUALDEPWAIT, librarian,
+                           dependencies=status.dependencies, success=True)
+        yield job.builder.slave.clean()
+
+    @defer.inlineCallbacks
+    def handleChrootFail(self, job, status, librarian):
+        self.logger.critical("***** %s is CHROOTWAIT *****",
+                             job.builder.name)
+        log = yield self._finish(job, BuildStatus.CHROOTWAIT, librarian)
+        yield job.builder.slave.clean()
+        if log is not None:
+            yield self._notify(job, BuildStatus.CHROOTWAIT, log)
+
+    @defer.inlineCallbacks
+    def _giveBack(self, job, builder_failnotes=None, givenback=False):
+        """Requeue the job, counting a failure against it and the builder;
+        a job that failed too often is given up."""
+        job_failures = job.build.failure_count + 1
+        state = BuildStatus.NEEDSBUILD
+        if job_failures >= self.thresholds.job:
+            state = BuildStatus.FAILEDTOBUILD
+            self.logger.warning(
+                "%s failed %d times on builders; giving up",
+                job.build.title, job_failures)
+        yield self.store.jobs.releaseJob(
+            job.queue.id, job.builder.id, state, givenback=givenback,
+            job_failed=True, builder_failed=True,
+            failnotes=builder_failnotes)
+        self.logtails.pop(job.queue.id, None)
+        if state != BuildStatus.NEEDSBUILD:
+            metrics.BUILDS_FINISHED.labels(state.name).inc()
+        yield job.builder.slave.clean()
+
+    @defer.inlineCallbacks
+    def handleBuilderFail(self, job, status, librarian):
+        self.logger.warning("***** %s has failed *****", job.builder.name)
+        metrics.FAILURES.labels("builder", "builderfail").inc()
+        yield self._giveBack(job, builder_failnotes=BUILDERFAIL_NOTES)
+
+    @defer.inlineCallbacks
+    def handleGivenBack(self, job, status, librarian):
+        self.logger.warning("***** %s is GIVENBACK by %s *****",
+                            status.cookie, job.builder.name)
+        metrics.FAILURES.labels("job", "givenback").inc()
+        yield self._giveBack(job, givenback=True)
+
+    _WAITING = {
+        "BuildStatus.OK": handleOk,
+        "BuildStatus.PACKAGEFAIL": handlePackageFail,
+        "BuildStatus.DEPFAIL": handleDepFail,
+        "BuildStatus.CHROOTFAIL": handleChrootFail,
+        "BuildStatus.BUILDERFAIL": handleBuilderFail,
+        "BuildStatus.GIVENBACK": handleGivenBack,
+        "BuildStatus.ABORTED": handleAborted,
+    }
+
+    def recordLogtail(self, queue_id, status):
+        """Keep a BUILDING or ABORTING builder's log tail for the next
+        L{flushLogtails}."""
+        if status.builder_status == "BuilderStatus.ABORTING":
+            self.logtails[queue_id] = ABORTING_LOGTAIL
+        else:
+            self.logtails[queue_id] = status.logtail or ""
+
+    def flushLogtails(self):
+        """Write every pending log tail in one statement."""
+        logtails, self.logtails = self.logtails, {}
+        return self.store.jobs.setLogtails(logtails)
+
+    # -- failures -----------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def handleFailure(self, builder, job, error):
+        """Count a failure of C{builder} (and C{job}) and act on the
+        judgement (L{lp_buildmaster.model.failure.judgeFailure}).
+
+        @param error: the exception; a L{SlaveError} that is not transient
+            means the builder itself is broken.
+        @return: the L{failure.Judgement}.
+        """
+        retryable = getattr(error, "transient", True)
+        builder_count, job_count = yield self.store.jobs.countFailures(
+            builder.id, job.build.id if job else None)
+        judgement = failure.judgeFailure(builder_count, job_count,
+                                         retryable, self.thresholds)
+        metrics.FAILURES.labels("builder", type(error).__name__).inc()
+        self.logger.info(
+            "Builder '%s' failure %s (job failures %s): %s -> builder %s,"
+            " job %s", builder.name, builder_count, job_count, error,
+            judgement.builder, judgement.job)
+        failnotes = None
+        if judgement.builder == failure.FAIL:
+            failnotes = str(error)
+        if job is not None and judgement.job != failure.KEEP:
+            state = (BuildStatus.FAILEDTOBUILD
+                     if judgement.job == failure.FAIL_JOB
+                     else BuildStatus.NEEDSBUILD)
+            yield self.store.jobs.releaseJob(
+                job.queue.id, builder.id, state, failnotes=failnotes)
+            self.logtails.pop(job.queue.id, None)
+        elif failnotes is not None:
+            yield self.failbuilder(builder, failnotes)
+        return judgement
+

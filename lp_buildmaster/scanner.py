@@ -1,0 +1,358 @@
+"""Scanning builders: one LoopingCall per builder.
+
+L{ScannerManager} refreshes a snapshot of every builder and its job with
+one statement per interval, starts a L{SlaveScanner} for each usable
+builder and stops those of builders removed or disabled, and writes the
+log tails of all building builders in one statement per interval.
+
+A L{SlaveScanner} asks its builder for its status and acts on the answer
+through the L{BuilderGroup}. Its LoopingCall waits for the scan's
+Deferred, so at most one scan per builder is in flight, while scans of
+different builders run concurrently. An idle builder with nothing
+assigned costs no database statement of its own.
+"""
+
+import logging
+import zlib
+
+from twisted.application import service
+from twisted.internet import defer, task
+
+from lp_buildmaster import metrics
+from lp_buildmaster.buildergroup import BuilderHandle, Job
+from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.model.policy import PocketPolicyError
+from lp_buildmaster.model.records import makeCookie
+from lp_buildmaster.slave import SlaveError
+
+IDLE = "BuilderStatus.IDLE"
+
+
+class LostJob(SlaveError):
+    """A builder is idle or busy elsewhere but the database says it has a
+    job: the builder lost it (restarted, or cleaned by hand)."""
+
+    transient = True
+
+
+def usable(builder):
+    """Whether a builder is scanned at all."""
+    return builder.active and builder.builderok
+
+
+class SlaveScanner:
+    """Scans one builder every interval."""
+
+    def __init__(self, manager, name, slave):
+        self.manager = manager
+        self.name = name
+        self.slave = slave
+        self.logger = manager.logger
+        self.loop = task.LoopingCall(self.scan)
+        self.loop.clock = manager.clock
+        self.transient_errors = 0
+        self.abort_requested_at = None
+        self.scans = 0
+        self.last_scan = None
+        self._starting = None
+        self._inflight = None
+
+    def start(self, delay=0.0):
+        """Start scanning after C{delay} seconds, then every interval."""
+        def go():
+            self._starting = None
+            done = self.loop.start(self.manager.interval, now=True)
+            done.addErrback(self._unexpected)
+        if delay > 0:
+            self._starting = self.manager.clock.callLater(delay, go)
+        else:
+            go()
+
+    def stop(self):
+        """Stop scanning; fires when the scan in flight (if any) is done."""
+        if self._starting is not None and self._starting.active():
+            self._starting.cancel()
+            self._starting = None
+        if self.loop.running:
+            self.loop.stop()
+        if self._inflight is not None:
+            d = defer.Deferred()
+            self._inflight.addBoth(lambda result: (d.callback(None), result)[1])
+            return d
+        return defer.succeed(None)
+
+    def scan(self):
+        """One scan; never fails, so the LoopingCall never dies."""
+        started = self.manager.clock.seconds()
+        self.scans += 1
+        self.last_scan = started
+        d = self._inflight = defer.maybeDeferred(self._scan)
+        d.addErrback(self._unexpected)
+
+        def done(result):
+            self._inflight = None
+            metrics.SCAN_DURATION.observe(
+                max(0.0, self.manager.clock.seconds() - started))
+            return result
+        d.addBoth(done)
+        return d
+
+    def _unexpected(self, f):
+        if f.check(PocketPolicyError):
+            self.logger.error("Builder '%s': %s", self.name, f.value)
+        else:
+            self.logger.error("Builder '%s': unexpected error in scan: %s",
+                              self.name, f.getTraceback())
+
+    @defer.inlineCallbacks
+    def _scan(self):
+        vitals = self.manager.vitals.get(self.name)
+        if vitals is None or not usable(vitals.builder):
+            return
+        builder = BuilderHandle(vitals.builder, self.slave)
+        try:
+            status = yield self.slave.status()
+        except SlaveError as e:
+            yield self._failed(builder, vitals, e)
+            return
+        self.transient_errors = 0
+        yield self._act(builder, vitals, status)
+
+    @defer.inlineCallbacks
+    def _act(self, builder, vitals, status):
+        group = self.manager.group
+        if vitals.queue_id is None:
+            self.abort_requested_at = None
+            if status.builder_status == IDLE:
+                if self.manager.dispatcher is not None:
+                    yield self.manager.dispatcher.builderIdle(builder, vitals)
+                return
+            rescued = yield group.rescueBuilderIfLost(builder, status)
+            if not rescued:
+                # The job is ours after all: our snapshot was older.
+                yield self.manager.refreshOne(self.name)
+            return
+
+        expected = makeCookie(vitals.build_id, vitals.queue_id)
+        if status.builder_status == IDLE or status.cookie != expected:
+            if status.builder_status != IDLE:
+                rescued = yield group.rescueBuilderIfLost(builder, status)
+                if not rescued:
+                    yield self.manager.refreshOne(self.name)
+                    return
+            self.logger.warning(
+                "Builder '%s' lost job %s (it says %s %s); requeued",
+                builder.name, expected, status.builder_status,
+                status.cookie or "")
+            yield self.manager.store.jobs.releaseJob(
+                vitals.queue_id, builder.id, builder_failed=True)
+            yield self.manager.refreshOne(self.name)
+            return
+
+        if vitals.build_state == BuildStatus.CANCELLING:
+            yield self._cancel(builder, vitals, status)
+            return
+        if status.builder_status in ("BuilderStatus.BUILDING",
+                                     "BuilderStatus.ABORTING"):
+            # Only the log tail changes: no statement of our own.
+            group.recordLogtail(vitals.queue_id, status)
+            return
+        job = yield self.manager.loadJob(vitals, builder)
+        if job is None:
+            yield self.manager.refreshOne(self.name)
+            return
+        try:
+            yield group.updateBuild(job, status=status)
+        finally:
+            yield self.manager.refreshOne(self.name)
+
+    @defer.inlineCallbacks
+    def _cancel(self, builder, vitals, status):
+        """A CANCELLING build: abort it, and fail a builder that does not
+        abort in time."""
+        now = self.manager.clock.seconds()
+        if status.builder_status in ("BuilderStatus.ABORTED",
+                                     "BuilderStatus.WAITING"):
+            job = yield self.manager.loadJob(vitals, builder)
+            if job is not None:
+                yield self.manager.group.handleAborted(job)
+            self.abort_requested_at = None
+            yield self.manager.refreshOne(self.name)
+            return
+        if self.abort_requested_at is None:
+            self.abort_requested_at = now
+            if status.builder_status == "BuilderStatus.BUILDING":
+                self.logger.info("Builder '%s': aborting cancelled build %s",
+                                 builder.name, status.cookie)
+                yield self.slave.abort()
+            return
+        if now - self.abort_requested_at >= self.manager.cancel_timeout:
+            notes = ("Builder did not abort cancelled build %s within %d s"
+                     % (status.cookie, self.manager.cancel_timeout))
+            self.logger.warning("Builder '%s': %s", builder.name, notes)
+            yield self.manager.store.jobs.releaseJob(
+                vitals.queue_id, builder.id, BuildStatus.CANCELLED,
+                builder_failed=True, failnotes=notes)
+            metrics.BUILDS_FINISHED.labels("CANCELLED").inc()
+            self.abort_requested_at = None
+            yield self.manager.refreshOne(self.name)
+
+    @defer.inlineCallbacks
+    def _failed(self, builder, vitals, error):
+        """Talking to the builder failed: tolerate, count or act."""
+        if error.transient:
+            self.transient_errors += 1
+            if self.transient_errors <= self.manager.thresholds.transient:
+                self.logger.info(
+                    "Builder '%s': transient error %d of %d tolerated: %s",
+                    builder.name, self.transient_errors,
+                    self.manager.thresholds.transient, error)
+                return
+        job = None
+        if vitals.queue_id is not None:
+            job = yield self.manager.loadJob(vitals, builder)
+        self.logger.warning("Builder '%s': %s", builder.name, error)
+        yield self.manager.group.handleFailure(builder, job, error)
+        yield self.manager.refreshOne(self.name)
+
+
+class ScannerManager(service.Service):
+    """Keeps one L{SlaveScanner} per usable builder."""
+
+    def __init__(self, store, group, slaveFactory, clock=None, interval=15.0,
+                 dispatcher=None, logger=None, cancel_timeout=180.0):
+        """
+        @param group: the L{BuilderGroup} whose logic the scanners run.
+        @param slaveFactory: C{f(builder_record)} -> an L{ISlave}.
+        @param dispatcher: gets C{builderIdle(builder, vitals)} for idle
+            builders with nothing assigned, or None.
+        """
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.store = store
+        self.group = group
+        self.slaveFactory = slaveFactory
+        self.clock = clock
+        self.interval = interval
+        self.dispatcher = dispatcher
+        self.logger = logger or logging.getLogger("lp_buildmaster.scanner")
+        self.cancel_timeout = cancel_timeout
+        self.thresholds = group.thresholds
+        self.vitals = {}
+        self.scanners = {}
+        self._retiring = set()
+        self._refreshing = None
+        self.loop = task.LoopingCall(self.refresh)
+        self.loop.clock = clock
+
+    def startService(self):
+        super().startService()
+        self._loopDone = self.loop.start(self.interval, now=True)
+        self._loopDone.addErrback(
+            lambda f: self.logger.error("scanner refresh loop died: %s",
+                                        f.getTraceback()))
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        super().stopService()
+        if self.loop.running:
+            self.loop.stop()
+        if self._refreshing is not None:
+            yield self._refreshing
+        yield defer.DeferredList(
+            [s.stop() for s in self.scanners.values()] + list(self._retiring))
+        self.scanners.clear()
+        yield self.group.flushLogtails()
+
+    def refresh(self):
+        """Refresh every builder's vitals, start and stop scanners, and
+        write the pending log tails; two statements in all."""
+        d = self._refreshing = self._refresh()
+        d.addErrback(lambda f: self.logger.error(
+            "scanner refresh failed: %s", f.getTraceback()))
+
+        def done(result):
+            self._refreshing = None
+        d.addBoth(done)
+        return d
+
+    @defer.inlineCallbacks
+    def _refresh(self):
+        yield self.group.flushLogtails()
+        self.vitals = yield self.store.jobs.allVitals()
+        if not self.running:
+            return
+        for name, vitals in self.vitals.items():
+            if usable(vitals.builder):
+                scanner = self.scanners.get(name)
+                if scanner is not None and scanner.url != vitals.builder.url:
+                    self.logger.info("Builder '%s' moved to %s", name,
+                                     vitals.builder.url)
+                    self._retire(self.scanners.pop(name))
+                    scanner = None
+                if scanner is None:
+                    self.startScanner(vitals.builder)
+        for name in list(self.scanners):
+            vitals = self.vitals.get(name)
+            if vitals is None or not usable(vitals.builder):
+                self.logger.info("Builder '%s' removed or disabled; no "
+                                 "longer scanned", name)
+                self._retire(self.scanners.pop(name))
+
+    def _retire(self, scanner):
+        """Stop a scanner without waiting for its scan in flight, which
+        L{stopService} still waits for."""
+        d = scanner.stop()
+        self._retiring.add(d)
+        d.addBoth(lambda _: self._retiring.discard(d))
+
+    @defer.inlineCallbacks
+    def settle(self, exclude=()):
+        """Fires once no refresh and no scan is in flight (for tests and
+        benchmarks driving a Clock).
+
+        @param exclude: names of builders whose scans not to wait for
+            (those blocked on the Clock itself).
+        """
+        while True:
+            pending = [d for d in [self._refreshing] + [
+                s._inflight for name, s in self.scanners.items()
+                if name not in exclude]
+                if d is not None]
+            if not pending:
+                return
+            for d in pending:
+                waiter = defer.Deferred()
+                d.addBoth(lambda r, w=waiter: (w.callback(None), r)[1])
+                yield waiter
+
+    def startScanner(self, builder):
+        slave = self.slaveFactory(builder)
+        scanner = SlaveScanner(self, builder.name, slave)
+        scanner.url = builder.url
+        self.scanners[builder.name] = scanner
+        # Spread the builders' scans over the interval.
+        offset = (zlib.crc32(builder.name.encode()) % 1000) / 1000.0
+        scanner.start(delay=offset * self.interval)
+        return scanner
+
+    @defer.inlineCallbacks
+    def refreshOne(self, name):
+        """Re-read one builder's vitals after changing its state."""
+        vitals = yield self.store.jobs.vitals(name)
+        if vitals is None:
+            self.vitals.pop(name, None)
+        else:
+            self.vitals[name] = vitals
+        return vitals
+
+    @defer.inlineCallbacks
+    def loadJob(self, vitals, builder):
+        """The L{Job} a builder's vitals name, or None if gone."""
+        queue = yield self.store.queue.get(vitals.queue_id)
+        if queue is None or queue.builder != builder.id:
+            return None
+        build = yield self.store.builds.get(queue.build)
+        if build is None:
+            return None
+        return Job(queue, build, builder)

@@ -1,0 +1,192 @@
+"""Jobs changing state: what the scanner and the dispatcher write.
+
+Each method is one transaction. Collection and release are guarded by the
+state they expect (a build still BUILDING, a queue entry still on this
+builder), so a transition that was already made, by this master before a
+restart or by another one, is not made twice: the method says so by
+returning False.
+"""
+
+import dataclasses
+import datetime
+from typing import Optional
+
+from twisted.internet import defer
+
+from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.model.records import Builder, fromRow
+from lp_buildmaster.store import Component
+from lp_buildmaster.store.builders import BUILDER_COLUMNS
+
+#: States a build is in while a builder has it.
+ACTIVE_STATES = [BuildStatus.BUILDING.value, BuildStatus.CANCELLING.value]
+
+
+@dataclasses.dataclass(frozen=True)
+class BuilderVitals:
+    """A builder and its current job, as one scan sees them."""
+
+    builder: Builder
+    queue_id: Optional[int]
+    build_id: Optional[int]
+    build_state: Optional[BuildStatus]
+    buildstart: Optional[datetime.datetime]
+    job_failures: Optional[int]
+
+    @property
+    def name(self):
+        return self.builder.name
+
+
+VITALS_SELECT = """
+    SELECT %s, bq.id AS queue_id, bq.build AS build_id,
+           bd.buildstate AS build_state, bq.buildstart,
+           bd.failure_count AS job_failures
+      FROM builder b
+      LEFT JOIN buildqueue bq ON bq.builder = b.id
+      LEFT JOIN build bd ON bd.id = bq.build""" % ", ".join(
+    "b." + c.strip() for c in BUILDER_COLUMNS.split(","))
+
+
+def _vitals(row):
+    state = row["build_state"]
+    return BuilderVitals(
+        builder=fromRow(Builder, row), queue_id=row["queue_id"],
+        build_id=row["build_id"],
+        build_state=None if state is None else BuildStatus(state),
+        buildstart=row["buildstart"], job_failures=row["job_failures"])
+
+
+class JobStore(Component):
+
+    @defer.inlineCallbacks
+    def allVitals(self):
+        """Every builder with its job, in one statement: C{{name: vitals}}."""
+        rows = yield self._all(VITALS_SELECT)
+        return {row["name"]: _vitals(row) for row in rows}
+
+    @defer.inlineCallbacks
+    def vitals(self, name):
+        row = yield self._one(VITALS_SELECT + " WHERE b.name = %s", (name,))
+        return None if row is None else _vitals(row)
+
+    def setLogtails(self, logtails):
+        """Store many log tails in one statement.
+
+        @param logtails: C{{queue_id: text}}.
+        """
+        if not logtails:
+            return defer.succeed(None)
+        ids, texts = zip(*sorted(logtails.items()))
+        return self.store.runOperation(
+            "UPDATE buildqueue SET logtail = v.logtail"
+            "  FROM unnest(%s::integer[], %s::text[]) AS v(id, logtail)"
+            " WHERE buildqueue.id = v.id", (list(ids), list(texts)))
+
+    def finishJob(self, queue_id, build_id, builder_id, state, datebuilt,
+                  buildlog=None, dependencies=None, success=False):
+        """Record a collected build and free its builder, atomically.
+
+        The build gets C{state}, its builder, C{datebuilt}, the duration
+        since dispatch and its log; the queue entry goes away. A success
+        resets the builder's failure count; every build dirties a
+        virtualized builder.
+
+        @return: Deferred firing True, or False when the build was no longer
+            active on that builder (collected already).
+        """
+        @defer.inlineCallbacks
+        def finish(txn):
+            row = yield txn.fetchone(
+                "SELECT bq.buildstart FROM buildqueue bq JOIN build b"
+                "    ON b.id = bq.build"
+                " WHERE bq.id = %s AND bq.build = %s AND bq.builder = %s"
+                "   AND b.buildstate = ANY(%s) FOR UPDATE",
+                (queue_id, build_id, builder_id, ACTIVE_STATES))
+            if row is None:
+                return False
+            start = row["buildstart"]
+            duration = (datebuilt - start) if start is not None else None
+            yield txn.execute(
+                "UPDATE build SET buildstate = %s, builder = %s,"
+                " datebuilt = %s, buildduration = %s,"
+                " buildlog = coalesce(%s, buildlog), dependencies = %s"
+                " WHERE id = %s",
+                (state.value, builder_id, datebuilt, duration, buildlog,
+                 dependencies, build_id))
+            yield txn.execute("DELETE FROM buildqueue WHERE id = %s",
+                              (queue_id,))
+            yield txn.execute(
+                "UPDATE builder SET clean = NOT virtualized,"
+                " failure_count = CASE WHEN %s THEN 0 ELSE failure_count END"
+                " WHERE id = %s", (success, builder_id))
+            return True
+        return self.store.runInteraction(finish)
+
+    def releaseJob(self, queue_id, builder_id, state=BuildStatus.NEEDSBUILD,
+                   givenback=False, job_failed=False, builder_failed=False,
+                   failnotes=None, buildlog=None):
+        """Take a job off its builder, atomically.
+
+        @param state: the build's new state: NEEDSBUILD puts the job back in
+            the queue (builder and buildstart cleared, and with
+            C{givenback} its score reset to 0), a terminal state removes
+            the queue entry.
+        @param job_failed: count a failure against the build.
+        @param builder_failed: count a failure against the builder.
+        @param failnotes: when set, also fail (disable) the builder.
+        @return: Deferred firing True, or False when the job was not on
+            that builder any more.
+        """
+        @defer.inlineCallbacks
+        def release(txn):
+            row = yield txn.fetchone(
+                "SELECT build FROM buildqueue WHERE id = %s AND builder = %s"
+                " FOR UPDATE", (queue_id, builder_id))
+            if row is None:
+                return False
+            build_id = row["build"]
+            yield txn.execute(
+                "UPDATE build SET buildstate = %s,"
+                " failure_count = failure_count + %s,"
+                " buildlog = coalesce(%s, buildlog) WHERE id = %s",
+                (state.value, int(job_failed), buildlog, build_id))
+            if state == BuildStatus.NEEDSBUILD:
+                yield txn.execute(
+                    "UPDATE buildqueue SET builder = NULL, buildstart = NULL,"
+                    " logtail = NULL,"
+                    " lastscore = CASE WHEN %s THEN 0 ELSE lastscore END"
+                    " WHERE id = %s", (givenback, queue_id))
+            else:
+                yield txn.execute("DELETE FROM buildqueue WHERE id = %s",
+                                  (queue_id,))
+            yield txn.execute(
+                "UPDATE builder SET clean = NOT virtualized,"
+                " failure_count = failure_count + %s,"
+                " builderok = builderok AND %s,"
+                " failnotes = coalesce(%s, failnotes) WHERE id = %s",
+                (int(builder_failed), failnotes is None, failnotes,
+                 builder_id))
+            return True
+        return self.store.runInteraction(release)
+
+    def countFailures(self, builder_id, build_id=None):
+        """One more failure for a builder and, when given, its build.
+
+        @return: Deferred firing with C{(builder_count, build_count)}, the
+            latter None without a build.
+        """
+        @defer.inlineCallbacks
+        def count(txn):
+            row = yield txn.fetchone(
+                "UPDATE builder SET failure_count = failure_count + 1"
+                " WHERE id = %s RETURNING failure_count", (builder_id,))
+            builder_count = None if row is None else row["failure_count"]
+            build_count = None
+            if build_id is not None:
+                row = yield txn.fetchone(
+                    "UPDATE build SET failure_count = failure_count + 1"
+                    " WHERE id = %s RETURNING failure_count", (build_id,))
+                build_count = None if row is None else row["failure_count"]
+            return builder_count, build_count
+        return self.store.runInteraction(count)

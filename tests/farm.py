@@ -1,0 +1,108 @@
+"""Setting up builders and jobs in a test database."""
+
+import logging
+
+from twisted.internet import defer
+
+from lp_buildmaster.buildergroup import BuilderGroup
+from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
+from lp_buildmaster.notify import NOTIFY_STATES
+
+
+class LogCapture(logging.Handler):
+    """Records stdlib log lines as the seed's doctest prints them:
+    C{LEVEL:logger:message}."""
+
+    def __init__(self, logger):
+        super().__init__(logging.DEBUG)
+        self.lines = []
+        self.logger = logger
+        self.level_before = logger.level
+        logger.addHandler(self)
+        logger.setLevel(logging.DEBUG)
+
+    def emit(self, record):
+        self.lines.append("%s:%s:%s" % (
+            record.levelname, record.name, record.getMessage()))
+
+    def close(self):
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.level_before)
+        super().close()
+
+    def matching(self, level):
+        return [line for line in self.lines if line.startswith(level + ":")]
+
+
+def captureLogs(testcase, name=None):
+    """Capture the stdlib logger C{name} (root by default) for a test."""
+    capture = LogCapture(logging.getLogger(name))
+    testcase.addCleanup(capture.close)
+    return capture
+
+
+@defer.inlineCallbacks
+def addBuilder(store, name, processor="x86", **kwargs):
+    proc = yield store.distro.getProcessor(processor)
+    builder_id = yield store.builders.add(
+        name, "http://127.0.0.1:9/%s/" % name.replace(" ", "-"), proc.id,
+        **kwargs)
+    return builder_id
+
+
+@defer.inlineCallbacks
+def addBuild(store, series="hoary", arch="i386", source_build=7,
+             pocket=PackagePublishingPocket.RELEASE, score=0):
+    """A NEEDSBUILD build of the same source as C{source_build}, queued.
+
+    @return: C{(build_id, queue_id)}.
+    """
+    dar = yield store.distro.getDistroArchRelease("ubuntu", series, arch)
+    template = yield store.builds.get(source_build)
+    build_id = yield store.builds.create(
+        dar.id, template.sourcepackagerelease, template.archive, pocket)
+    queue_id = yield store.queue.enqueue(build_id, score)
+    return build_id, queue_id
+
+
+@defer.inlineCallbacks
+def startJob(store, builder_id, build_id, queue_id,
+             state=BuildStatus.BUILDING):
+    """Put a queued job on a builder, as a dispatch would."""
+    yield store.runOperation(
+        "UPDATE buildqueue SET builder = %s,"
+        " buildstart = timestamptz '2005-01-01 08:00+00' WHERE id = %s",
+        (builder_id, queue_id))
+    yield store.builds.update(build_id, buildstate=state)
+
+
+@defer.inlineCallbacks
+def addRunningJob(store, builder_id, state=BuildStatus.BUILDING, **kwargs):
+    """A new build running on a builder: C{(build_id, queue_id)}."""
+    build_id, queue_id = yield addBuild(store, **kwargs)
+    yield startJob(store, builder_id, build_id, queue_id, state)
+    return build_id, queue_id
+
+
+class RecordingNotifier:
+    """Stands for the SMTP notifier where a test only asks *whether* a
+    notification went out (tests/test_notify.py sends real mail)."""
+
+    def __init__(self):
+        self.sent = []
+
+    def notify(self, build, log_url=None, extra_info=None):
+        if build.buildstate not in NOTIFY_STATES:
+            return False
+        self.sent.append((build, log_url))
+        return True
+
+    def sentFor(self, build_id):
+        return [b for b, _ in self.sent if b.id == build_id]
+
+
+def makeGroup(store, librarian=None, uploads=None, notifier=None, clock=None,
+              logger=None, **kwargs):
+    return BuilderGroup(logger or logging.getLogger(), store,
+                        librarian=librarian, uploads=uploads,
+                        notifier=notifier, clock=clock, **kwargs)

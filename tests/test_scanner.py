@@ -1,0 +1,285 @@
+"""SlaveScanner and ScannerManager, with time from a task.Clock."""
+
+from twisted.internet import defer, task
+
+from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.scanner import ScannerManager
+from lp_buildmaster.slave import SlaveConnectionError, SlaveTimeout
+from tests import mockslaves
+from tests.database import DatabaseTestCase
+from tests.farm import addBuilder, addRunningJob, captureLogs, makeGroup
+
+INTERVAL = 15.0
+
+
+class HangingSlave(mockslaves.MockSlave):
+    """status() never answers; the call times out as BuilderSlave's do."""
+
+    def __init__(self, clock, timeout=30.0, **kwargs):
+        super().__init__(**kwargs)
+        self.clock = clock
+        self.timeout = timeout
+
+    def status(self):
+        self._record("status")
+        d = defer.Deferred()
+        d.addTimeout(self.timeout, self.clock)
+
+        def translate(f):
+            f.trap(defer.TimeoutError)
+            raise SlaveTimeout(self.name, "status timed out")
+        return d.addErrback(translate)
+
+
+class ControlledSlave(mockslaves.MockSlave):
+    """status() answers when the test says so."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.pending = []
+
+    def status(self):
+        self._record("status")
+        d = defer.Deferred()
+        self.pending.append(d)
+        return d
+
+
+class RefusingSlave(mockslaves.MockSlave):
+    def status(self):
+        self._record("status")
+        return defer.fail(SlaveConnectionError(self.name, "refused"))
+
+
+class ScannerTestCase(DatabaseTestCase):
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        self.clock = task.Clock()
+        self.logs = captureLogs(self)
+        self.slaves = {
+            "bob": mockslaves.SaneBuildingSlave(name="bob"),
+            "frog": mockslaves.OkSlave(name="frog"),
+        }
+        self.group = makeGroup(self.store, clock=self.clock)
+        self.manager = ScannerManager(
+            self.store, self.group, self.slaveFor, clock=self.clock,
+            interval=INTERVAL)
+
+    def slaveFor(self, builder):
+        return self.slaves[builder.name]
+
+    @defer.inlineCallbacks
+    def start(self):
+        self.manager.startService()
+        self.addCleanup(self.stop)
+        yield self.manager.settle()
+
+    @defer.inlineCallbacks
+    def stop(self):
+        if self.manager.running:
+            stopped = self.manager.stopService()
+            # A scan blocked on the clock (a hanging builder) ends when its
+            # timeout fires.
+            while not stopped.called:
+                self.clock.advance(1)
+                yield self.manager.settle(exclude=self.blocked)
+            yield stopped
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    #: Builders whose scans block on the test, not on I/O.
+    blocked = ("hung", "slow")
+
+    @defer.inlineCallbacks
+    def advance(self, seconds=INTERVAL, step=1.0):
+        """Advance the clock in steps, letting each step's I/O finish."""
+        elapsed = 0.0
+        while elapsed < seconds:
+            self.clock.advance(step)
+            elapsed += step
+            yield self.manager.settle(exclude=self.blocked)
+
+    def statusCalls(self, name):
+        return sum(1 for call in self.slaves[name].calls if call[0] == "status")
+
+    @defer.inlineCallbacks
+    def test_scansEachBuilderOncePerInterval(self):
+        for name in ("alpha", "beta", "gamma"):
+            yield addBuilder(self.store, name)
+            self.slaves[name] = mockslaves.OkSlave(name=name)
+        yield self.start()
+        yield self.advance(INTERVAL)
+        for intervals in (2, 3, 4):
+            yield self.advance(INTERVAL)
+            for name in self.slaves:
+                self.assertIn(self.statusCalls(name),
+                              (intervals, intervals + 1), name)
+        # Exactly one scan per interval from the builder's first scan on.
+        yield self.advance(10 * INTERVAL)
+        counts = {name: self.statusCalls(name) for name in self.slaves}
+        yield self.advance(INTERVAL)
+        for name in self.slaves:
+            self.assertEqual(self.statusCalls(name), counts[name] + 1, name)
+
+    @defer.inlineCallbacks
+    def test_hangingBuilderDelaysNoOther(self):
+        yield addBuilder(self.store, "hung")
+        self.slaves["hung"] = HangingSlave(self.clock, name="hung")
+        yield self.start()
+        yield self.advance(INTERVAL)
+        before = self.statusCalls("frog")
+        # While "hung" waits for its 30 s timeout, frog goes on.
+        yield self.advance(2 * INTERVAL)
+        self.assertEqual(self.statusCalls("frog"), before + 2)
+        self.assertEqual(self.statusCalls("hung"), 1)
+        yield self.advance(INTERVAL)
+        self.assertEqual(self.statusCalls("hung"), 2)
+        self.assertTrue(any("transient error 1 of 5" in line
+                            for line in self.logs.lines))
+
+    @defer.inlineCallbacks
+    def test_stopServiceWaitsForScanInFlight(self):
+        yield addBuilder(self.store, "slow")
+        slow = self.slaves["slow"] = ControlledSlave(name="slow")
+        yield self.start()
+        yield self.advance(INTERVAL)
+        self.assertEqual(len(slow.pending), 1)
+        stopped = self.manager.stopService()
+        self.assertNoResult(stopped)
+        slow.pending[0].callback(
+            mockslaves.normaliseStatus(("BuilderStatus.IDLE",)))
+        yield stopped
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    @defer.inlineCallbacks
+    def test_newAndDisabledBuilders(self):
+        yield self.start()
+        self.assertEqual(sorted(self.manager.scanners), ["bob", "frog"])
+        builder_id = yield addBuilder(self.store, "newcomer")
+        self.slaves["newcomer"] = mockslaves.OkSlave(name="newcomer")
+        yield self.advance(INTERVAL)
+        self.assertIn("newcomer", self.manager.scanners)
+        yield self.advance(INTERVAL)
+        self.assertGreaterEqual(self.statusCalls("newcomer"), 1)
+        yield self.store.builders.update(builder_id, active=False)
+        yield self.advance(INTERVAL)
+        self.assertNotIn("newcomer", self.manager.scanners)
+        calls = self.statusCalls("newcomer")
+        yield self.advance(2 * INTERVAL)
+        self.assertEqual(self.statusCalls("newcomer"), calls)
+
+    @defer.inlineCallbacks
+    def test_logtailsBatched(self):
+        """All building builders' log tails go in one statement."""
+        queues = {}
+        for name in ("b1", "b2", "b3"):
+            builder_id = yield addBuilder(self.store, name)
+            build_id, queue_id = yield addRunningJob(self.store, builder_id)
+            queues[name] = queue_id
+            self.slaves[name] = mockslaves.BuildingSlave(
+                name=name, cookie="%d-%d" % (build_id, queue_id))
+        batches = []
+        original = self.store.jobs.setLogtails
+
+        def spy(logtails):
+            batches.append(dict(logtails))
+            return original(logtails)
+        self.patch(self.store.jobs, "setLogtails", spy)
+        yield self.start()
+        yield self.advance(2 * INTERVAL)
+        nonempty = [batch for batch in batches if batch]
+        self.assertTrue(nonempty)
+        self.assertTrue(any(set(queues.values()) <= set(batch)
+                            for batch in nonempty))
+        self.assertLessEqual(len(batches), 4)
+        for queue_id in queues.values():
+            queue = yield self.store.queue.get(queue_id)
+            self.assertEqual(queue.logtail, "This is a build log")
+
+    @defer.inlineCallbacks
+    def test_transientErrorsTolerated(self):
+        builder_id = yield addBuilder(self.store, "flaky")
+        self.slaves["flaky"] = RefusingSlave(name="flaky")
+        yield self.start()
+        scanner = self.manager.scanners["flaky"]
+        while scanner.scans < 5:
+            yield self.advance(INTERVAL)
+        self.assertEqual(scanner.scans, 5)
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual(builder.failure_count, 0)
+        # From the sixth consecutive error on, each one counts.
+        yield self.advance(INTERVAL * 2)
+        self.assertEqual(scanner.scans, 7)
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual(builder.failure_count, 2)
+        self.assertTrue(builder.builderok)
+
+    @defer.inlineCallbacks
+    def test_persistentFailureDisablesBuilder(self):
+        builder_id = yield addBuilder(self.store, "broken")
+        self.slaves["broken"] = mockslaves.BrokenSlave(name="broken")
+        yield self.start()
+        yield self.advance(INTERVAL * 6)
+        builder = yield self.store.builders.get(builder_id)
+        self.assertFalse(builder.builderok)
+        self.assertIn("Broken slave", builder.failnotes)
+        self.assertNotIn("broken", self.manager.scanners)
+
+    @defer.inlineCallbacks
+    def test_idleBuilderLostItsJob(self):
+        """A builder that is IDLE while it should build: job requeued."""
+        builder_id = yield addBuilder(self.store, "forgetful")
+        build_id, queue_id = yield addRunningJob(self.store, builder_id)
+        self.slaves["forgetful"] = mockslaves.OkSlave(name="forgetful")
+        yield self.start()
+        yield self.advance(INTERVAL)
+        queue = yield self.store.queue.get(queue_id)
+        self.assertIsNone(queue.builder)
+        self.assertIsNone(queue.buildstart)
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.buildstate, BuildStatus.NEEDSBUILD)
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual(builder.failure_count, 1)
+        self.assertTrue(self.logs.matching("WARNING"))
+
+    @defer.inlineCallbacks
+    def test_cancelAborts(self):
+        """A CANCELLING build is aborted; ABORTED then means CANCELLED."""
+        builder_id = yield addBuilder(self.store, "cancel")
+        build_id, queue_id = yield addRunningJob(
+            self.store, builder_id, state=BuildStatus.CANCELLING)
+        cookie = "%d-%d" % (build_id, queue_id)
+        slave = self.slaves["cancel"] = mockslaves.BuildingSlave(
+            name="cancel", cookie=cookie)
+        yield self.start()
+        yield self.advance(INTERVAL)
+        self.assertIn(("abort", ()), slave.calls)
+        self.slaves["cancel"] = aborted = mockslaves.AbortedSlave(
+            name="cancel", cookie=cookie)
+        self.manager.scanners["cancel"].slave = aborted
+        yield self.advance(INTERVAL)
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.buildstate, BuildStatus.CANCELLED)
+        self.assertIsNone((yield self.store.queue.get(queue_id)))
+        self.assertIn(("clean", ()), aborted.calls)
+
+    @defer.inlineCallbacks
+    def test_cancelTimeoutFailsBuilder(self):
+        builder_id = yield addBuilder(self.store, "stubborn")
+        build_id, queue_id = yield addRunningJob(
+            self.store, builder_id, state=BuildStatus.CANCELLING)
+        self.slaves["stubborn"] = mockslaves.BuildingSlave(
+            name="stubborn", cookie="%d-%d" % (build_id, queue_id))
+        yield self.start()
+        # The first scan, within the first interval, asks for the abort;
+        # 180 s later the builder is failed.
+        yield self.advance(INTERVAL * 11)
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.buildstate, BuildStatus.CANCELLING)
+        yield self.advance(INTERVAL * 3)
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.buildstate, BuildStatus.CANCELLED)
+        builder = yield self.store.builders.get(builder_id)
+        self.assertFalse(builder.builderok)
+        self.assertIn("did not abort", builder.failnotes)
