@@ -247,7 +247,7 @@ class BuilderGroup:
         build = yield self.store.builds.get(job.build.id)
         log_url = None
         if log is not None and self.librarian is not None:
-            log_url = self.librarian.getURLForAlias(log)
+            log_url = yield self.librarian.getURLForAlias(log)
         return self.notifier.notify(
             dataclasses.replace(build, buildstate=state,
                                 dependencies=dependencies),

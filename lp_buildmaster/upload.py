@@ -538,3 +538,26 @@ def runProcessUpload(dsn, upload_root, librarian_root, log=None):
         log.info("process-upload: {leaf} {outcome}", leaf=leaf,
                  outcome=outcome)
     return 1 if any(o == FAILED for _, o in results) else 0
+
+
+class BuildUploads:
+    """Where the scanner hands an OK build's files: grabbed into
+    incoming/, then processed at once when the master processes uploads
+    itself, else left for C{buildmaster-admin process-upload}."""
+
+    def __init__(self, area, processor=None, clock=None):
+        self.area = area
+        self.processor = processor
+        self.clock = clock
+
+    def grab(self, slave, filemap, cookie):
+        """Fires with the leaf's path in incoming/."""
+        return self.area.grab(slave, filemap, cookie, self.clock)
+
+    def processLeaf(self, leaf):
+        """Fires with the build's new state, or None when not processed."""
+        if self.processor is None:
+            return defer.succeed(None)
+        d = self.processor.processLeaf(Path(leaf).name)
+        d.addCallback(lambda outcome: OUTCOME_STATES.get(outcome))
+        return d
