@@ -19,7 +19,7 @@ from twisted.application import service
 from twisted.internet import defer, task
 
 from lp_buildmaster import metrics
-from lp_buildmaster.buildergroup import BuilderHandle, Job
+from lp_buildmaster.buildergroup import BuilderHandle, Job, utcnow
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.policy import PocketPolicyError
 from lp_buildmaster.model.records import makeCookie
@@ -56,6 +56,7 @@ class SlaveScanner:
         self.last_scan = None
         self._starting = None
         self._inflight = None
+        self._again = False
 
     def start(self, delay=0.0):
         """Start scanning after C{delay} seconds, then every interval."""
@@ -81,8 +82,19 @@ class SlaveScanner:
             return d
         return defer.succeed(None)
 
+    def scanNow(self):
+        """Scan at once, out of turn (instant dispatch); if a scan is in
+        flight, scan again as soon as it ends."""
+        if self._inflight is not None:
+            self._again = True
+            return self._inflight
+        return self.scan()
+
     def scan(self):
         """One scan; never fails, so the LoopingCall never dies."""
+        if self._inflight is not None:
+            # An out-of-turn scan is running: this turn is covered.
+            return self._inflight
         started = self.manager.clock.seconds()
         self.scans += 1
         self.last_scan = started
@@ -93,6 +105,9 @@ class SlaveScanner:
             self._inflight = None
             metrics.SCAN_DURATION.observe(
                 max(0.0, self.manager.clock.seconds() - started))
+            if self._again and (self.loop.running or self._starting):
+                self._again = False
+                self.scan()
             return result
         d.addBoth(done)
         return d
@@ -134,6 +149,9 @@ class SlaveScanner:
             return
 
         expected = makeCookie(vitals.build_id, vitals.queue_id)
+        if vitals.buildstart is None:
+            yield self._reserved(builder, vitals, status, expected)
+            return
         if status.builder_status == IDLE or status.cookie != expected:
             if status.builder_status != IDLE:
                 rescued = yield group.rescueBuilderIfLost(builder, status)
@@ -165,6 +183,22 @@ class SlaveScanner:
             yield group.updateBuild(job, status=status)
         finally:
             yield self.manager.refreshOne(self.name)
+
+    @defer.inlineCallbacks
+    def _reserved(self, builder, vitals, status, expected):
+        """A job reserved for this builder by a dispatch that did not
+        finish (a master stopped between its two transactions)."""
+        if status.cookie == expected:
+            # build() went through: finish the start.
+            yield self.manager.store.dispatch.start(
+                vitals.queue_id, builder.id,
+                utcnow(self.manager.clock))
+        else:
+            yield self.manager.store.dispatch.release(
+                vitals.queue_id, builder.id)
+            if status.builder_status != IDLE:
+                yield self.manager.group.rescueBuilderIfLost(builder, status)
+        yield self.manager.refreshOne(self.name)
 
     @defer.inlineCallbacks
     def _cancel(self, builder, vitals, status):
@@ -305,6 +339,24 @@ class ScannerManager(service.Service):
         d = scanner.stop()
         self._retiring.add(d)
         d.addBoth(lambda _: self._retiring.discard(d))
+
+    def wakeIdle(self, processors=(), freed=()):
+        """Scan at once the idle automatic builders of C{processors}, and
+        the builders with ids in C{freed}.
+
+        @return: how many were woken.
+        """
+        woken = 0
+        for name, vitals in self.vitals.items():
+            builder = vitals.builder
+            idle = (vitals.queue_id is None and not builder.manual
+                    and builder.processor in processors)
+            if idle or builder.id in freed:
+                scanner = self.scanners.get(name)
+                if scanner is not None:
+                    scanner.scanNow()
+                    woken += 1
+        return woken
 
     @defer.inlineCallbacks
     def settle(self, exclude=()):

@@ -173,6 +173,7 @@ class Build:
     dependencies: Optional[str]
     pocket: PackagePublishingPocket
     failure_count: int
+    failnotes: Optional[str]
     archive: int
     archive_name: str
     archive_purpose: ArchivePurpose

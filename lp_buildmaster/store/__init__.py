@@ -24,8 +24,10 @@ class Store:
             None, dsn, min=size,
             cursor_factory=psycopg2.extras.RealDictCursor)
         # Imported here: the components import this module's helpers.
+        from lp_buildmaster.store.binaries import BinaryStore
         from lp_buildmaster.store.builders import BuilderStore
         from lp_buildmaster.store.builds import BuildStore
+        from lp_buildmaster.store.dispatch import DispatchStore
         from lp_buildmaster.store.distro import DistroStore
         from lp_buildmaster.store.jobs import JobStore
         from lp_buildmaster.store.library import LibraryStore
@@ -38,6 +40,8 @@ class Store:
         self.distro = DistroStore(self)
         self.sources = SourceStore(self)
         self.jobs = JobStore(self)
+        self.binaries = BinaryStore(self)
+        self.dispatch = DispatchStore(self)
 
     @classmethod
     @defer.inlineCallbacks

@@ -12,7 +12,7 @@ from lp_buildmaster.store.queue import enqueueScored
 BUILD_SELECT = """
     SELECT b.id, b.buildstate, b.builder, b.datecreated, b.date_started,
            b.datebuilt, b.buildduration, b.buildlog, b.upload_log,
-           b.dependencies, b.pocket, b.failure_count,
+           b.dependencies, b.pocket, b.failure_count, b.failnotes,
            a.id AS archive, a.name AS archive_name,
            a.purpose AS archive_purpose, a.private AS archive_private,
            a.require_virtualized AS archive_require_virtualized,

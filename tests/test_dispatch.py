@@ -1,0 +1,342 @@
+"""Dispatch: candidate selection, the two transactions, concurrency,
+virtual builder reset and instant dispatch."""
+
+import logging
+import sys
+
+from twisted.internet import defer, reactor, task
+
+from lp_buildmaster.enums import (
+    BuildStatus, PackagePublishingPocket, PackagePublishingStatus)
+from lp_buildmaster.master import (
+    DispatchError, Dispatcher, InstantDispatch, ResetFailed)
+from lp_buildmaster.buildergroup import BuilderHandle
+from lp_buildmaster.scanner import ScannerManager
+from lp_buildmaster.slave import _buildRequestProblem
+from lp_buildmaster.store import Store
+from tests import mockslaves
+from tests.database import DatabaseTestCase
+from tests.farm import addBuild, addBuilder, makeGroup
+from tests.test_librarian import LibrarianFixture
+
+RELEASE = PackagePublishingPocket.RELEASE
+
+
+class RefusingFileSlave(mockslaves.OkSlave):
+    def ensurepresent(self, sha1, url, username=None, password=None):
+        self._record("ensurepresent", sha1, url)
+        return defer.succeed((False, "Error accessing Librarian: 404"))
+
+
+class DispatchTestCase(LibrarianFixture, DatabaseTestCase):
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        self.startLibrarian()
+        self.hoary = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "i386")
+        yield self.store.distro.setChroot(self.hoary.id, RELEASE, 1)
+        self.dispatcher = Dispatcher(self.store, self.librarian,
+                                     clock=self.clock,
+                                     logger=logging.getLogger("test"))
+
+    @defer.inlineCallbacks
+    def handle(self, name, slave=None, **kwargs):
+        builder_id = yield addBuilder(self.store, name, **kwargs)
+        record = yield self.store.builders.get(builder_id)
+        return BuilderHandle(record, slave or mockslaves.OkSlave(name=name))
+
+    @defer.inlineCallbacks
+    def reserveAll(self, builder, store=None):
+        """Queue ids reserved for C{builder} one after another (each then
+        released again by starting it)."""
+        store = store or self.store
+        order = []
+        while True:
+            reservation = yield store.dispatch.reserve(
+                builder.id, builder.record.processor,
+                builder.record.virtualized)
+            if reservation is None:
+                return order
+            order.append(reservation.queue_id)
+            yield store.dispatch.start(reservation.queue_id, builder.id,
+                                       None)
+            yield store.runOperation(
+                "DELETE FROM buildqueue WHERE id = %s",
+                (reservation.queue_id,))
+
+    @defer.inlineCallbacks
+    def test_candidateOrder(self):
+        """Highest score first, then the lowest id."""
+        ids = []
+        for score in (5, 50, 50, 20):
+            _, queue_id = yield addBuild(self.store, score=score)
+            ids.append(queue_id)
+        builder = yield self.handle("b1")
+        order = yield self.reserveAll(builder)
+        self.assertEqual(order, [ids[1], ids[2], ids[3], 2, ids[0]])
+
+    @defer.inlineCallbacks
+    def test_processorAndVirtualization(self):
+        """A job goes only to a builder of its processor, and a PPA job
+        only to a virtualized builder."""
+        amd64 = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "amd64")
+        yield self.store.distro.setChroot(amd64.id, RELEASE, 1)
+        _, amd64_job = yield addBuild(self.store, arch="amd64")
+        ppa = yield self.store.distro.getArchive("ubuntu", "ppa")
+        build7 = yield self.store.builds.get(7)
+        ppa_build = yield self.store.builds.create(
+            self.hoary.id, build7.sourcepackagerelease, ppa.id, RELEASE)
+        ppa_job = yield self.store.queue.enqueueBuild(ppa_build)
+        yield self.store.runOperation(
+            "INSERT INTO sourcepackagepublishinghistory (sourcepackagerelease,"
+            " distrorelease, archive, pocket, status) VALUES (%s, %s, %s, 0,"
+            " %s)", (build7.sourcepackagerelease, self.hoary.distrorelease,
+                     ppa.id, PackagePublishingStatus.PUBLISHED.value))
+        x86 = yield self.handle("x86-builder")
+        self.assertEqual((yield self.reserveAll(x86)), [2])
+        virtual = yield self.handle("virtual", virtualized=True)
+        self.assertEqual((yield self.reserveAll(virtual)), [ppa_job])
+        amd = yield self.handle("amd", processor="amd64")
+        self.assertEqual((yield self.reserveAll(amd)), [amd64_job])
+
+    @defer.inlineCallbacks
+    def test_onlyRunnableCandidates(self):
+        """No chroot, a forbidden pocket or a disabled archive: not a
+        candidate."""
+        yield addBuild(self.store, pocket=PackagePublishingPocket.SECURITY)
+        yield self.store.distro.setChroot(
+            self.hoary.id, PackagePublishingPocket.SECURITY, 1)
+        warty = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "warty", "i386")
+        yield self.store.distro.setChroot(warty.id, RELEASE, 1)
+        yield addBuild(self.store, series="warty")
+        builder = yield self.handle("b1")
+        self.assertEqual((yield self.reserveAll(builder)), [2])
+        _, queue_id = yield addBuild(self.store)
+        yield self.store.runOperation("UPDATE archive SET enabled = false")
+        self.assertEqual((yield self.reserveAll(builder)), [])
+
+    @defer.inlineCallbacks
+    def test_manualFailedDisabledGetNothing(self):
+        for name, kwargs in [("manual", {"manual": True})]:
+            builder = yield self.handle(name, **kwargs)
+            self.assertIsNone((yield self.dispatcher.builderIdle(builder)))
+        for column in ("builderok", "active"):
+            builder = yield self.handle("not-" + column)
+            yield self.store.builders.update(builder.id, **{column: False})
+            builder.record = yield self.store.builders.get(builder.id)
+            self.assertIsNone((yield self.dispatcher.builderIdle(builder)))
+        queue = yield self.store.queue.get(2)
+        self.assertIsNone(queue.builder)
+
+    @defer.inlineCallbacks
+    def test_concurrentClaimsNeverShareAJob(self):
+        """Builders of two masters claim at once: every job once."""
+        other = yield Store.connect(self.dsn, size=4)
+        self.addCleanup(other.close)
+        jobs = {2}
+        for score in range(7):
+            _, queue_id = yield addBuild(self.store, score=score)
+            jobs.add(queue_id)
+        builders = []
+        for i in range(12):
+            builders.append((yield self.handle("c%d" % i)))
+        results = yield defer.gatherResults([
+            (self.store if i % 2 else other).dispatch.reserve(
+                b.id, b.record.processor, False)
+            for i, b in enumerate(builders)])
+        claimed = [r.queue_id for r in results if r is not None]
+        self.assertEqual(sorted(claimed), sorted(jobs))
+        rows = yield self.store.runQuery(
+            "SELECT count(DISTINCT builder) AS n FROM buildqueue"
+            " WHERE builder = ANY(%s)", ([b.id for b in builders],))
+        self.assertEqual(rows[0]["n"], len(jobs))
+
+    @defer.inlineCallbacks
+    def test_dispatchSendsAValidRequest(self):
+        builder = yield self.handle("b1")
+        job = yield self.dispatcher.builderIdle(builder)
+        self.assertEqual(job.queue.id, 2)
+        calls = builder.slave.calls
+        ensured = [c[1][0] for c in calls if c[0] == "ensurepresent"]
+        chroot = yield self.store.library.getAlias(1)
+        files = yield self.store.sources.files(job.build.sourcepackagerelease)
+        aliases = yield self.store.library.getAliases([a for a, _ in files])
+        self.assertEqual(sorted(ensured), sorted(
+            [chroot.sha1] + [a.sha1 for a in aliases.values()]))
+        for call in calls:
+            if call[0] == "ensurepresent":
+                self.assertTrue(call[1][1].startswith(
+                    self.librarian.base_url))
+        (cookie, build_type, chroot_sha1, filemap, args), = [
+            c[1] for c in calls if c[0] == "build"]
+        self.assertEqual(cookie, "10-2")
+        self.assertEqual(build_type, "binarypackage")
+        self.assertEqual(chroot_sha1, chroot.sha1)
+        self.assertIn("cnews_cr.g7-37.dsc", filemap)
+        self.assertIsNone(_buildRequestProblem(
+            cookie, build_type, chroot_sha1, filemap, args))
+        self.assertEqual(
+            {k: args[k] for k in ("arch_tag", "distribution", "series",
+                                  "suite", "ogrecomponent",
+                                  "archive_purpose", "archive_private")},
+            {"arch_tag": "i386", "distribution": "ubuntu",
+             "series": "hoary", "suite": "hoary",
+             "ogrecomponent": "universe", "archive_purpose": "PRIMARY",
+             "archive_private": False})
+        for key in ("arch_indep", "archives", "build_url", "trusted_keys"):
+            self.assertIn(key, args)
+        queue = yield self.store.queue.get(2)
+        build = yield self.store.builds.get(10)
+        self.assertEqual(queue.builder, builder.id)
+        self.assertIsNotNone(queue.buildstart)
+        self.assertEqual(build.buildstate, BuildStatus.BUILDING)
+
+    @defer.inlineCallbacks
+    def test_failureBeforeBuildLeavesTheJob(self):
+        builder = yield self.handle("b1", RefusingFileSlave(name="b1"))
+        before = yield self.store.queue.get(2)
+        yield self.assertFailure(self.dispatcher.builderIdle(builder),
+                                 DispatchError)
+        self.assertNotIn("build", [c[0] for c in builder.slave.calls])
+        self.assertEqual((yield self.store.queue.get(2)), before)
+        build = yield self.store.builds.get(10)
+        self.assertEqual(build.buildstate, BuildStatus.NEEDSBUILD)
+
+    @defer.inlineCallbacks
+    def test_supersededOnTheWay(self):
+        build = yield self.store.builds.get(10)
+        yield self.store.runOperation(
+            "UPDATE sourcepackagepublishinghistory SET status = %s"
+            " WHERE sourcepackagerelease = %s",
+            (PackagePublishingStatus.SUPERSEDED.value,
+             build.sourcepackagerelease))
+        _, other = yield addBuild(self.store)
+        builder = yield self.handle("b1")
+        job = yield self.dispatcher.builderIdle(builder)
+        self.assertEqual(job.queue.id, other)
+        build = yield self.store.builds.get(10)
+        self.assertEqual(build.buildstate, BuildStatus.SUPERSEDED)
+        self.assertIsNone((yield self.store.queue.get(2)))
+
+    @defer.inlineCallbacks
+    def test_requestWithoutDscRefused(self):
+        """A request the daemon would wedge on is never sent."""
+        build = yield self.store.builds.get(10)
+        yield self.store.runOperation(
+            "DELETE FROM sourcepackagereleasefile WHERE filetype = 'dsc'"
+            " AND sourcepackagerelease = %s", (build.sourcepackagerelease,))
+        builder = yield self.handle("b1")
+        self.assertIsNone((yield self.dispatcher.builderIdle(builder)))
+        self.assertNotIn("build", [c[0] for c in builder.slave.calls])
+        build = yield self.store.builds.get(10)
+        self.assertEqual(build.buildstate, BuildStatus.FAILEDTOBUILD)
+        self.assertIn("has no .dsc", build.failnotes)
+        self.assertIsNone((yield self.store.queue.get(2)))
+
+    @defer.inlineCallbacks
+    def virtualBuilder(self, command, timeout=300.0):
+        ppa = yield self.store.distro.getArchive("ubuntu", "ppa")
+        build7 = yield self.store.builds.get(7)
+        build_id = yield self.store.builds.create(
+            self.hoary.id, build7.sourcepackagerelease, ppa.id, RELEASE)
+        yield self.store.queue.enqueueBuild(build_id)
+        yield self.store.runOperation(
+            "INSERT INTO sourcepackagepublishinghistory (sourcepackagerelease,"
+            " distrorelease, archive, pocket, status) VALUES (%s, %s, %s, 0,"
+            " %s)", (build7.sourcepackagerelease, self.hoary.distrorelease,
+                     ppa.id, PackagePublishingStatus.PUBLISHED.value))
+        builder = yield self.handle("vm", virtualized=True, vm_host="vmhost")
+        yield self.store.builders.update(builder.id, clean=False)
+        builder.record = yield self.store.builders.get(builder.id)
+        self.dispatcher.reset_command = command
+        self.dispatcher.reset_timeout = timeout
+        return builder
+
+    @defer.inlineCallbacks
+    def test_virtualBuilderReset(self):
+        builder = yield self.virtualBuilder(
+            "%s -c 'import sys; sys.exit(sys.argv[1] != \"vmhost\")'"
+            " {vm_host}" % sys.executable)
+        job = yield self.dispatcher.builderIdle(builder)
+        self.assertIsNotNone(job)
+        self.assertEqual([c[0] for c in builder.slave.calls][0], "echo")
+        record = yield self.store.builders.get(builder.id)
+        self.assertTrue(record.clean)
+
+    @defer.inlineCallbacks
+    def test_virtualBuilderResetFails(self):
+        builder = yield self.virtualBuilder(
+            "%s -c 'import sys; sys.exit(3)'" % sys.executable)
+        e = yield self.assertFailure(self.dispatcher.builderIdle(builder),
+                                     ResetFailed)
+        self.assertIn("exit 3", str(e))
+        self.assertEqual(builder.slave.calls, [])
+        record = yield self.store.builders.get(builder.id)
+        self.assertFalse(record.clean)
+
+    @defer.inlineCallbacks
+    def test_virtualBuilderResetTimesOut(self):
+        builder = yield self.virtualBuilder(
+            "%s -c 'import sys; sys.stdin.read()'" % sys.executable,
+            timeout=60)
+        d = self.dispatcher.builderIdle(builder)
+        self.clock.advance(61)
+        e = yield self.assertFailure(d, ResetFailed)
+        self.assertIn("timed out after 60 s", str(e))
+
+
+class InstantDispatchTestCase(LibrarianFixture, DatabaseTestCase):
+    """A queued job reaches an idle builder without waiting for a scan."""
+
+    @defer.inlineCallbacks
+    def test_enqueueWakesIdleBuilder(self):
+        self.startLibrarian()
+        hoary = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "i386")
+        # No chroot yet: BuildQueue 2 cannot run.
+        builder_id = yield addBuilder(self.store, "quick")
+        slave = SignallingSlave(name="quick")
+        slaves = {"quick": slave, "bob": mockslaves.SaneBuildingSlave(),
+                  "frog": mockslaves.OkSlave(name="frog")}
+        group = makeGroup(self.store, clock=reactor)
+        dispatcher = Dispatcher(self.store, self.librarian, clock=reactor)
+        # Scans an hour apart: only the notification can be in time.
+        manager = ScannerManager(self.store, group,
+                                 lambda b: slaves[b.name], clock=reactor,
+                                 interval=3600, dispatcher=dispatcher)
+        instant = InstantDispatch(self.dsn, manager)
+        manager.startService()
+        yield instant.startService()
+        self.addCleanup(manager.stopService)
+        self.addCleanup(instant.stopService)
+        yield manager.settle()
+        self.assertEqual(slave.calls, [])
+        yield self.store.distro.setChroot(hoary.id, RELEASE, 1)
+        build7 = yield self.store.builds.get(7)
+        build_id = yield self.store.builds.create(
+            hoary.id, build7.sourcepackagerelease, build7.archive, RELEASE)
+        queue_id = yield self.store.queue.enqueueBuild(build_id)
+        cookie = yield slave.built.addTimeout(30, reactor)
+        self.assertEqual(cookie, "%d-%d" % (build_id, queue_id))
+        yield manager.settle()
+        queue = yield self.store.queue.get(queue_id)
+        self.assertEqual(queue.builder, builder_id)
+        self.assertIsNotNone(queue.buildstart)
+
+
+class SignallingSlave(mockslaves.OkSlave):
+    """An OkSlave whose C{built} fires with the first build's cookie."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.built = defer.Deferred()
+
+    def build(self, cookie, build_type, chroot_sha1, filemap, args):
+        d = super().build(cookie, build_type, chroot_sha1, filemap, args)
+        if not self.built.called:
+            self.built.callback(cookie)
+        return d
