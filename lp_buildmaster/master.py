@@ -179,13 +179,13 @@ class Dispatcher:
             (context.chroot,) + context.source_files)
         chroot = aliases[context.chroot]
         filemap = {}
-        files = [(chroot.sha1, self.librarian.urlFor(
-            chroot, token=chroot.restricted))]
+        files = {chroot.sha1: self.librarian.urlFor(
+            chroot, token=chroot.restricted)}
         for alias_id in context.source_files:
             alias = aliases[alias_id]
             filemap[alias.filename] = alias.sha1
-            files.append((alias.sha1, self.librarian.urlFor(
-                alias, token=alias.restricted)))
+            files.setdefault(alias.sha1, self.librarian.urlFor(
+                alias, token=alias.restricted))
         if not any(name.endswith(".dsc") for name in filemap):
             raise InvalidBuildRequest(
                 job.builder.name, "%s has no .dsc among its files"
@@ -193,7 +193,7 @@ class Dispatcher:
         args = buildArgs(build, context.arch_indep, self.archive_url,
                          self.build_url % build.id)
         return _Request(job.cookie, BUILD_TYPE, chroot.sha1, filemap, args,
-                        files)
+                        sorted(files.items()))
 
     @defer.inlineCallbacks
     def sendFiles(self, builder, request):

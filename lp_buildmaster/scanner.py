@@ -23,7 +23,7 @@ from lp_buildmaster.buildergroup import BuilderHandle, Job, utcnow
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.policy import PocketPolicyError
 from lp_buildmaster.model.records import makeCookie
-from lp_buildmaster.slave import SlaveError
+from lp_buildmaster.slave import SlaveError, SlaveFault
 
 IDLE = "BuilderStatus.IDLE"
 
@@ -218,7 +218,13 @@ class SlaveScanner:
             if status.builder_status == "BuilderStatus.BUILDING":
                 self.logger.info("Builder '%s': aborting cancelled build %s",
                                  builder.name, status.cookie)
-                yield self.slave.abort()
+                try:
+                    yield self.slave.abort()
+                except SlaveFault as e:
+                    # It stopped building between status() and abort().
+                    self.logger.info("Builder '%s': abort refused (%s); "
+                                     "collected at the next scan",
+                                     builder.name, e)
             return
         if now - self.abort_requested_at >= self.manager.cancel_timeout:
             notes = ("Builder did not abort cancelled build %s within %d s"
