@@ -110,6 +110,20 @@ KEYS = {
     ("failures", "cancel_timeout"): (
         "180", _float(), "Seconds a cancelled build's builder has to "
         "reach ABORTED before it is failed."),
+    ("builders", "reset_command"): (
+        "", _str, "Command that resets a dirty virtualized builder before "
+        "its next build; {vm_host} and {name} are substituted. Empty: "
+        "only check that it answers."),
+    ("builders", "reset_timeout"): (
+        "300", _float(), "Seconds the reset command may take."),
+    ("builders", "archive_url"): (
+        "http://127.0.0.1/ubuntu", _str, "Archive URL builders install "
+        "build dependencies from (the sources.list line of each build)."),
+    ("builders", "pool_size"): (
+        "16", _int(1), "Concurrent file downloads from builders."),
+    ("depwait", "interval"): (
+        "300", _float(), "Seconds between retries of builds waiting for "
+        "dependencies."),
     ("upload", "process_in_master"): (
         "true", _bool, "Process uploads inside the master (else run "
         "buildmaster-admin process-upload from cron)."),
@@ -203,3 +217,27 @@ def load(path=None, environ=None, overrides=None):
                               % (text, section, key,
                                  origin[(section, key)], e)) from None
     return Config(values)
+
+
+def defaultConfigText():
+    """The text of C{conf/buildmaster.conf}: every key, its meaning and
+    its default (a test keeps the shipped file equal to it)."""
+    import textwrap
+    lines = [
+        "# lp-buildmaster configuration: every key, with its default.",
+        "# Override any key with BUILDMASTER_<SECTION>_<KEY> in the "
+        "environment;",
+        "# BUILDMASTER_DATABASE stands for [master] database.",
+    ]
+    section = None
+    for (name, key), (default, _, doc) in KEYS.items():
+        if name != section:
+            lines += ["", "[%s]" % name]
+            section = name
+        lines += ["# " + line for line in textwrap.wrap(doc, 74)]
+        lines.append("%s = %s" % (key, default))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(defaultConfigText(), end="")

@@ -4,18 +4,39 @@ L{makeService} runs before the reactor starts: it reads the
 configuration, checks the state directory, starts the embedded database
 when none is configured and migrates the schema. Each failure there is
 one clear line and a non-zero exit. What runs afterwards is a
-L{MasterService}, a MultiService whose children are the master's parts.
+L{MasterService}, a MultiService whose children are the master's parts:
+the librarian's web server, the scanners, instant dispatch, the
+dependency-wait retrier, upload processing, the dashboard with its
+metrics, the manhole and, with C{--demo N}, a simulated farm.
 """
 
+import logging
+import os
+import secrets
+import socket
 import sys
+from pathlib import Path
 
 from twisted.application import service
-from twisted.internet import defer
-from twisted.logger import Logger
+from twisted.internet import defer, task
+from twisted.logger import (
+    Logger, LogLevel, globalLogPublisher, jsonFileLogObserver)
 from twisted.python import usage
+from twisted.web import server
 
 from lp_buildmaster import config as configmodule
-from lp_buildmaster.store import Store, connection, schema
+from lp_buildmaster.buildergroup import BuilderGroup
+from lp_buildmaster.librarian.client import LibrarianClient
+from lp_buildmaster.librarian.server import LibrarianResource
+from lp_buildmaster.librarian.storage import ContentStore
+from lp_buildmaster.master import Dispatcher, InstantDispatch
+from lp_buildmaster.model.failure import Thresholds
+from lp_buildmaster.scanner import ScannerManager
+from lp_buildmaster.slave import BuilderSlave, makePool
+from lp_buildmaster.store import Store, connection, sampledata, schema
+from lp_buildmaster.upload import BuildUploads, UploadArea, UploadProcessor
+from lp_buildmaster.web import MetricsRefresher, makeWebService
+from lp_buildmaster.web.listening import ListeningService, tcpEndpoint
 
 log = Logger(namespace="lp_buildmaster.service")
 
@@ -61,49 +82,281 @@ def prepare(config, log=None):
     @raise SystemExit: with one line saying what is wrong.
     """
     try:
-        connection.checkStateDir(config.master_state_dir)
+        state = connection.checkStateDir(config.master_state_dir)
         dsn = connection.resolveDSN(config.master_database,
                                     config.master_state_dir)
         connection.prepareDatabase(dsn, log=log)
+        if config.master_demo:
+            conn = connection.connectSync(dsn)
+            try:
+                sampledata.loadSampleData(conn, state / "librarian")
+            finally:
+                conn.close()
+        if config.manhole_port and not os.path.isfile(
+                config.manhole_authorized_keys):
+            raise configmodule.ConfigError(
+                "[manhole] authorized_keys must name an existing file when "
+                "[manhole] port is set (got %r)"
+                % config.manhole_authorized_keys)
     except (connection.StateDirError, connection.DatabaseUnavailable,
-            schema.SchemaError) as e:
+            schema.SchemaError, configmodule.ConfigError) as e:
         raise SystemExit("buildmaster: error: %s" % (e,))
     return dsn
+
+
+def librarianSecret(state_dir):
+    """The librarian's token secret, made once and kept in the state dir."""
+    path = Path(state_dir) / "librarian.secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip().encode("ascii")
+
+
+class StdlibToTwisted(logging.Handler):
+    """Forwards the seed-style stdlib log lines to twisted.logger."""
+
+    LEVELS = {logging.DEBUG: LogLevel.debug, logging.INFO: LogLevel.info,
+              logging.WARNING: LogLevel.warn, logging.ERROR: LogLevel.error,
+              logging.CRITICAL: LogLevel.critical}
+
+    def emit(self, record):
+        level = self.LEVELS.get(record.levelno, LogLevel.info)
+        Logger(namespace=record.name).emit(
+            level, "{message}", message=record.getMessage())
 
 
 class MasterService(service.MultiService):
     """The running master: the store, then its parts as children."""
 
-    def __init__(self, config, dsn):
+    def __init__(self, config, dsn, reactor=None):
         super().__init__()
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
         self.config = config
         self.dsn = dsn
         self.store = None
+        self.manager = None
+        self._handler = None
+        self._jsonlog = None
+
+    @property
+    def state_dir(self):
+        return Path(self.config.master_state_dir)
 
     @defer.inlineCallbacks
     def startService(self):
+        self._startLogging()
         try:
-            self.store = yield Store.connect(self.dsn)
+            self.store = yield Store.connect(self.dsn, size=8)
         except Exception as e:
             log.critical("cannot connect to the database: {error}", error=e)
-            from twisted.internet import reactor
-            reactor.stop()
+            self.reactor.stop()
             return
+        self._assemble()
         super().startService()
+        self._portsChosen()
         log.info("buildmaster ready: database {db}, state directory "
                  "{state_dir}", db=connection.describeDSN(self.dsn),
                  state_dir=self.config.master_state_dir)
 
+    def _startLogging(self):
+        self._handler = StdlibToTwisted()
+        root = logging.getLogger()
+        root.addHandler(self._handler)
+        if root.level > logging.INFO or root.level == logging.NOTSET:
+            root.setLevel(logging.INFO)
+        if self.config.log_json_file:
+            self._jsonlog = jsonFileLogObserver(
+                open(self.config.log_json_file, "a"))
+            globalLogPublisher.addObserver(self._jsonlog)
+
+    def _stopLogging(self):
+        if self._handler is not None:
+            logging.getLogger().removeHandler(self._handler)
+            self._handler = None
+        if self._jsonlog is not None:
+            globalLogPublisher.removeObserver(self._jsonlog)
+            self._jsonlog._outFile.close()
+            self._jsonlog = None
+
+    def _portsChosen(self):
+        """With port 0 asked for, tell builders the ports we got."""
+        config = self.config
+        if not config.librarian_public_url and self.librarian_service.port:
+            self.config = config = config.replace(
+                librarian_port=self.librarian_service.port.getHost().port)
+            self.librarian.base_url = self.librarianURL().rstrip("/")
+        if self.web.port is not None:
+            self.config = config.replace(
+                web_port=self.web.port.getHost().port)
+            self.dispatcher.build_url = self.webURL() + "/builds/%d"
+
+    def librarianURL(self):
+        config = self.config
+        return config.librarian_public_url or "http://%s:%d/" % (
+            config.librarian_interface, config.librarian_port)
+
+    def webURL(self):
+        return "http://%s:%d" % (self.config.web_interface,
+                                 self.config.web_port)
+
+    def _assemble(self):
+        """Make the master's parts and add them as children, in the order
+        they start (and the reverse of the order they stop)."""
+        config, store, reactor = self.config, self.store, self.reactor
+        state = self.state_dir
+        content = ContentStore(state / "librarian")
+        secret = librarianSecret(state)
+        self.librarian = LibrarianClient(
+            store, content, self.librarianURL(), secret, clock=reactor,
+            token_lifetime=config.librarian_token_lifetime)
+        librarian_site = server.Site(LibrarianResource(
+            store, content, secret, reactor))
+        self.librarian_service = ListeningService(
+            tcpEndpoint(reactor, config.librarian_port,
+                        config.librarian_interface),
+            librarian_site, "librarian")
+        self.librarian_service.setServiceParent(self)
+
+        area = UploadArea(state / "uploads")
+        area.ensure()
+        for name in area.cleanGrabbing():
+            log.info("removed unfinished download {name}", name=name)
+        processor = None
+        if config.upload_process_in_master:
+            processor = UploadProcessor(store, self.librarian, area)
+            UploadSweeper(processor, reactor).setServiceParent(self)
+
+        self.notifier = None
+        if config.smtp_enabled:
+            from lp_buildmaster.notify import BuildNotifier
+            self.notifier = BuildNotifier(
+                smtp_host=config.smtp_host, smtp_port=config.smtp_port,
+                sender=config.smtp_sender, admins=config.smtp_admins,
+                reactor=reactor)
+            NotifierService(self.notifier).setServiceParent(self)
+
+        thresholds = Thresholds(job=config.failures_job_threshold,
+                                builder=config.failures_builder_threshold,
+                                transient=config.failures_transient_tolerance)
+        self.group = BuilderGroup(
+            logging.getLogger("lp_buildmaster.buildergroup"), store,
+            librarian=self.librarian,
+            uploads=BuildUploads(area, processor, reactor),
+            notifier=self.notifier, clock=reactor, thresholds=thresholds)
+        self.dispatcher = Dispatcher(
+            store, self.librarian, clock=reactor,
+            logger=logging.getLogger("lp_buildmaster.dispatch"),
+            archive_url=config.builders_archive_url,
+            build_url=self.webURL() + "/builds/%d",
+            reset_command=config.builders_reset_command or None,
+            reset_timeout=config.builders_reset_timeout, reactor=reactor)
+        self.pool = makePool(reactor, maxDownloads=config.builders_pool_size)
+        self.manager = ScannerManager(
+            store, self.group, self.slaveFor, clock=reactor,
+            interval=config.master_scan_interval,
+            dispatcher=self.dispatcher,
+            logger=logging.getLogger("lp_buildmaster.scanner"),
+            cancel_timeout=config.failures_cancel_timeout)
+        self.manager.setServiceParent(self)
+        InstantDispatch(self.dsn, self.manager).setServiceParent(self)
+        self._addDepWait()
+
+        self.web = makeWebService(store, config, master=self, clock=reactor,
+                                  reactor=reactor)
+        self.web.setServiceParent(self)
+        MetricsRefresher(store, clock=reactor,
+                         interval=config.master_scan_interval,
+                         master=self).setServiceParent(self)
+        if config.manhole_port:
+            from lp_buildmaster.manhole import makeManholeService
+            makeManholeService(
+                config.manhole_port, config.manhole_authorized_keys,
+                {"master": self, "store": store, "manager": self.manager,
+                 "builders": self.manager.scanners,
+                 "librarian": self.librarian},
+                host_key_path=str(state / "manhole_host_key"),
+                reactor=reactor).setServiceParent(self)
+        if config.master_demo:
+            from lp_buildmaster.demo import DemoFarm
+            DemoFarm(self, config.master_demo).setServiceParent(self)
+
+    def _addDepWait(self):
+        try:
+            from lp_buildmaster.depwait import DepWaitRetrier
+        except ImportError:
+            return
+        DepWaitRetrier(self.store, self.reactor,
+                       interval=self.config.depwait_interval
+                       ).setServiceParent(self)
+
+    def slaveFor(self, builder):
+        return BuilderSlave(
+            builder.name, builder.url, reactor=self.reactor, pool=self.pool,
+            timeout=self.config.slave_timeout,
+            ensurepresent_timeout=self.config.slave_ensurepresent_timeout)
+
     @defer.inlineCallbacks
     def stopService(self):
         yield super().stopService()
+        if getattr(self, "pool", None) is not None:
+            yield self.pool.closeCachedConnections()
         if self.store is not None:
             self.store.close()
             self.store = None
         log.info("buildmaster stopped")
+        self._stopLogging()
+
+
+class UploadSweeper(service.Service):
+    """Processes uploads left in incoming/ (by a restart, or by a master
+    that does not process them itself) every minute."""
+
+    def __init__(self, processor, clock, interval=60.0):
+        self.processor = processor
+        self.loop = task.LoopingCall(self.sweep)
+        self.loop.clock = clock
+        self.interval = interval
+        self._sweeping = None
+
+    def sweep(self):
+        d = self._sweeping = self.processor.processIncoming()
+        d.addErrback(lambda f: log.failure("upload processing failed", f))
+
+        def done(result):
+            self._sweeping = None
+        d.addBoth(done)
+        return d
+
+    def startService(self):
+        super().startService()
+        self.loop.start(self.interval, now=True)
+
+    def stopService(self):
+        super().stopService()
+        if self.loop.running:
+            self.loop.stop()
+        return self._sweeping or defer.succeed(None)
+
+
+class NotifierService(service.Service):
+    """Stops the notifier (its retries and connections) with the master."""
+
+    def __init__(self, notifier):
+        self.notifier = notifier
+
+    def stopService(self):
+        super().stopService()
+        return self.notifier.stop()
 
 
 def makeService(options):
     config = options.config
+    if not config.master_name:
+        config = config.replace(
+            master_name="%s-%d" % (socket.gethostname(), os.getpid()))
     dsn = prepare(config, log=lambda line: print(line, file=sys.stderr))
     return MasterService(config, dsn)
