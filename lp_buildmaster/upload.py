@@ -5,7 +5,8 @@ C{grabbing/<timestamp>-<cookie>/} and the complete leaf is renamed into
 C{incoming/}, so incoming only ever holds whole uploads. The processor
 takes each incoming leaf under a per-leaf C{flock}, checks its C{.changes}
 against the files and the build, stores the binaries in the librarian,
-records them and marks the build FULLYBUILT in one transaction, and moves
+records them and the packages they hold (C{binarypackagerelease}, from the
+.deb names) and marks the build FULLYBUILT in one transaction, and moves
 the leaf to C{accepted/}. A bad upload goes to C{rejected/}, an upload the
 processor could not handle to C{failed/}; either way the build becomes
 FAILEDTOUPLOAD. Every leaf keeps its own C{uploader.log}.
@@ -31,9 +32,12 @@ from twisted.internet import defer, threads
 from twisted.logger import Logger
 
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.model.packages import (
+    PACKAGE_FILETYPES, InvalidBinaryFilename, parseDebFilename)
 from lp_buildmaster.model.policy import (
     PocketPolicyError, checkCollectionPolicy)
 from lp_buildmaster.model.records import parseCookie
+from lp_buildmaster.store.binaries import recordBinaries
 
 ACCEPTED, REJECTED, FAILED = "accepted", "rejected", "failed"
 #: The state an outcome leaves its build in.
@@ -443,6 +447,7 @@ class UploadProcessor:
                 "the upload is %s %s but build %d is of %s %s" % (
                     upload.source, upload.version, build.id,
                     build.source_name, build.source_version))
+        binaries = _binaryPackages(upload, build)
         stored = []
         for f in upload.files:
             ulog.write("DEBUG", "Storing %s (%d bytes) in the librarian"
@@ -456,7 +461,8 @@ class UploadProcessor:
                 raise UploadFailed("the librarian could not store %s: %s"
                                    % (f.name, e.strerror or e)) from None
             stored.append((alias, f.filetype))
-        yield self.store.runInteraction(_recordUpload, build.id, stored)
+        yield self.store.runInteraction(_recordUpload, build.id, stored,
+                                        binaries)
         ulog.write("INFO", "Build %d marked FULLYBUILT with %d files"
                    % (build.id, len(stored)))
 
@@ -486,15 +492,41 @@ def _checkAwaiting(build_id, state):
                              % (build_id, state.name))
 
 
+def _binaryPackages(upload, build):
+    """The binary packages of an upload's .deb and .udeb files, from
+    their names C{<name>_<version>_<arch>.deb}; the .changes' epoch, if
+    any, is put back in front of their versions.
+
+    @raise UploadRejected: a name is not valid, or a package is for an
+        architecture other than C{all} and the build's.
+    """
+    epoch, colon, _ = upload.version.partition(":")
+    binaries = []
+    for f in upload.files:
+        if f.filetype not in PACKAGE_FILETYPES:
+            continue
+        try:
+            binary = parseDebFilename(f.name, epoch if colon else None)
+        except InvalidBinaryFilename as e:
+            raise UploadRejected(str(e)) from None
+        if binary.architecture not in ("all", build.architecturetag):
+            raise UploadRejected("%s is for %s, but build %d is for %s" % (
+                f.name, binary.architecture, build.id,
+                build.architecturetag))
+        binaries.append(binary)
+    return binaries
+
+
 @defer.inlineCallbacks
-def _recordUpload(txn, build_id, stored):
-    """Record the stored files and mark the build FULLYBUILT: one
-    transaction, the build row locked."""
+def _recordUpload(txn, build_id, stored, binaries=()):
+    """Record the stored files and the binary packages, and mark the
+    build FULLYBUILT: one transaction, the build row locked."""
     row = yield txn.fetchone(
         "SELECT buildstate FROM build WHERE id = %s FOR UPDATE", (build_id,))
     _checkAwaiting(build_id, BuildStatus(row["buildstate"]))
     for alias, filetype in stored:
         yield txn.execute(RECORD_FILE, (build_id, alias, filetype))
+    yield recordBinaries(txn, build_id, binaries)
     yield txn.execute(SET_STATE, (BuildStatus.FULLYBUILT.value, build_id))
 
 
