@@ -38,7 +38,7 @@ def makeBuild(**values):
         datecreated=NOW, date_started=None, datebuilt=None,
         buildduration=None, buildlog=None, upload_log=None,
         dependencies=None, pocket=PackagePublishingPocket.RELEASE,
-        failure_count=0, archive=1, archive_name="primary",
+        failure_count=0, failnotes=None, archive=1, archive_name="primary",
         archive_purpose=ArchivePurpose.PRIMARY, archive_private=False,
         archive_require_virtualized=False, archive_enabled=True,
         distroarchrelease=2, architecturetag="i386", processor=1,
