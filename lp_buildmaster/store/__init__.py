@@ -20,6 +20,8 @@ class Store:
 
     def __init__(self, dsn, size=4):
         self.dsn = dsn
+        #: Statements sent so far (for benchmarks and metrics).
+        self.statements = 0
         self.pool = txpostgres.ConnectionPool(
             None, dsn, min=size,
             cursor_factory=psycopg2.extras.RealDictCursor)
@@ -56,42 +58,52 @@ class Store:
 
     def runQuery(self, sql, args=None):
         """Rows of one statement, outside any transaction."""
+        self.statements += 1
         return self.pool.runQuery(sql, args)
 
     def runOperation(self, sql, args=None):
+        self.statements += 1
         return self.pool.runOperation(sql, args)
 
     def runInteraction(self, fn, *args, **kwargs):
         """C{fn(Transaction, ...)} in one transaction: committed when its
         Deferred fires, rolled back when it fails."""
+        # BEGIN and COMMIT (or ROLLBACK) count as statements too.
+        self.statements += 2
         return self.pool.runInteraction(
-            lambda cursor: fn(Transaction(cursor), *args, **kwargs))
+            lambda cursor: fn(Transaction(cursor, self), *args, **kwargs))
 
 
 class Transaction:
     """A cursor inside L{Store.runInteraction}, with fetch helpers."""
 
-    def __init__(self, cursor):
+    def __init__(self, cursor, store=None):
         self.cursor = cursor
+        self.store = store
+
+    def _execute(self, sql, args):
+        if self.store is not None:
+            self.store.statements += 1
+        return self.cursor.execute(sql, args)
 
     @defer.inlineCallbacks
     def execute(self, sql, args=None):
-        yield self.cursor.execute(sql, args)
+        yield self._execute(sql, args)
         return self.cursor
 
     @defer.inlineCallbacks
     def fetchall(self, sql, args=None):
-        yield self.cursor.execute(sql, args)
+        yield self._execute(sql, args)
         return self.cursor.fetchall()
 
     @defer.inlineCallbacks
     def fetchone(self, sql, args=None):
-        yield self.cursor.execute(sql, args)
+        yield self._execute(sql, args)
         return self.cursor.fetchone()
 
     @defer.inlineCallbacks
     def rowcount(self, sql, args=None):
-        yield self.cursor.execute(sql, args)
+        yield self._execute(sql, args)
         return self.cursor.rowcount
 
 
