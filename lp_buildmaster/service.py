@@ -213,7 +213,7 @@ class MasterService(service.MultiService):
         self.librarian = LibrarianClient(
             store, content, self.librarianURL(), secret, clock=reactor,
             token_lifetime=config.librarian_token_lifetime)
-        librarian_site = server.Site(LibrarianResource(
+        librarian_site = _LibrarianSite(LibrarianResource(
             store, content, secret, reactor))
         self.librarian_service = ListeningService(
             tcpEndpoint(reactor, config.librarian_port,
@@ -309,6 +309,15 @@ class MasterService(service.MultiService):
             self.store = None
         log.info("buildmaster stopped")
         self._stopLogging()
+
+
+class _LibrarianSite(server.Site):
+    """Builders fetch files all day: no access log line for each."""
+
+    noisy = False
+
+    def log(self, request):
+        pass
 
 
 class UploadSweeper(service.Service):

@@ -29,7 +29,7 @@ from twisted.web import xmlrpc
 from twisted.web._newclient import ParseError
 from twisted.web.client import (
     Agent, HTTPConnectionPool, RequestTransmissionFailed, ResponseFailed,
-    ResponseNeverReceived)
+    ResponseNeverReceived, _HTTP11ClientFactory)
 from zope.interface import implementer
 
 from lp_buildmaster.interfaces import ISlave
@@ -376,6 +376,9 @@ class _SlaveQueryFactory(xmlrpc.QueryFactory):
     """A query that fails with L{SlaveError}s and whose cancellation aborts
     the connection at once."""
 
+    # Thousands of calls a minute: no "Starting factory" line for each.
+    noisy = False
+
     protocol = _CappedQueryProtocol
     connection = None
 
@@ -435,6 +438,16 @@ class _SlaveQueryFactory(xmlrpc.QueryFactory):
 _defaultDownloadSlots = defer.DeferredSemaphore(16)
 
 
+class _QuietClientFactory(_HTTP11ClientFactory):
+    noisy = False
+
+
+def _quiet(pool):
+    """A pool whose connections do not log their factories."""
+    pool._factory = _QuietClientFactory
+    return pool
+
+
 def makePool(reactor, maxPersistentPerHost=2, maxDownloads=16):
     """A keep-alive connection pool shared by all builders' downloads.
 
@@ -443,7 +456,7 @@ def makePool(reactor, maxPersistentPerHost=2, maxDownloads=16):
     @return: an L{HTTPConnectionPool}; close it with
         C{closeCachedConnections()} when done.
     """
-    pool = HTTPConnectionPool(reactor, persistent=True)
+    pool = _quiet(HTTPConnectionPool(reactor, persistent=True))
     pool.maxPersistentPerHost = maxPersistentPerHost
     pool.downloadSlots = defer.DeferredSemaphore(maxDownloads)
     return pool
@@ -556,7 +569,7 @@ class BuilderSlave:
         self._proxy.queryFactory = partial(
             _SlaveQueryFactory, name, max_reply_size)
         if pool is None:
-            pool = HTTPConnectionPool(reactor, persistent=False)
+            pool = _quiet(HTTPConnectionPool(reactor, persistent=False))
         self._http = HTTPClient(
             Agent(reactor, pool=pool, connectTimeout=timeout))
         self._allSlots = getattr(pool, "downloadSlots", _defaultDownloadSlots)
