@@ -45,10 +45,17 @@ class DemoFarm(service.Service):
         self.farm = None
         self.loop = None
         self._feeding = None
+        self._starting = None
 
-    @defer.inlineCallbacks
     def startService(self):
         super().startService()
+        self._starting = self._start()
+        self._starting.addErrback(
+            lambda f: log.error("demo farm failed to start: %s",
+                                f.getTraceback()))
+
+    @defer.inlineCallbacks
+    def _start(self):
         reactor = self.master.reactor
         self.farm = SimulatedFarm(reactor=reactor, profile=PROFILES["demo"],
                                   seed=self.rng.randrange(1 << 30))
@@ -130,6 +137,8 @@ class DemoFarm(service.Service):
     @defer.inlineCallbacks
     def stopService(self):
         super().stopService()
+        if self._starting is not None:
+            yield self._starting
         if self.loop is not None and self.loop.running:
             self.loop.stop()
         if self._feeding is not None:

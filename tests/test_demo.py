@@ -1,0 +1,76 @@
+"""``make run``'s demo: a whole master with simulated builders at work."""
+
+import treq
+from twisted.internet import defer, reactor, task
+
+from lp_buildmaster import config as configmodule
+from lp_buildmaster import demo
+from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.service import MasterService
+from lp_buildmaster.simulator import PROFILES
+from lp_buildmaster.slave import makePool
+from tests.database import DatabaseTestCase
+from tests.test_slave_fixtures import closePoolAtEnd
+
+TIMEOUT = 60
+
+
+class DemoTestCase(DatabaseTestCase):
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        # Builds of seconds, not minutes: the wiring is under test here.
+        self.patch(demo, "PROFILES", {"demo": PROFILES["fast"]})
+        config = configmodule.load(environ={}, overrides={
+            ("master", "database"): self.dsn,
+            ("master", "state_dir"): str(self.librarian_root.parent),
+            ("master", "scan_interval"): "0.5",
+            ("master", "demo"): "3",
+            ("web", "port"): "0",
+            ("librarian", "port"): "0",
+        })
+        self.master = MasterService(config, self.dsn, reactor=reactor)
+        yield self.master.startService()
+        self.addCleanup(self.master.stopService)
+
+    @defer.inlineCallbacks
+    def waitFor(self, check, what):
+        deadline = reactor.seconds() + TIMEOUT
+        while True:
+            result = yield check()
+            if result:
+                return result
+            if reactor.seconds() > deadline:
+                self.fail("timed out waiting for " + what)
+            yield task.deferLater(reactor, 0.1, lambda: None)
+
+    @defer.inlineCallbacks
+    def finishedOnDemoBuilder(self):
+        builders = {b.id: b.name for b in (yield self.store.builders.all())}
+        for build in (yield self.store.builds.list(limit=50)):
+            if (build.buildstate == BuildStatus.FULLYBUILT
+                    and build.buildlog is not None
+                    and builders.get(build.builder, "").startswith("demo-")):
+                return build
+        return None
+
+    @defer.inlineCallbacks
+    def demoBuilders(self):
+        names = sorted(b.name for b in (yield self.store.builders.all()))
+        return [n for n in names if n.startswith("demo-")]
+
+    @defer.inlineCallbacks
+    def test_farmAtWork(self):
+        names = yield self.waitFor(self.demoBuilders, "demo builders")
+        self.assertEqual(names, ["demo-1", "demo-2", "demo-3"])
+        build = yield self.waitFor(self.finishedOnDemoBuilder,
+                                   "a build finished on a demo builder")
+        pool = makePool(reactor)
+        closePoolAtEnd(self, pool)
+        url = "http://127.0.0.1:%d/" % self.master.web.port.getHost().port
+        response = yield treq.get(url, pool=pool)
+        page = (yield treq.content(response)).decode()
+        self.assertEqual(response.code, 200)
+        self.assertIn("demo-1", page)
+        self.assertIn(build.source_name, page)
