@@ -37,7 +37,7 @@ from lp_buildmaster.model.packages import (
 from lp_buildmaster.model.policy import (
     PocketPolicyError, checkCollectionPolicy)
 from lp_buildmaster.model.records import parseCookie
-from lp_buildmaster.store.binaries import recordBinaries
+from lp_buildmaster.store.jobs import AWAITING_UPLOAD, NotAwaitingUpload
 
 ACCEPTED, REJECTED, FAILED = "accepted", "rejected", "failed"
 #: The state an outcome leaves its build in.
@@ -49,7 +49,6 @@ UPLOADER_LOG = "uploader.log"
 #: A .changes larger than this is not read.
 MAX_CHANGES_SIZE = 1024 * 1024
 #: States in which a build may receive its upload.
-AWAITING_UPLOAD = frozenset([BuildStatus.BUILDING, BuildStatus.UPLOADING])
 BINARY_TYPES = {"deb": "application/vnd.debian.binary-package",
                 "udeb": "application/vnd.debian.binary-package",
                 "ddeb": "application/vnd.debian.binary-package",
@@ -60,11 +59,6 @@ HASHES = (("Files", "md5sum", "md5"), ("Checksums-Sha1", "sha1", "sha1"),
 _LEAF = re.compile(r"^\d{8}-\d{6}-(\d+-\d+)$")
 _HEX = re.compile(r"^[0-9a-f]+$")
 
-RECORD_FILE = """
-    INSERT INTO buildfile (build, libraryfile, filetype) VALUES (%s, %s, %s)"""
-SET_STATE = "UPDATE build SET buildstate = %s WHERE id = %s"
-AWAITING_CLAUSE = " AND buildstate IN (%s)" % ", ".join(
-    str(s.value) for s in sorted(AWAITING_UPLOAD, key=lambda s: s.value))
 
 
 class UnsafeUploadName(ValueError):
@@ -461,8 +455,10 @@ class UploadProcessor:
                 raise UploadFailed("the librarian could not store %s: %s"
                                    % (f.name, e.strerror or e)) from None
             stored.append((alias, f.filetype))
-        yield self.store.runInteraction(_recordUpload, build.id, stored,
-                                        binaries)
+        try:
+            yield self.store.jobs.recordUpload(build.id, stored, binaries)
+        except NotAwaitingUpload as e:
+            raise UploadRejected(str(e)) from None
         ulog.write("INFO", "Build %d marked FULLYBUILT with %d files"
                    % (build.id, len(stored)))
 
@@ -473,9 +469,7 @@ class UploadProcessor:
         if build_id is None:
             return
         try:
-            changed = yield self.store.runInteraction(
-                lambda txn: txn.rowcount(SET_STATE + AWAITING_CLAUSE, (
-                    BuildStatus.FAILEDTOUPLOAD.value, build_id)))
+            changed = yield self.store.jobs.markFailedToUpload(build_id)
         except Exception as e:
             ulog.write("ERROR", "Could not mark build %d FAILEDTOUPLOAD: %s"
                        % (build_id, e))
@@ -515,19 +509,6 @@ def _binaryPackages(upload, build):
                 build.architecturetag))
         binaries.append(binary)
     return binaries
-
-
-@defer.inlineCallbacks
-def _recordUpload(txn, build_id, stored, binaries=()):
-    """Record the stored files and the binary packages, and mark the
-    build FULLYBUILT: one transaction, the build row locked."""
-    row = yield txn.fetchone(
-        "SELECT buildstate FROM build WHERE id = %s FOR UPDATE", (build_id,))
-    _checkAwaiting(build_id, BuildStatus(row["buildstate"]))
-    for alias, filetype in stored:
-        yield txn.execute(RECORD_FILE, (build_id, alias, filetype))
-    yield recordBinaries(txn, build_id, binaries)
-    yield txn.execute(SET_STATE, (BuildStatus.FULLYBUILT.value, build_id))
 
 
 def _unused(path):

@@ -4,7 +4,7 @@ virtual builder reset and instant dispatch."""
 import logging
 import sys
 
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer, reactor
 
 from lp_buildmaster.enums import (
     BuildStatus, PackagePublishingPocket, PackagePublishingStatus)

@@ -1,10 +1,9 @@
 """The store: migrations, sample data, components and test isolation."""
 
-import shutil
 from pathlib import Path
 
 import psycopg2
-from twisted.internet import defer, threads
+from twisted.internet import defer
 from twisted.trial import unittest
 
 from lp_buildmaster.enums import (

@@ -16,6 +16,7 @@ from twisted.internet import defer
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.records import Builder, fromRow
 from lp_buildmaster.store import Component
+from lp_buildmaster.store.binaries import recordBinaries
 from lp_buildmaster.store.builders import BUILDER_COLUMNS
 
 #: States a build is in while a builder has it.
@@ -190,3 +191,54 @@ class JobStore(Component):
                 build_count = None if row is None else row["failure_count"]
             return builder_count, build_count
         return self.store.runInteraction(count)
+
+    def recordUpload(self, build_id, stored, binaries=()):
+        """An accepted upload: its files (C{[(alias, filetype)]}) and
+        binary packages recorded and the build FULLYBUILT, in one
+        transaction with the build row locked.
+
+        @raise NotAwaitingUpload: the build is not BUILDING or UPLOADING.
+        """
+        @defer.inlineCallbacks
+        def record(txn):
+            row = yield txn.fetchone(
+                "SELECT buildstate FROM build WHERE id = %s FOR UPDATE",
+                (build_id,))
+            state = None if row is None else BuildStatus(row["buildstate"])
+            if state not in AWAITING_UPLOAD:
+                raise NotAwaitingUpload(build_id, state)
+            for alias, filetype in stored:
+                yield txn.execute(
+                    "INSERT INTO buildfile (build, libraryfile, filetype)"
+                    " VALUES (%s, %s, %s)", (build_id, alias, filetype))
+            yield recordBinaries(txn, build_id, binaries)
+            yield txn.execute(
+                "UPDATE build SET buildstate = %s WHERE id = %s",
+                (BuildStatus.FULLYBUILT.value, build_id))
+        return self.store.runInteraction(record)
+
+    def markFailedToUpload(self, build_id):
+        """FAILEDTOUPLOAD if the build still awaits its upload; fires with
+        whether it did."""
+        @defer.inlineCallbacks
+        def mark(txn):
+            count = yield txn.rowcount(
+                "UPDATE build SET buildstate = %s"
+                " WHERE id = %s AND buildstate = ANY(%s)",
+                (BuildStatus.FAILEDTOUPLOAD.value, build_id,
+                 [s.value for s in AWAITING_UPLOAD]))
+            return count == 1
+        return self.store.runInteraction(mark)
+
+
+#: States in which a build waits for its upload to be processed.
+AWAITING_UPLOAD = frozenset([BuildStatus.BUILDING, BuildStatus.UPLOADING])
+
+
+class NotAwaitingUpload(Exception):
+    """An upload arrived for a build that is not waiting for one."""
+
+    def __init__(self, build_id, state):
+        Exception.__init__(self, "build %d is %s, not awaiting an upload" % (
+            build_id, "missing" if state is None else state.name))
+
