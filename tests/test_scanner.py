@@ -283,3 +283,35 @@ class ScannerTestCase(DatabaseTestCase):
         builder = yield self.store.builders.get(builder_id)
         self.assertFalse(builder.builderok)
         self.assertIn("did not abort", builder.failnotes)
+
+    @defer.inlineCallbacks
+    def test_garbageFailsOnlyThatBuilder(self):
+        """Whatever one builder sends, only that builder is affected."""
+        builder_id = yield addBuilder(self.store, "liar")
+        self.slaves["liar"] = LyingSlave(name="liar")
+        yield self.start()
+        yield self.advance(INTERVAL * 2)
+        liar = yield self.store.builders.get(builder_id)
+        self.assertFalse(liar.builderok)
+        self.assertIn("liar", liar.failnotes)
+        self.assertIn("etc/passwd", liar.failnotes)
+        frog = yield self.store.builders.getByName("frog")
+        self.assertTrue(frog.builderok)
+        before = self.statusCalls("frog")
+        yield self.advance(INTERVAL)
+        self.assertEqual(self.statusCalls("frog"), before + 1)
+        self.assertEqual(self.logs.matching("ERROR"), [])
+
+
+class LyingSlave(mockslaves.MockSlave):
+    """Sends garbage: what normaliseStatus refuses (here: a filemap that
+    walks out of the upload directory)."""
+
+    def status(self):
+        self._record("status")
+        return defer.maybeDeferred(
+            mockslaves.normaliseStatus,
+            {"builder_status": "BuilderStatus.WAITING",
+             "build_status": "BuildStatus.OK", "build_id": "10-2",
+             "filemap": {"../../etc/passwd": "0" * 40}}, self.name)
+
