@@ -373,6 +373,9 @@ class UploadProcessor:
         if lock is None:
             return None
         try:
+            collecting = yield self._stillCollecting(leaf)
+            if collecting:
+                return None
             leafdir = self.area.path("incoming", leaf)
             ulog = UploaderLog(leafdir / UPLOADER_LOG, self.log, leaf)
             try:
@@ -382,6 +385,19 @@ class UploadProcessor:
         finally:
             lock.release()
         return outcome
+
+    @defer.inlineCallbacks
+    def _stillCollecting(self, leaf):
+        """Whether the leaf's build is still BUILDING: the scanner moved the
+        leaf into incoming/ but has not recorded the collection yet (or a
+        master was killed in between, and the next collection will bring a
+        new leaf). Such a leaf waits."""
+        build_id = leafBuildId(leaf)
+        if build_id is None:
+            return False
+        build = yield self.store.builds.get(build_id)
+        return build is not None and build.buildstate in (
+            BuildStatus.BUILDING, BuildStatus.CANCELLING)
 
     @defer.inlineCallbacks
     def _process(self, leaf, leafdir, lock, ulog):

@@ -228,6 +228,23 @@ class UploadTestCase(DatabaseTestCase):
     # --- accepted -----------------------------------------------------
 
     @defer.inlineCallbacks
+    def test_leafWaitsWhileStillCollecting(self):
+        """A leaf whose build is still BUILDING (the master was killed
+        between moving it into incoming/ and recording the collection)
+        waits; once the build awaits its upload it is processed."""
+        yield self.store.builds.update(7, buildstate=BuildStatus.BUILDING)
+        writeUpload(self.area.path("incoming", LEAF))
+        self.assertEqual((yield self.processor.processIncoming()), [])
+        self.assertEqual(self.contents(self.area.path("incoming")), [LEAF])
+        self.assertNotIn("uploader.log",
+                         self.contents(self.area.path("incoming", LEAF)))
+        build = yield self.store.builds.get(7)
+        self.assertEqual(build.buildstate, BuildStatus.BUILDING)
+        yield self.store.builds.update(7, buildstate=BuildStatus.UPLOADING)
+        self.assertEqual((yield self.processor.processIncoming()),
+                         [(LEAF, ACCEPTED)])
+
+    @defer.inlineCallbacks
     def test_accepted(self):
         """A good upload: binaries in the librarian and the buildfile
         table, build FULLYBUILT, leaf in accepted/ with its log."""

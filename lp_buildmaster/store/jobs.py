@@ -197,7 +197,7 @@ class JobStore(Component):
         binary packages recorded and the build FULLYBUILT, in one
         transaction with the build row locked.
 
-        @raise NotAwaitingUpload: the build is not BUILDING or UPLOADING.
+        @raise NotAwaitingUpload: the build is not UPLOADING.
         """
         @defer.inlineCallbacks
         def record(txn):
@@ -232,7 +232,7 @@ class JobStore(Component):
 
 
 #: States in which a build waits for its upload to be processed.
-AWAITING_UPLOAD = frozenset([BuildStatus.BUILDING, BuildStatus.UPLOADING])
+AWAITING_UPLOAD = frozenset([BuildStatus.UPLOADING])
 
 
 class NotAwaitingUpload(Exception):
