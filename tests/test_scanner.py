@@ -2,7 +2,7 @@
 
 from twisted.internet import defer, task
 
-from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import SlaveConnectionError, SlaveTimeout
 from tests import mockslaves
@@ -303,6 +303,46 @@ class ScannerTestCase(DatabaseTestCase):
         self.assertEqual(self.logs.matching("ERROR"), [])
 
 
+    @defer.inlineCallbacks
+    def reservedJob(self, name, slave_class, **kwargs):
+        """A job reserved for a new builder by a dispatch that never
+        finished (a master killed between its two transactions)."""
+        builder_id = yield addBuilder(self.store, name)
+        hoary = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "i386")
+        yield self.store.distro.setChroot(
+            hoary.id, PackagePublishingPocket.RELEASE, 1)
+        x86 = yield self.store.distro.getProcessor("x86")
+        reservation = yield self.store.dispatch.reserve(builder_id, x86.id,
+                                                        False)
+        self.slaves[name] = slave_class(
+            name=name, cookie="%d-%d" % (reservation.build_id,
+                                         reservation.queue_id), **kwargs)
+        return reservation
+
+    @defer.inlineCallbacks
+    def test_reservationStartedByBuilderIsCompleted(self):
+        """The builder got build(): the start is recorded."""
+        reservation = yield self.reservedJob("half", mockslaves.BuildingSlave)
+        yield self.start()
+        yield self.advance(INTERVAL)
+        queue = yield self.store.queue.get(reservation.queue_id)
+        self.assertIsNotNone(queue.buildstart)
+        build = yield self.store.builds.get(reservation.build_id)
+        self.assertEqual(build.buildstate, BuildStatus.BUILDING)
+
+    @defer.inlineCallbacks
+    def test_reservationNeverSentIsReleased(self):
+        """The builder never got build(): the job is as it was."""
+        reservation = yield self.reservedJob("half", mockslaves.OkSlave)
+        self.manager.dispatcher = None
+        yield self.start()
+        yield self.advance(INTERVAL)
+        queue = yield self.store.queue.get(reservation.queue_id)
+        self.assertIsNone(queue.builder)
+        build = yield self.store.builds.get(reservation.build_id)
+        self.assertEqual(build.buildstate, BuildStatus.NEEDSBUILD)
+
 class LyingSlave(mockslaves.MockSlave):
     """Sends garbage: what normaliseStatus refuses (here: a filemap that
     walks out of the upload directory)."""
@@ -314,4 +354,3 @@ class LyingSlave(mockslaves.MockSlave):
             {"builder_status": "BuilderStatus.WAITING",
              "build_status": "BuildStatus.OK", "build_id": "10-2",
              "filemap": {"../../etc/passwd": "0" * 40}}, self.name)
-
