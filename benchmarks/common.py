@@ -1,0 +1,314 @@
+"""Helpers shared by the benchmarks: a scratch database, simulator
+processes, this process's CPU and memory, percentiles and JSON output.
+
+Nothing here starts the reactor; the benchmarks do.
+"""
+
+import collections
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+MB = 1024 * 1024
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+# --- the database ---------------------------------------------------------
+
+def createDatabase():
+    """A fresh copy of the tests' sample database: C{(dsn, name)}.
+
+    On C{$BUILDMASTER_TEST_DSN} when set, else the embedded test server
+    (C{var/test-postgres}, started on first use).
+    """
+    from tests.database import createDatabase as create
+    return create()
+
+
+def dropDatabase(name):
+    from tests.database import dropDatabase as drop
+    try:
+        drop(name)
+    except Exception as e:   # a benchmark's figures matter more
+        print("benchmark: could not drop database %s: %s" % (name, e),
+              file=sys.stderr)
+
+
+def registerBuilders(dsn, urls, processor="x86", disable_others=True):
+    """Insert one builder per C{{name: url}} in one statement and disable
+    every other builder (the sample data's bob and frog), synchronously.
+
+    @return: C{{name: builder id}}.
+    """
+    from lp_buildmaster.store import connection
+    conn = connection.connectSync(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT id FROM processor WHERE name = %s",
+                        (processor,))
+            proc = cur.fetchone()[0]
+            if disable_others:
+                cur.execute("UPDATE builder SET builderok = false,"
+                            " failnotes = 'disabled by the benchmark'")
+            names = sorted(urls)
+            cur.execute(
+                "INSERT INTO builder (name, title, url, processor)"
+                " SELECT n, n, u, %s FROM unnest(%s::text[], %s::text[])"
+                "   AS v(n, u) RETURNING name, id",
+                (proc, names, [urls[n] for n in names]))
+            return dict(cur.fetchall())
+    finally:
+        conn.close()
+
+
+# --- simulators -------------------------------------------------------------
+
+class Simulators:
+    """One or more C{python -m lp_buildmaster.simulator} processes sharing
+    the builder name space (C{--first}).
+
+    @ivar urls: C{{name: url}} of every builder.
+    """
+
+    def __init__(self, builders, processes=1, profile="scale",
+                 prefix="sim", extra=()):
+        self.procs = []
+        self.urls = {}
+        self.ports = []
+        per = -(-builders // max(1, processes))
+        first = 1
+        try:
+            while first <= builders:
+                count = min(per, builders - first + 1)
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "lp_buildmaster.simulator",
+                     "--builders", str(count), "--profile", profile,
+                     "--prefix", prefix, "--first", str(first)]
+                    + list(extra),
+                    cwd=str(ROOT), stdout=subprocess.PIPE, text=True)
+                self.procs.append(proc)
+                first += count
+            for proc in self.procs:
+                line = proc.stdout.readline()
+                if not line:
+                    raise RuntimeError("simulator exited with %s"
+                                       % proc.wait())
+                info = json.loads(line)
+                self.urls.update(info["builders"])
+                self.ports.append(info["port"])
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pids(self):
+        return [p.pid for p in self.procs]
+
+    def cpuSeconds(self):
+        """User plus system CPU seconds of all simulator processes."""
+        return sum(processCPU(pid) for pid in self.pids)
+
+    def rssMB(self):
+        return sum(processRSS(pid) for pid in self.pids)
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# --- this process and others ------------------------------------------------
+
+def cpuSeconds():
+    """User plus system CPU seconds of this process so far."""
+    t = os.times()
+    return t.user + t.system
+
+
+def processCPU(pid):
+    """User plus system CPU seconds of another process (0 if gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime are fields 14 and 15, counted from 1 with the
+    # command name as field 2.
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _status(pid, key):
+    try:
+        with open("/proc/%s/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def rssMB():
+    """This process's resident memory, MB."""
+    return _status("self", "VmRSS")
+
+
+def peakRssMB():
+    """This process's peak resident memory so far, MB."""
+    return _status("self", "VmHWM")
+
+
+def processRSS(pid):
+    return _status(pid, "VmRSS")
+
+
+class Meter:
+    """CPU, wall time, statements and scans between two points."""
+
+    def __init__(self, store=None, simulators=None):
+        self.store = store
+        self.simulators = simulators
+        self.start()
+
+    def _read(self):
+        return (time.monotonic(), cpuSeconds(),
+                self.simulators.cpuSeconds() if self.simulators else 0.0,
+                self.store.statements if self.store else 0)
+
+    def start(self):
+        self.begin = self._read()
+
+    def stop(self):
+        end = self._read()
+        wall, cpu, sim, statements = (b - a for a, b in zip(self.begin, end))
+        return {"wall": wall, "cpu": cpu, "sim_cpu": sim,
+                "statements": statements}
+
+
+# --- figures ----------------------------------------------------------------
+
+def percentile(values, p):
+    """The C{p}th percentile (nearest rank) of C{values}, or None."""
+    if not values:
+        return None
+    values = sorted(values)
+    rank = max(0, min(len(values) - 1, int(round(p / 100.0 * len(values)
+                                                 + 0.5)) - 1))
+    return values[rank]
+
+
+def summary(values, digits=3):
+    """p50, p99 and max (and count) of C{values}."""
+    if not values:
+        return {"count": 0, "p50": None, "p99": None, "max": None}
+    return {"count": len(values),
+            "p50": round(percentile(values, 50), digits),
+            "p99": round(percentile(values, 99), digits),
+            "max": round(max(values), digits)}
+
+
+def emit(result):
+    """Print the benchmark's one JSON object on stdout."""
+    json.dump(result, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def lagSampler(clock, every=0.1):
+    """Start sampling how late the reactor runs a timer; returns
+    C{(loop, samples)} with samples a list of lateness in seconds."""
+    from twisted.internet import task
+    samples = []
+    state = {"last": None}
+
+    def tick():
+        now = time.monotonic()
+        if state["last"] is not None:
+            samples.append(max(0.0, now - state["last"] - every))
+        state["last"] = now
+    loop = task.LoopingCall(tick)
+    loop.clock = clock
+    loop.start(every)
+    return loop, samples
+
+
+# --- instrumenting the master -------------------------------------------
+
+class CountingHandler(logging.Handler):
+    """Counts log records by level and keeps the first few."""
+
+    def __init__(self, keep=5):
+        super().__init__(logging.DEBUG)
+        self.counts = collections.Counter()
+        self.first = []
+        self.keep = keep
+
+    def emit(self, record):
+        self.counts[record.levelname] += 1
+        if len(self.first) < self.keep and record.levelno >= logging.INFO:
+            self.first.append(record.getMessage()[:200])
+
+
+def instrument(clock, stamps, state):
+    """Record C{(start, end)} of every scan of every builder, and how many
+    are in flight, around L{SlaveScanner.scan}."""
+    from lp_buildmaster.scanner import SlaveScanner
+    original = SlaveScanner.scan
+
+    def scan(self):
+        if self._inflight is not None:
+            return original(self)
+        state["inflight"] += 1
+        start = clock.seconds()
+        d = original(self)
+
+        def done(result, name=self.name):
+            state["inflight"] -= 1
+            stamps[name].append((start, clock.seconds()))
+            return result
+        d.addBoth(done)
+        return d
+    SlaveScanner.scan = scan
+    return original
+
+
+
+def sleep(clock, seconds):
+    from twisted.internet import task
+    return task.deferLater(clock, seconds, lambda: None)
+
+
+def gaps(stamps, names, t0, t1):
+    """Inter-scan times of C{names} from L{instrument}'s C{stamps}: the
+    gaps between consecutive scan ends, for scans ending in C{[t0, t1]},
+    and for each builder how long it had gone unscanned at C{t1}.
+
+    @return: C{(gaps, open_gaps, unscanned)}, the last the number of
+        builders with no scan ending in the window.
+    """
+    found, open_gaps, unscanned = [], [], 0
+    for name in names:
+        ends = [e for s, e in stamps.get(name, ())]
+        inside = [i for i, e in enumerate(ends) if t0 <= e <= t1]
+        if not inside:
+            unscanned += 1
+        for i in inside:
+            if i > 0:
+                found.append(ends[i] - ends[i - 1])
+        last = max([e for e in ends if e <= t1], default=None)
+        open_gaps.append(t1 - last if last is not None else t1 - t0)
+    return found, open_gaps, unscanned
