@@ -11,12 +11,14 @@ C{addDistroArchRelease}, C{setupBuilders}, C{scanActiveBuilders},
 C{sortAndSplitByProcessor}, C{dispatchByProcessor} and C{startBuild}.
 """
 
+import collections
 import dataclasses
 import logging
 import shlex
 
 from twisted.application import service
 from twisted.internet import defer, error, protocol
+from twisted.python import failure
 from txpostgres import txpostgres
 
 from lp_buildmaster import metrics
@@ -59,8 +61,12 @@ def buildArgs(build, arch_indep, archive_url, build_url):
 class Dispatcher:
     """Starts jobs on idle builders.
 
-    @ivar latencies: seconds from a builder found idle to its build()
-        answering, for the benchmark and metrics.
+    @ivar idleCalls: how many times L{builderIdle} was called.
+    @ivar lastIdle: C{{builder id: (call number, outcome)}} of each
+        builder's latest L{builderIdle}: outcome None while it runs, then
+        C{"dispatched"}, C{"none"} (nothing to take, or the builder may
+        take nothing) or C{"failed"}. L{InstantDispatch} reads it to know
+        which builders are busy and whether a builder it woke took a job.
     """
 
     def __init__(self, store, librarian, clock=None, logger=None,
@@ -86,13 +92,44 @@ class Dispatcher:
         self.reset_command = reset_command
         self.reset_timeout = reset_timeout
         self.group = None
+        self.idleCalls = 0
+        self.lastIdle = {}
 
-    @defer.inlineCallbacks
     def builderIdle(self, builder, vitals=None):
         """An IDLE builder with nothing assigned: give it a job.
 
         @return: Deferred firing with the started L{Job}, or None.
         """
+        builder_id = builder.record.id
+        self.idleCalls += 1
+        call = self.idleCalls
+        self.lastIdle[builder_id] = (call, None)
+
+        def done(result):
+            if self.lastIdle.get(builder_id, (call,))[0] == call:
+                if isinstance(result, failure.Failure):
+                    outcome = "failed"
+                else:
+                    outcome = "dispatched" if result is not None else "none"
+                self.lastIdle[builder_id] = (call, outcome)
+            return result
+        return self._builderIdle(builder).addBoth(done)
+
+    def builderFreed(self, builder_id):
+        """A builder's job went away (LISTEN builder_freed): it is not busy
+        with a job of ours any more."""
+        entry = self.lastIdle.get(builder_id)
+        if entry is not None and entry[1] == "dispatched":
+            self.lastIdle[builder_id] = (entry[0], "freed")
+
+    def busy(self, builder_id):
+        """Whether this dispatcher gave the builder a job that has not
+        gone away yet (the scanner's snapshot may not say so yet)."""
+        entry = self.lastIdle.get(builder_id)
+        return entry is not None and entry[1] in ("dispatched", None)
+
+    @defer.inlineCallbacks
+    def _builderIdle(self, builder):
         record = builder.record
         if record.manual or not record.builderok or not record.active:
             return None
@@ -289,23 +326,55 @@ def runCommand(reactor, clock, argv, timeout, name):
         proto.output.decode("utf-8", "replace").strip()[-200:]))
 
 
+def parseQueuePayload(payload):
+    """C{(processor, virtualized)} of a C{buildqueue} notification, the
+    latter None when the payload does not say (C{"P"}); None for a payload
+    that is neither C{"P"} nor C{"P:V:QUEUE_ID"}."""
+    parts = payload.split(":")
+    if not parts[0].isdigit():
+        return None
+    if len(parts) == 1:
+        return int(parts[0]), None
+    if len(parts) == 3 and parts[1] in ("0", "1"):
+        return int(parts[0]), parts[1] == "1"
+    return None
+
+
 class InstantDispatch(service.Service):
     """LISTEN for queued jobs and freed builders; wake idle builders.
 
-    C{buildqueue} (a job is waiting, payload the processor) makes every
-    idle automatic builder of that processor scan at once; C{builders}
-    (a builder was added or changed) refreshes the scanner manager.
+    Each C{buildqueue} notification is one job waiting (payload
+    C{processor:virtualized:queue id}): it wakes I{one} idle automatic
+    builder of that processor and virtualization, chosen among those not
+    woken already and not busy with a job this master just dispatched,
+    the longest idle first. If that builder's scan ends without it having
+    been offered a job (it was not idle after all, or talking to it
+    failed), another one is woken, up to C{retries} times. A
+    C{builder_freed} notification wakes that builder, which takes the best
+    job waiting for it; C{builders} refreshes the scanner manager.
+
+    Waking every idle builder of the processor for each job (as the first
+    version did) costs a status() call and a reserve transaction per idle
+    builder per job: with a thousand idle builders that alone saturates
+    the master.
     """
 
     CHANNELS = ("buildqueue", "builder_freed", "builders")
 
-    def __init__(self, dsn, manager, logger=None):
+    def __init__(self, dsn, manager, logger=None, retries=3):
         self.dsn = dsn
         self.manager = manager
         self.logger = logger or logging.getLogger("lp_buildmaster.dispatch")
+        self.retries = retries
         self.conn = None
-        self._pending = set()
+        self._queued = collections.Counter()
+        self._freed = set()
+        self._refresh = False
         self._scheduled = None
+        #: builder ids woken and not done with that scan yet
+        self._waking = set()
+        #: wake-ups by kind, for benchmarks and metrics
+        self.counts = collections.Counter()
 
     @defer.inlineCallbacks
     def startService(self):
@@ -328,23 +397,96 @@ class InstantDispatch(service.Service):
         return defer.succeed(None)
 
     def _notified(self, notify):
-        self._pending.add((notify.channel, notify.payload))
+        channel, payload = notify.channel, notify.payload
+        if channel == "buildqueue":
+            key = parseQueuePayload(payload)
+            if key is not None:
+                self._queued[key] += 1
+        elif channel == "builder_freed":
+            if payload.isdigit():
+                self._freed.add(int(payload))
+        elif channel == "builders":
+            self._refresh = True
         if self._scheduled is None:
             # Coalesce a burst of notifications into one wake-up.
             self._scheduled = self.manager.clock.callLater(0, self._wake)
 
+    @property
+    def _dispatcher(self):
+        return self.manager.dispatcher
+
     def _wake(self):
         self._scheduled = None
-        pending, self._pending = self._pending, set()
-        if any(channel == "builders" for channel, _ in pending):
+        queued, self._queued = self._queued, collections.Counter()
+        freed, self._freed = self._freed, set()
+        if self._refresh:
+            self._refresh = False
             self.manager.refresh()
-        processors = {int(payload) for channel, payload in pending
-                      if channel == "buildqueue" and payload.isdigit()}
-        freed = {int(payload) for channel, payload in pending
-                 if channel == "builder_freed" and payload.isdigit()}
-        woken = self.manager.wakeIdle(processors, freed)
+        dispatcher = self._dispatcher
+        woken = 0
+        for builder_id in freed:
+            if dispatcher is not None and hasattr(dispatcher, "builderFreed"):
+                dispatcher.builderFreed(builder_id)
+        for name, vitals in list(self.manager.vitals.items()):
+            if vitals.builder.id in freed:
+                woken += self._scan(name, vitals.builder.id, None, 0,
+                                    kind="freed")
+        for key, count in queued.items():
+            for name, builder_id in self._idle(key, count):
+                woken += self._scan(name, builder_id, key, self.retries)
         if woken:
             self.logger.debug("instant dispatch woke %d builders", woken)
+
+    def _idle(self, key, count):
+        """Up to C{count} C{(name, id)} of idle builders that can take a
+        job of C{key}, the longest idle first."""
+        processor, virtualized = key
+        dispatcher = self._dispatcher
+        lastIdle = getattr(dispatcher, "lastIdle", {})
+        busy = getattr(dispatcher, "busy", lambda builder_id: False)
+        found = []
+        for name, vitals in self.manager.vitals.items():
+            builder = vitals.builder
+            if (vitals.queue_id is not None or builder.manual
+                    or not builder.active or not builder.builderok
+                    or builder.processor != processor
+                    or (virtualized is not None
+                        and builder.virtualized != virtualized)
+                    or builder.id in self._waking or busy(builder.id)
+                    or name not in self.manager.scanners):
+                continue
+            found.append((lastIdle.get(builder.id, (0,))[0], name,
+                          builder.id))
+        found.sort()
+        return [(name, builder_id) for _, name, builder_id in found[:count]]
+
+    def _scan(self, name, builder_id, key, retries, kind="queued"):
+        """Scan one builder now; if C{key} and it was not offered a job,
+        wake another for C{key} (C{retries} more times at most)."""
+        scanner = self.manager.scanners.get(name)
+        if scanner is None:
+            return 0
+        dispatcher = self._dispatcher
+        before = getattr(dispatcher, "idleCalls", 0)
+        self._waking.add(builder_id)
+        self.counts[kind] += 1
+
+        def done(result):
+            self._waking.discard(builder_id)
+            if key is None or not self.running:
+                return result
+            call, outcome = getattr(dispatcher, "lastIdle", {}).get(
+                builder_id, (0, None))
+            if call > before and outcome != "failed":
+                return result   # offered a job: taken, or none was left
+            if retries > 0:
+                for other, other_id in self._idle(key, 1):
+                    self.counts["retried"] += 1
+                    self._scan(other, other_id, key, retries - 1,
+                               kind="retry")
+            return result
+        scanner.scanNow().addBoth(done)
+        return 1
 
 
 class BuilddMaster:

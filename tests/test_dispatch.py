@@ -340,3 +340,53 @@ class SignallingSlave(mockslaves.OkSlave):
         if not self.built.called:
             self.built.callback(cookie)
         return d
+
+
+class InstantDispatchWakesOneTestCase(LibrarianFixture, DatabaseTestCase):
+    """A queued job wakes one idle builder of its processor and
+    virtualization, not all of them."""
+
+    @defer.inlineCallbacks
+    def test_oneBuilderPerJob(self):
+        self.startLibrarian()
+        hoary = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "i386")
+        yield self.store.runOperation("DELETE FROM buildqueue WHERE id = 2")
+        slaves = {"bob": mockslaves.SaneBuildingSlave(),
+                  "frog": mockslaves.OkSlave(name="frog")}
+        for i in range(6):
+            name = "idle%d" % i
+            yield addBuilder(self.store, name, virtualized=(i >= 4))
+            slaves[name] = SignallingSlave(name=name)
+        group = makeGroup(self.store, clock=reactor)
+        dispatcher = Dispatcher(self.store, self.librarian, clock=reactor)
+        manager = ScannerManager(self.store, group,
+                                 lambda b: slaves[b.name], clock=reactor,
+                                 interval=3600, dispatcher=dispatcher)
+        instant = InstantDispatch(self.dsn, manager)
+        manager.startService()
+        yield instant.startService()
+        self.addCleanup(manager.stopService)
+        self.addCleanup(instant.stopService)
+        yield manager.settle()
+        # Stop the regular scans: only instant dispatch may scan now.
+        for scanner in manager.scanners.values():
+            scanner.stop()
+        for slave in slaves.values():
+            del slave.calls[:]
+        yield self.store.distro.setChroot(hoary.id, RELEASE, 1)
+        build7 = yield self.store.builds.get(7)
+        build_id = yield self.store.builds.create(
+            hoary.id, build7.sourcepackagerelease, build7.archive, RELEASE)
+        queue_id = yield self.store.queue.enqueueBuild(build_id)
+        builds = [slaves["idle%d" % i].built for i in range(4)]
+        yield defer.DeferredList(builds, fireOnOneCallback=True).addTimeout(
+            30, reactor)
+        yield manager.settle()
+        scanned = sorted(name for name, slave in slaves.items()
+                         if any(c[0] == "status" for c in slave.calls))
+        self.assertEqual(len(scanned), 1, scanned)
+        self.assertNotIn(scanned[0], ("idle4", "idle5"))
+        queue = yield self.store.queue.get(queue_id)
+        self.assertIsNotNone(queue.buildstart)
+        self.assertEqual(instant.counts["queued"], 1)
