@@ -342,6 +342,77 @@ class SignallingSlave(mockslaves.OkSlave):
         return d
 
 
+class BlockedFlagTestCase(DatabaseTestCase):
+    """Queue entries that cannot run are flagged blocked (migration 0005)
+    and kept so as chroots, archives, series and builds change."""
+
+    @defer.inlineCallbacks
+    def blocked(self, queue_id):
+        rows = yield self.store.runQuery(
+            "SELECT blocked FROM buildqueue WHERE id = %s", (queue_id,))
+        return rows[0]["blocked"]
+
+    @defer.inlineCallbacks
+    def test_followsWhatBlocks(self):
+        hoary = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "i386")
+        build_id, queue_id = yield addBuild(self.store)
+        # No chroot yet.
+        self.assertTrue((yield self.blocked(queue_id)))
+        yield self.store.distro.setChroot(hoary.id, RELEASE, 1)
+        self.assertFalse((yield self.blocked(queue_id)))
+        yield self.store.runOperation(
+            "UPDATE archive SET enabled = false WHERE name = 'primary'")
+        self.assertTrue((yield self.blocked(queue_id)))
+        yield self.store.runOperation(
+            "UPDATE archive SET enabled = true WHERE name = 'primary'")
+        self.assertFalse((yield self.blocked(queue_id)))
+        # hoary released: its RELEASE pocket is closed.
+        yield self.store.runOperation(
+            "UPDATE distrorelease SET releasestatus = 4 WHERE name = 'hoary'")
+        self.assertTrue((yield self.blocked(queue_id)))
+        yield self.store.runOperation(
+            "UPDATE distrorelease SET releasestatus = 2 WHERE name = 'hoary'")
+        self.assertFalse((yield self.blocked(queue_id)))
+        # Moved to a pocket without a chroot, and back.
+        yield self.store.builds.update(
+            build_id, pocket=PackagePublishingPocket.PROPOSED)
+        self.assertTrue((yield self.blocked(queue_id)))
+        yield self.store.builds.update(build_id, pocket=RELEASE)
+        self.assertFalse((yield self.blocked(queue_id)))
+        yield self.store.runOperation(
+            "UPDATE pocketchroot SET chroot = NULL")
+        self.assertTrue((yield self.blocked(queue_id)))
+        yield self.store.runOperation("DELETE FROM pocketchroot")
+        self.assertTrue((yield self.blocked(queue_id)))
+        yield self.store.distro.setChroot(hoary.id, RELEASE, 1)
+        self.assertFalse((yield self.blocked(queue_id)))
+
+    @defer.inlineCallbacks
+    def test_blockedIsNoCandidate(self):
+        """A flagged entry is skipped even were the flag wrong the other
+        way round; an unflagged blocked one is still refused by the
+        query's own checks."""
+        hoary = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "i386")
+        yield self.store.distro.setChroot(hoary.id, RELEASE, 1)
+        builder_id = yield addBuilder(self.store, "b1")
+        x86 = yield self.store.distro.getProcessor("x86")
+        yield self.store.runOperation(
+            "UPDATE buildqueue SET blocked = true WHERE id = 2")
+        reservation = yield self.store.dispatch.reserve(
+            builder_id, x86.id, False)
+        self.assertIsNone(reservation)
+        yield self.store.runOperation(
+            "UPDATE buildqueue SET blocked = false WHERE id = 2")
+        yield self.store.runOperation("UPDATE archive SET enabled = false")
+        yield self.store.runOperation(
+            "UPDATE buildqueue SET blocked = false WHERE id = 2")
+        reservation = yield self.store.dispatch.reserve(
+            builder_id, x86.id, False)
+        self.assertIsNone(reservation)
+
+
 class InstantDispatchWakesOneTestCase(LibrarianFixture, DatabaseTestCase):
     """A queued job wakes one idle builder of its processor and
     virtualization, not all of them."""

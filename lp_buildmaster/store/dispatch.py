@@ -35,6 +35,7 @@ CANDIDATE = """
       JOIN distroarchrelease dar ON dar.id = b.distroarchrelease
       JOIN distrorelease dr ON dr.id = dar.distrorelease
      WHERE bq.builder IS NULL
+       AND NOT bq.blocked
        AND bq.processor = %(processor)s
        AND bq.virtualized = %(virtualized)s
        AND b.buildstate = 0
