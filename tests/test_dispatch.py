@@ -412,6 +412,29 @@ class BlockedFlagTestCase(DatabaseTestCase):
             builder_id, x86.id, False)
         self.assertIsNone(reservation)
 
+    @defer.inlineCallbacks
+    def test_preparedOncePerConnection(self):
+        """The candidate query is prepared once per connection and
+        reused, for the best entry and for a given one."""
+        hoary = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "i386")
+        yield self.store.distro.setChroot(hoary.id, RELEASE, 1)
+        builder_id = yield addBuilder(self.store, "b1")
+        x86 = yield self.store.distro.getProcessor("x86")
+        for _ in range(3):
+            reservation = yield self.store.dispatch.reserve(
+                builder_id, x86.id, False)
+            self.assertEqual(reservation.queue_id, 2)
+            yield self.store.dispatch.release(2, builder_id)
+            reservation = yield self.store.dispatch.reserve(
+                builder_id, x86.id, False, queue_id=2)
+            self.assertEqual(reservation.queue_id, 2)
+            yield self.store.dispatch.release(2, builder_id)
+        rows = yield self.store.runQuery(
+            "SELECT name FROM pg_prepared_statements ORDER BY name")
+        self.assertTrue(set(r["name"] for r in rows) <= {
+            "lpbm_candidate", "lpbm_candidate_one"})
+
 
 class InstantDispatchWakesOneTestCase(LibrarianFixture, DatabaseTestCase):
     """A queued job wakes one idle builder of its processor and

@@ -15,6 +15,8 @@ SUPERSEDED on the way.
 """
 
 import dataclasses
+import re
+import weakref
 from typing import Optional
 
 from twisted.internet import defer
@@ -48,6 +50,43 @@ CANDIDATE = """
      ORDER BY bq.lastscore DESC, bq.id
      LIMIT 1
      FOR UPDATE OF bq SKIP LOCKED"""
+
+#: The candidate query as server-side prepared statements: planning its
+#: six joins costs 2-10 ms, executing it well under one.
+_PREPARED = {
+    name: "PREPARE %s (integer, boolean, integer[], integer) AS %s" % (
+        name, re.sub(r"%\((\w+)\)s", lambda m: {
+            "processor": "$1", "virtualized": "$2", "released": "$3",
+            "queue_id": "$4"}[m.group(1)], CANDIDATE.format(only=only)))
+    for name, only in [("lpbm_candidate", ""),
+                       ("lpbm_candidate_one", "AND bq.id = %(queue_id)s")]}
+
+#: The prepared statements of each database connection.
+_prepared = weakref.WeakKeyDictionary()
+
+
+@defer.inlineCallbacks
+def fetchCandidate(txn, args, prepare=True):
+    """The best candidate row (C{args} of L{CANDIDATE}), by a statement
+    prepared once per connection."""
+    name = ("lpbm_candidate" if args.get("queue_id") is None
+            else "lpbm_candidate_one")
+    raw = getattr(getattr(txn.cursor, "_cursor", None), "connection", None)
+    if not prepare or raw is None:
+        only = "" if args.get("queue_id") is None else (
+            "AND bq.id = %(queue_id)s")
+        row = yield txn.fetchone(CANDIDATE.format(only=only), args)
+        return row
+    names = _prepared.setdefault(raw, set())
+    if name not in names:
+        # Not transactional: it outlives a rollback of this transaction.
+        yield txn.execute(_PREPARED[name])
+        names.add(name)
+    row = yield txn.fetchone(
+        "EXECUTE %s (%%(processor)s, %%(virtualized)s, %%(released)s,"
+        " %%(queue_id)s)" % name, args)
+    return row
+
 
 PUBLISHED = """
     SELECT 1 FROM sourcepackagepublishinghistory
@@ -89,8 +128,6 @@ class DispatchStore(Component):
             can go to that builder; its C{superseded} lists the builds
             found superseded and removed on the way.
         """
-        only = "" if queue_id is None else "AND bq.id = %(queue_id)s"
-        sql = CANDIDATE.format(only=only)
         args = dict(processor=processor, virtualized=virtualized,
                     released=_RELEASED, queue_id=queue_id)
 
@@ -98,7 +135,7 @@ class DispatchStore(Component):
         def reserve(txn):
             superseded = []
             while True:
-                row = yield txn.fetchone(sql, args)
+                row = yield fetchCandidate(txn, args)
                 if row is None:
                     return (None if not superseded
                             else Reservation(None, None, tuple(superseded)))
