@@ -119,19 +119,31 @@ class SlaveScanner:
             self.logger.error("Builder '%s': unexpected error in scan: %s",
                               self.name, f.getTraceback())
 
-    @defer.inlineCallbacks
     def _scan(self):
+        # Plain callbacks rather than inlineCallbacks: this runs for every
+        # builder every interval, and an idle builder with nothing assigned
+        # (most of a farm) needs nothing past its status().
         vitals = self.manager.vitals.get(self.name)
         if vitals is None or not usable(vitals.builder):
-            return
-        builder = BuilderHandle(vitals.builder, self.slave)
-        try:
-            status = yield self.slave.status()
-        except SlaveError as e:
-            yield self._failed(builder, vitals, e)
-            return
+            return None
+        d = defer.maybeDeferred(self.slave.status)
+        d.addCallbacks(self._gotStatus, self._statusFailed,
+                       callbackArgs=(vitals,), errbackArgs=(vitals,))
+        return d
+
+    def _gotStatus(self, status, vitals):
         self.transient_errors = 0
-        yield self._act(builder, vitals, status)
+        if (vitals.queue_id is None and status.builder_status == IDLE
+                and self.manager.dispatcher is None):
+            self.abort_requested_at = None
+            return None
+        return self._act(BuilderHandle(vitals.builder, self.slave), vitals,
+                         status)
+
+    def _statusFailed(self, failure, vitals):
+        failure.trap(SlaveError)
+        return self._failed(BuilderHandle(vitals.builder, self.slave),
+                            vitals, failure.value)
 
     @defer.inlineCallbacks
     def _act(self, builder, vitals, status):
