@@ -130,6 +130,7 @@ class Bench:
         self.redispatched = 0
         self.manager = None
         self.idle_at_enqueue = []
+        self.enqueue_ms = {}    # build id -> its enqueue transaction took
         self.busy = set()       # names of builders with a job (our view)
 
     def originOf(self, name):
@@ -282,8 +283,10 @@ async def run(reactor, args, dsn, farm, workdir):
 
     async def enqueue():
         idle = await idleBuilders()
+        begun = time.perf_counter()
         build_id, committing = await feeder.runInteraction(enqueueOne)
         bench.enqueued[build_id] = committing
+        bench.enqueue_ms[build_id] = (time.perf_counter() - begun) * 1000.0
         bench.idle_at_enqueue.append(idle)
 
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -344,10 +347,13 @@ async def run(reactor, args, dsn, farm, workdir):
         "dispatched_by": {k: len(v) for k, v in by_origin.items()},
         "latency_ms_by": {k: summary(v) for k, v in by_origin.items()},
         "enqueue_to_build_sent_ms": summary(to_send),
+        "enqueue_transaction_ms": summary(list(bench.enqueue_ms.values())),
         "build_call_ms": summary(build_rtt),
         "slowest": [{"build": b, "enqueued_at_s": round(
             bench.enqueued[b] - started, 2), "ms": round(ms, 1),
-            "by": bench.origin[b], "build_call_ms": round(
+            "by": bench.origin[b],
+            "its_enqueue_transaction_ms": round(bench.enqueue_ms[b], 1),
+            "build_call_ms": round(
                 (bench.arrived_at[b] - bench.sent[b]) * 1000.0, 1)}
             for b, ms in slowest],
         "instant_wakeups": dict(getattr(instant, "counts", {})),
