@@ -331,7 +331,7 @@ class ScannerManager(service.Service):
     @defer.inlineCallbacks
     def _refresh(self):
         yield self.group.flushLogtails()
-        self.vitals = yield self.store.jobs.allVitals()
+        self.vitals = yield self.store.jobs.allVitals(self.vitals)
         if not self.running:
             return
         for name, vitals in self.vitals.items():
