@@ -133,13 +133,6 @@ class DispatchStore(Component):
 
         @defer.inlineCallbacks
         def reserve(txn):
-            # A reservation is provisional: should the server crash before
-            # it reaches the disk, the job is as it was, and a builder that
-            # got it meanwhile is rescued (its cookie names no job of its
-            # own). start() commits synchronously, and with it the WAL of
-            # the reservation. So it need not wait for a WAL flush (1-4 ms,
-            # most of a reservation's time).
-            yield txn.execute("SET LOCAL synchronous_commit = off")
             superseded = []
             while True:
                 row = yield fetchCandidate(txn, args)
