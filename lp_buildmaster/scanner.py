@@ -137,8 +137,13 @@ class SlaveScanner:
                 and self.manager.dispatcher is None):
             self.abort_requested_at = None
             return None
-        return self._act(BuilderHandle(vitals.builder, self.slave), vitals,
-                         status)
+        d = self._act(BuilderHandle(vitals.builder, self.slave), vitals,
+                      status)
+        # A builder failing us while we collect from or dispatch to it (a
+        # file it cannot fetch, a log it will not give, a reset that fails)
+        # counts like any failure to talk to it.
+        d.addErrback(self._statusFailed, vitals)
+        return d
 
     def _statusFailed(self, failure, vitals):
         failure.trap(SlaveError)

@@ -3,6 +3,7 @@
 from twisted.internet import defer, task
 
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
+from lp_buildmaster.master import DispatchError
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import SlaveConnectionError, SlaveTimeout
 from tests import mockslaves
@@ -342,6 +343,23 @@ class ScannerTestCase(DatabaseTestCase):
         self.assertIsNone(queue.builder)
         build = yield self.store.builds.get(reservation.build_id)
         self.assertEqual(build.buildstate, BuildStatus.NEEDSBUILD)
+
+    @defer.inlineCallbacks
+    def test_failedDispatchCounts(self):
+        """A builder that cannot fetch a job's files counts a failure."""
+        builder_id = yield addBuilder(self.store, "nofetch")
+        self.slaves["nofetch"] = mockslaves.OkSlave(name="nofetch")
+
+        class Dispatcher:
+            def builderIdle(self, builder, vitals):
+                return defer.fail(DispatchError(
+                    builder.name, "could not fetch the chroot"))
+        self.manager.dispatcher = Dispatcher()
+        yield self.start()
+        yield self.advance(INTERVAL)
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual(builder.failure_count, 1)
+        self.assertEqual(self.logs.matching("ERROR"), [])
 
 class LyingSlave(mockslaves.MockSlave):
     """Sends garbage: what normaliseStatus refuses (here: a filemap that
