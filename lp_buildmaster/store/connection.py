@@ -70,11 +70,11 @@ def embeddedDSN(state_dir):
 
 def startPgserver(pgdir):
     """Start or join the pgserver PostgreSQL whose data is in C{pgdir}."""
+    # platformdirs (under pgserver) warns when XDG_RUNTIME_DIR is unset,
+    # on import and later; harmless here.
+    warnings.filterwarnings("ignore", module="platformdirs")
     import pgserver
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here.
-        warnings.simplefilter("ignore")
-        return pgserver.get_server(str(pgdir), cleanup_mode="stop")
+    return pgserver.get_server(str(pgdir), cleanup_mode="stop")
 
 
 def withDatabase(dsn, dbname):
