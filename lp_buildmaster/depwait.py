@@ -25,11 +25,11 @@ import logging
 import operator
 
 from debian.deb822 import PkgRelation
-from twisted.application import service
-from twisted.internet import defer, task
+from twisted.internet import defer
 
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.packages import isPackageName, parseVersion
+from lp_buildmaster.periodic import PeriodicService
 
 #: The relation operators of Debian policy 7.1. The deprecated C{<} and
 #: C{>} mean C{<=} and C{>=}, as dpkg reads them.
@@ -211,7 +211,7 @@ def retryDepWaits(store, clock=None, logger=None, reported=None):
     return retried
 
 
-class DepWaitRetrier(service.Service):
+class DepWaitRetrier(PeriodicService):
     """Runs L{retryDepWaits} every C{interval} seconds (and once at
     start). One pass runs at a time; a failed one is logged and the next
     interval tries again. Each unparsable dependency is logged once."""
@@ -219,29 +219,13 @@ class DepWaitRetrier(service.Service):
     name = "depwait-retrier"
 
     def __init__(self, store, clock=None, interval=300, logger=None):
-        if clock is None:
-            from twisted.internet import reactor as clock
+        PeriodicService.__init__(self, clock, interval)
         self.store = store
-        self.clock = clock
-        self.interval = interval
         self.logger = logger or logging.getLogger("lp_buildmaster.depwait")
         self.reported = set()
-        self._loop = None
-        self._done = None
 
-    def startService(self):
-        super().startService()
-        self._loop = task.LoopingCall(self.retry)
-        self._loop.clock = self.clock
-        self._done = self._loop.start(self.interval, now=True)
-
-    def stopService(self):
-        super().stopService()
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        # Fires once a pass in flight has finished.
-        done, self._done = self._done, None
-        return done
+    def run(self):
+        return self.retry()
 
     @defer.inlineCallbacks
     def retry(self):

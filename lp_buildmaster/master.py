@@ -167,15 +167,6 @@ class Dispatcher:
         started_at = self.clock.seconds()
         try:
             request = yield self.buildRequest(job)
-        except InvalidBuildRequest as e:
-            yield self.store.dispatch.refuse(job.queue.id, builder.id, str(e))
-            self.logger.error("Build %d cannot be dispatched: %s",
-                              job.build.id, e)
-            return False
-        except Exception:
-            yield self.store.dispatch.release(job.queue.id, builder.id)
-            raise
-        try:
             yield self.sendFiles(builder, request)
             yield builder.slave.build(*request)
         except InvalidBuildRequest as e:

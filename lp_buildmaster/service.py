@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from twisted.application import service
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.logger import (
     Logger, LogLevel, globalLogPublisher, jsonFileLogObserver)
 from twisted.python import usage
@@ -31,6 +31,7 @@ from lp_buildmaster.librarian.server import LibrarianResource
 from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.master import Dispatcher, InstantDispatch
 from lp_buildmaster.model.failure import Thresholds
+from lp_buildmaster.periodic import PeriodicService
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import BuilderSlave, makePool
 from lp_buildmaster.store import Store, connection, sampledata, schema
@@ -320,35 +321,18 @@ class _LibrarianSite(server.Site):
         pass
 
 
-class UploadSweeper(service.Service):
+class UploadSweeper(PeriodicService):
     """Processes uploads left in incoming/ (by a restart, or by a master
     that does not process them itself) every minute."""
 
     def __init__(self, processor, clock, interval=60.0):
+        PeriodicService.__init__(self, clock, interval)
         self.processor = processor
-        self.loop = task.LoopingCall(self.sweep)
-        self.loop.clock = clock
-        self.interval = interval
-        self._sweeping = None
 
-    def sweep(self):
-        d = self._sweeping = self.processor.processIncoming()
+    def run(self):
+        d = self.processor.processIncoming()
         d.addErrback(lambda f: log.failure("upload processing failed", f))
-
-        def done(result):
-            self._sweeping = None
-        d.addBoth(done)
         return d
-
-    def startService(self):
-        super().startService()
-        self.loop.start(self.interval, now=True)
-
-    def stopService(self):
-        super().stopService()
-        if self.loop.running:
-            self.loop.stop()
-        return self._sweeping or defer.succeed(None)
 
 
 class NotifierService(service.Service):

@@ -7,12 +7,12 @@ the database however often they come.
 """
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from twisted.application import service
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web import resource
 
 from lp_buildmaster import metrics
+from lp_buildmaster.periodic import PeriodicService
 from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.web.state import BUILDER_STATES, builderState
 
@@ -53,7 +53,7 @@ def builderCounts(summaries, live=None):
     return counts
 
 
-class MetricsRefresher(service.Service):
+class MetricsRefresher(PeriodicService):
     """Sets C{buildmaster_builders} and C{buildmaster_queue_depth} from
     the database every C{interval} seconds (and once at start).
 
@@ -67,28 +67,12 @@ class MetricsRefresher(service.Service):
     name = "metrics-refresher"
 
     def __init__(self, store, clock=None, interval=15, master=None):
-        if clock is None:
-            from twisted.internet import reactor as clock
+        PeriodicService.__init__(self, clock, interval)
         self.views = getattr(store, "views", None) or ViewStore(store)
-        self.clock = clock
-        self.interval = interval
         self.master = master
-        self._loop = None
-        self._done = None
 
-    def startService(self):
-        super().startService()
-        self._loop = task.LoopingCall(self.refresh)
-        self._loop.clock = self.clock
-        self._done = self._loop.start(self.interval, now=True)
-
-    def stopService(self):
-        super().stopService()
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        # Fires once a refresh in flight has finished.
-        done, self._done = self._done, None
-        return done
+    def run(self):
+        return self.refresh()
 
     @defer.inlineCallbacks
     def refresh(self):
