@@ -19,7 +19,6 @@ import shlex
 from twisted.application import service
 from twisted.internet import defer, error, protocol
 from twisted.python import failure
-from txpostgres import txpostgres
 
 from lp_buildmaster import metrics
 from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job, utcnow
@@ -27,6 +26,7 @@ from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.policy import checkDispatchPolicy
 from lp_buildmaster.model.records import makeCookie
 from lp_buildmaster.slave import InvalidBuildRequest, SlaveError
+from lp_buildmaster.store import listen
 
 BUILD_TYPE = "binarypackage"
 
@@ -370,11 +370,7 @@ class InstantDispatch(service.Service):
     @defer.inlineCallbacks
     def startService(self):
         super().startService()
-        self.conn = txpostgres.Connection()
-        yield self.conn.connect(self.dsn)
-        self.conn.addNotifyObserver(self._notified)
-        for channel in self.CHANNELS:
-            yield self.conn.runOperation("LISTEN %s" % channel)
+        self.conn = yield listen(self.dsn, self.CHANNELS, self._notified)
 
     def stopService(self):
         super().stopService()

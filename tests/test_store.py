@@ -248,3 +248,78 @@ class IsolationTestCase(DatabaseTestCase):
 
     def test_two(self):
         return self._addAndCount()
+
+
+class DatabaseGoesAwayTestCase(DatabaseTestCase):
+    """Connections killed under the master (a restart, a failover): calls
+    fail meanwhile, then the store and its LISTEN work again."""
+
+    def killConnections(self):
+        conn = connection.connectSync(self.dsn)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (self.dbname,))
+                return cur.rowcount
+        finally:
+            conn.close()
+
+    @defer.inlineCallbacks
+    def eventually(self, fn, tries=100):
+        """C{fn()}'s result once it stops failing (bounded)."""
+        from twisted.internet import reactor, task
+        for _ in range(tries):
+            try:
+                result = yield fn()
+                return result
+            except psycopg2.Error:
+                yield task.deferLater(reactor, 0.1, lambda: None)
+        self.fail("the store did not come back")
+
+    @defer.inlineCallbacks
+    def test_storeReconnects(self):
+        self.assertEqual((yield self.store.builds.get(8)).id, 8)
+        self.assertGreater(self.killConnections(), 0)
+        build = yield self.eventually(lambda: self.store.builds.get(8))
+        self.assertEqual(build.id, 8)
+        # Every connection of the pool is back.
+        for _ in range(4):
+            rows = yield self.eventually(
+                lambda: self.store.runQuery("SELECT 1 AS one"))
+            self.assertEqual(rows[0]["one"], 1)
+        # txpostgres logs each connection it finds dead: expected here.
+        self.flushLoggedErrors(psycopg2.OperationalError,
+                               psycopg2.InterfaceError)
+
+    @defer.inlineCallbacks
+    def test_listenReconnects(self):
+        from lp_buildmaster.store import listen
+        heard = []
+        waiter = [defer.Deferred()]
+
+        def observer(notify):
+            heard.append(notify.payload)
+            if not waiter[0].called:
+                waiter[0].callback(None)
+        conn = yield listen(self.dsn, ["testchannel"], observer)
+        self.addCleanup(conn.close)
+        yield self.store.runOperation("NOTIFY testchannel, 'before'")
+        yield waiter[0]
+        self.killConnections()
+        waiter[0] = defer.Deferred()
+        yield self.eventually(lambda: self.store.runOperation(
+            "NOTIFY testchannel, 'after'").addCallback(
+                lambda _: waiter[0].called or _retry()))
+        self.assertEqual(heard[0], "before")
+        self.assertIn("after", heard)
+        self.flushLoggedErrors(psycopg2.OperationalError,
+                               psycopg2.InterfaceError)
+
+
+def _retry():
+    """Raise so that C{eventually} tries again (the listener may not be
+    back yet when the first NOTIFY after the kill goes out)."""
+    raise psycopg2.OperationalError("not heard yet")

@@ -8,10 +8,51 @@ else in the master writes SQL.
 
 import psycopg2.extras
 from twisted.internet import defer
-from txpostgres import txpostgres
+from txpostgres import reconnection, txpostgres
 from zope.interface import implementer
 
 from lp_buildmaster.interfaces import IStore
+
+
+class ReconnectingConnection(txpostgres.Connection):
+    """A connection that, once the database has gone away (restarted,
+    failed over, connection killed), reconnects by itself with backoff:
+    the calls made meanwhile fail at once, and later ones work again."""
+
+    def __init__(self, reactor=None, cooperator=None, detector=None):
+        super().__init__(reactor, cooperator,
+                         detector or reconnection.DeadConnectionDetector())
+
+
+class ReconnectingPool(txpostgres.ConnectionPool):
+    connectionFactory = ReconnectingConnection
+
+
+class ListeningConnection(ReconnectingConnection):
+    """A connection that LISTENs on C{channels}, again after every
+    reconnection (notifications sent while it was away are lost; the
+    regular scans cover them)."""
+
+    def __init__(self, channels, observer, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = tuple(channels)
+        self.addNotifyObserver(observer)
+        self.detector.addRecoveryHandler(self.listenAll)
+
+    @defer.inlineCallbacks
+    def listenAll(self):
+        for channel in self.channels:
+            yield self.runOperation("LISTEN %s" % channel)
+        return self
+
+
+def listen(dsn, channels, observer):
+    """A connection delivering the notifications of C{channels} to
+    C{observer}; fires once it listens. Close it with C{close()}."""
+    conn = ListeningConnection(channels, observer)
+    d = conn.connect(dsn)
+    d.addCallback(lambda _: conn.listenAll())
+    return d
 
 
 @implementer(IStore)
@@ -22,7 +63,7 @@ class Store:
         self.dsn = dsn
         #: Statements sent so far (for benchmarks and metrics).
         self.statements = 0
-        self.pool = txpostgres.ConnectionPool(
+        self.pool = ReconnectingPool(
             None, dsn, min=size,
             cursor_factory=psycopg2.extras.RealDictCursor)
         # Imported here: the components import this module's helpers.
