@@ -5,8 +5,8 @@ from twisted.internet import defer, task
 
 
 class PeriodicService(service.Service):
-    """Calls L{run} at start and then every C{interval} seconds of
-    C{clock}. The LoopingCall waits for each run's Deferred, so runs never
+    """Calls C{self.run()} (defined by subclasses, returning a Deferred or
+    None) at start and then every C{interval} seconds of C{clock}. The LoopingCall waits for each run's Deferred, so runs never
     overlap; L{stopService} fires once a run in flight has finished.
     L{run} must not fail (log instead), or the loop would stop.
     """
@@ -18,9 +18,6 @@ class PeriodicService(service.Service):
         self.interval = interval
         self._loop = None
         self._done = None
-
-    def run(self):
-        raise NotImplementedError(self.run)
 
     def startService(self):
         super().startService()
