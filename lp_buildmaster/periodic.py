@@ -5,10 +5,12 @@ from twisted.internet import defer, task
 
 
 class PeriodicService(service.Service):
-    """Calls C{self.run()} (defined by subclasses, returning a Deferred or
-    None) at start and then every C{interval} seconds of C{clock}. The LoopingCall waits for each run's Deferred, so runs never
-    overlap; L{stopService} fires once a run in flight has finished.
-    L{run} must not fail (log instead), or the loop would stop.
+    """Calls C{self.run()} (defined by subclasses, returning a Deferred
+    or None) at start and then every C{interval} seconds of C{clock}.
+
+    The LoopingCall waits for each run's Deferred, so runs never overlap;
+    L{stopService} fires once a run in flight has finished. C{run} must
+    not fail (log instead), or the loop would stop.
     """
 
     def __init__(self, clock=None, interval=60.0):
