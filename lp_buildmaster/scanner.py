@@ -363,24 +363,6 @@ class ScannerManager(service.Service):
         self._retiring.add(d)
         d.addBoth(lambda _: self._retiring.discard(d))
 
-    def wakeIdle(self, processors=(), freed=()):
-        """Scan at once the idle automatic builders of C{processors}, and
-        the builders with ids in C{freed}.
-
-        @return: how many were woken.
-        """
-        woken = 0
-        for name, vitals in self.vitals.items():
-            builder = vitals.builder
-            idle = (vitals.queue_id is None and not builder.manual
-                    and builder.processor in processors)
-            if idle or builder.id in freed:
-                scanner = self.scanners.get(name)
-                if scanner is not None:
-                    scanner.scanNow()
-                    woken += 1
-        return woken
-
     @defer.inlineCallbacks
     def settle(self, exclude=()):
         """Fires once no refresh and no scan is in flight (for tests and
