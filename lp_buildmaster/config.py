@@ -71,8 +71,9 @@ KEYS = {
         "", _dsn, "PostgreSQL DSN; empty runs an embedded PostgreSQL in "
         "the state directory."),
     ("master", "name"): (
-        "", _str, "This master's name when several share a database; "
-        "empty means host name and process id."),
+        "", _str, "This master's name: it scans the builders whose lease "
+        "it holds, so masters sharing a database need different names. "
+        "Empty means the host name."),
     ("master", "scan_interval"): (
         "15", _float(), "Seconds between two scans of one builder."),
     ("master", "demo"): (

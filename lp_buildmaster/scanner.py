@@ -277,12 +277,18 @@ class ScannerManager(service.Service):
     """Keeps one L{SlaveScanner} per usable builder."""
 
     def __init__(self, store, group, slaveFactory, clock=None, interval=15.0,
-                 dispatcher=None, logger=None, cancel_timeout=180.0):
+                 dispatcher=None, logger=None, cancel_timeout=180.0,
+                 owner=None):
         """
         @param group: the L{BuilderGroup} whose logic the scanners run.
         @param slaveFactory: C{f(builder_record)} -> an L{ISlave}.
         @param dispatcher: gets C{builderIdle(builder, vitals)} for idle
             builders with nothing assigned, or None.
+        @param owner: this master's name when several masters share the
+            database: it then scans only the builders whose lease it holds
+            (leases last four intervals and are renewed by the refresh;
+            those of a stopped master are released, those of a dead one
+            run out). None: scan every builder.
         """
         if clock is None:
             from twisted.internet import reactor as clock
@@ -294,6 +300,8 @@ class ScannerManager(service.Service):
         self.dispatcher = dispatcher
         self.logger = logger or logging.getLogger("lp_buildmaster.scanner")
         self.cancel_timeout = cancel_timeout
+        self.owner = owner
+        self.lease = max(4 * interval, 10.0)
         self.thresholds = group.thresholds
         self.vitals = {}
         self.scanners = {}
@@ -320,6 +328,8 @@ class ScannerManager(service.Service):
             [s.stop() for s in self.scanners.values()] + list(self._retiring))
         self.scanners.clear()
         yield self.group.flushLogtails()
+        if self.owner is not None:
+            yield self.store.jobs.releaseLeases(self.owner)
 
     def refresh(self):
         """Refresh every builder's vitals, start and stop scanners, and
@@ -336,7 +346,8 @@ class ScannerManager(service.Service):
     @defer.inlineCallbacks
     def _refresh(self):
         yield self.group.flushLogtails()
-        self.vitals = yield self.store.jobs.allVitals(self.vitals)
+        self.vitals = yield self.store.jobs.allVitals(
+            self.vitals, owner=self.owner, lease=self.lease)
         if not self.running:
             return
         for name, vitals in self.vitals.items():

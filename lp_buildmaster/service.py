@@ -261,7 +261,8 @@ class MasterService(service.MultiService):
             interval=config.master_scan_interval,
             dispatcher=self.dispatcher,
             logger=logging.getLogger("lp_buildmaster.scanner"),
-            cancel_timeout=config.failures_cancel_timeout)
+            cancel_timeout=config.failures_cancel_timeout,
+            owner=config.master_name or None)
         self.manager.setServiceParent(self)
         InstantDispatch(self.dsn, self.manager).setServiceParent(self)
         self._addDepWait()
@@ -349,7 +350,8 @@ class NotifierService(service.Service):
 def makeService(options):
     config = options.config
     if not config.master_name:
-        config = config.replace(
-            master_name="%s-%d" % (socket.gethostname(), os.getpid()))
+        # Stable across restarts, so a restarted master takes its own
+        # builders back at once.
+        config = config.replace(master_name=socket.gethostname())
     dsn = prepare(config, log=lambda line: print(line, file=sys.stderr))
     return MasterService(config, dsn)

@@ -372,3 +372,72 @@ class LyingSlave(mockslaves.MockSlave):
             {"builder_status": "BuilderStatus.WAITING",
              "build_status": "BuildStatus.OK", "build_id": "10-2",
              "filemap": {"../../etc/passwd": "0" * 40}}, self.name)
+
+
+class SeveralMastersTestCase(DatabaseTestCase):
+    """Masters sharing a database scan each builder once between them."""
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        self.clock = task.Clock()
+        self.slaves = {"bob": mockslaves.SaneBuildingSlave(name="bob"),
+                       "frog": mockslaves.OkSlave(name="frog")}
+        for name in ("m1", "m2", "m3"):
+            yield addBuilder(self.store, name)
+            self.slaves[name] = mockslaves.OkSlave(name=name)
+
+    def manager(self, owner):
+        manager = ScannerManager(
+            self.store, makeGroup(self.store, clock=self.clock),
+            lambda b: self.slaves[b.name], clock=self.clock,
+            interval=INTERVAL, owner=owner)
+        return manager
+
+    @defer.inlineCallbacks
+    def start(self, manager):
+        manager.startService()
+        self.addCleanup(lambda: manager.running and manager.stopService())
+        yield manager.settle()
+
+    @defer.inlineCallbacks
+    def owners(self):
+        rows = yield self.store.runQuery(
+            "SELECT name, owner FROM builder ORDER BY name")
+        return {row["name"]: row["owner"] for row in rows}
+
+    @defer.inlineCallbacks
+    def test_oneMasterPerBuilder(self):
+        first, second = self.manager("alpha"), self.manager("beta")
+        yield self.start(first)
+        yield self.start(second)
+        self.assertEqual(sorted(first.scanners),
+                         ["bob", "frog", "m1", "m2", "m3"])
+        self.assertEqual(second.scanners, {})
+        self.assertEqual(set((yield self.owners()).values()), {"alpha"})
+        # A stopping master lets go; the other takes its builders.
+        yield first.stopService()
+        self.assertEqual(set((yield self.owners()).values()), {None})
+        self.clock.advance(INTERVAL)
+        yield second.settle()
+        self.assertEqual(sorted(second.scanners),
+                         ["bob", "frog", "m1", "m2", "m3"])
+        self.assertEqual(set((yield self.owners()).values()), {"beta"})
+
+    @defer.inlineCallbacks
+    def test_deadMastersLeasesRunOut(self):
+        first, second = self.manager("alpha"), self.manager("beta")
+        yield self.start(first)
+        yield self.start(second)
+        # alpha hangs: it renews nothing, and some of its leases run out
+        # (here, by hand, rather than waiting four intervals).
+        first.loop.stop()
+        yield self.store.runOperation(
+            "UPDATE builder SET lease_expires = now() - interval '1 second'"
+            " WHERE name IN ('m1', 'm2')")
+        self.clock.advance(INTERVAL)
+        yield second.settle()
+        self.assertEqual(sorted(second.scanners), ["m1", "m2"])
+        owners = yield self.owners()
+        self.assertEqual((owners["m1"], owners["m2"], owners["m3"]),
+                         ("beta", "beta", "alpha"))

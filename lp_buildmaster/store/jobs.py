@@ -59,6 +59,25 @@ ALL_VITALS = ("SELECT coalesce(json_object_agg(b.name, %s), '{}')::text"
               " AS vitals" % _VITALS_ARRAY) + _VITALS_FROM
 ONE_VITALS = ("SELECT %s::text AS vitals" % _VITALS_ARRAY) + _VITALS_FROM \
     + " WHERE b.name = %s"
+# With several masters on one database, each scans the builders whose
+# lease it holds. The same statement takes the builders nobody holds (or
+# whose lease ran out: their master died) and renews its own leases when
+# half their time is gone; the SELECT sees the rows as they were before
+# the UPDATE, hence "OR b.id IN claimed".
+LEASED_VITALS = """
+    WITH claimed AS (
+        UPDATE builder
+           SET owner = %(owner)s,
+               lease_expires = now() + %(lease)s * interval '1 second'
+         WHERE owner IS NULL OR lease_expires IS NULL
+            OR lease_expires < now()
+            OR (owner = %(owner)s
+                AND lease_expires < now() + %(renew)s * interval '1 second')
+        RETURNING id)
+    SELECT coalesce(json_object_agg(b.name, """ + _VITALS_ARRAY + """),
+                    '{}')::text AS vitals""" + _VITALS_FROM + """
+     WHERE (b.owner = %(owner)s AND b.lease_expires > now())
+        OR b.id IN (SELECT id FROM claimed)"""
 
 
 def _vitals(values):
@@ -77,13 +96,20 @@ def _vitals(values):
 class JobStore(Component):
 
     @defer.inlineCallbacks
-    def allVitals(self, previous=None):
+    def allVitals(self, previous=None, owner=None, lease=60.0):
         """Every builder with its job, in one statement: C{{name: vitals}}.
 
         @param previous: the last result; the vitals of builders whose row
             did not change are reused as they are.
+        @param owner: this master's name when builders are leased: only
+            the builders it holds (or takes now) are returned, and leases
+            of C{lease} seconds are renewed when half gone.
         """
-        row = yield self._one(ALL_VITALS)
+        if owner is None:
+            row = yield self._one(ALL_VITALS)
+        else:
+            row = yield self._one(LEASED_VITALS, dict(
+                owner=owner, lease=lease, renew=lease / 2.0))
         previous = previous or {}
         result = {}
         for name, values in json.loads(row["vitals"]).items():
@@ -258,6 +284,13 @@ class JobStore(Component):
             return count == 1
         return self.store.runInteraction(mark)
 
+    def releaseLeases(self, owner):
+        """Give up every builder C{owner} holds (a master stopping), so
+        that another master takes them at its next refresh."""
+        return self.store.runOperation(
+            "UPDATE builder SET owner = NULL, lease_expires = NULL"
+            " WHERE owner = %s", (owner,))
+
 
 #: States in which a build waits for its upload to be processed.
 AWAITING_UPLOAD = frozenset([BuildStatus.UPLOADING])
@@ -269,4 +302,3 @@ class NotAwaitingUpload(Exception):
     def __init__(self, build_id, state):
         Exception.__init__(self, "build %d is %s, not awaiting an upload" % (
             build_id, "missing" if state is None else state.name))
-
