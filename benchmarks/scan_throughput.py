@@ -221,7 +221,8 @@ def measure(reactor, args, n):
             manager = ScannerManager(
                 store, group, slaveFor, clock=reactor,
                 interval=args.interval,
-                logger=logging.getLogger("lp_buildmaster.scanner"))
+                logger=logging.getLogger("lp_buildmaster.scanner"),
+                owner="bench-master" if args.leases else None)
             rss_before = common.rssMB()
             manager.startService()
             # Every scanner starts within the first interval.
@@ -278,6 +279,7 @@ def measure(reactor, args, n):
             result = {
                 "builders": n,
                 "interval_s": args.interval,
+                "leases": bool(args.leases),
                 "window_s": round(m["wall"], 2),
                 "simulator_processes": len(sims.procs),
                 "scanners": scanners,
@@ -367,6 +369,10 @@ def parseArgs(argv=None):
     parser.add_argument("--warmup", type=float, default=5.0,
                         help="seconds of warm-up after the first interval "
                         "(default 5)")
+    parser.add_argument("--leases", action="store_true",
+                        help="scan as a master that holds builder leases "
+                        "(as twistd does), renewing them in the vitals "
+                        "statement")
     parser.add_argument("--simulators", type=int, default=1,
                         help="simulator processes (default 1)")
     parser.add_argument("--timeout", type=float, default=30.0,
