@@ -34,13 +34,15 @@ COMMIT, whose WAL flush is the disk's cost, not selection's.
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import distribution, percentile  # noqa: E402
 
 TARGET_P99_MS = 5.0
 SOURCES = 20000
@@ -54,21 +56,6 @@ ARCHIVES = [
     ("rebuild", 6, False, False, True, 0, 10),
     ("ppa-private-off", 2, True, True, False, 0, 10),
 ]
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    rank = max(1, int(-(-fraction * len(ordered) // 1)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def summary(values):
-    return {"n": len(values),
-            "p50": round(statistics.median(values), 3),
-            "p90": round(percentile(values, 0.90), 3),
-            "p99": round(percentile(values, 0.99), 3),
-            "max": round(max(values), 3),
-            "mean": round(statistics.fmean(values), 3)}
 
 
 def fill(conn, builds):
@@ -368,13 +355,13 @@ def main():
         "reserves_finding_nothing": empty,
         # The whole reservation: selection, UPDATE and a durable COMMIT
         # (whose WAL flush is most of it on a slow disk).
-        "reserve_ms": summary(reserve_ms),
-        "candidate_query_ms": summary(raw_ms),
+        "reserve_ms": distribution(reserve_ms),
+        "candidate_query_ms": distribution(raw_ms),
         "candidate_query_prepared_ms": (
-            summary(prepared_ms) if prepared_ms else None),
+            distribution(prepared_ms) if prepared_ms else None),
         # The target is for selection: the statement the master runs.
         "target_p99_ms": TARGET_P99_MS,
-        "meets_target": percentile(prepared_ms or raw_ms, 0.99)
+        "meets_target": percentile(prepared_ms or raw_ms, 99)
         < TARGET_P99_MS,
         "plans": plans,
         "schema_version": version,

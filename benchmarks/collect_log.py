@@ -17,7 +17,6 @@ import argparse
 import gzip
 import io
 import json
-import os
 import random
 import shutil
 import subprocess

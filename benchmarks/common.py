@@ -7,7 +7,9 @@ Nothing here starts the reactor; the benchmarks do.
 import collections
 import json
 import logging
+import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -205,10 +207,9 @@ def percentile(values, p):
     """The C{p}th percentile (nearest rank) of C{values}, or None."""
     if not values:
         return None
-    values = sorted(values)
-    rank = max(0, min(len(values) - 1, int(round(p / 100.0 * len(values)
-                                                 + 0.5)) - 1))
-    return values[rank]
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
 
 
 def summary(values, digits=3):
@@ -219,6 +220,18 @@ def summary(values, digits=3):
             "p50": round(percentile(values, 50), digits),
             "p99": round(percentile(values, 99), digits),
             "max": round(max(values), digits)}
+
+
+def distribution(values, digits=3):
+    """Count, median, p90, p99, max and mean of C{values}, or None."""
+    if not values:
+        return None
+    return {"n": len(values),
+            "median": round(statistics.median(values), digits),
+            "p90": round(percentile(values, 90), digits),
+            "p99": round(percentile(values, 99), digits),
+            "max": round(max(values), digits),
+            "mean": round(statistics.fmean(values), digits)}
 
 
 def emit(result):

@@ -41,7 +41,6 @@ import logging
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,26 +49,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import distribution, percentile  # noqa: E402
 
 TARGET_P99_MS = 1000.0
-
-
-def percentile(values, fraction):
-    """The nearest-rank percentile of C{values} (a non-empty list)."""
-    ordered = sorted(values)
-    rank = max(1, int(-(-fraction * len(ordered) // 1)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def summary(values):
-    if not values:
-        return None
-    return {"n": len(values),
-            "median": round(statistics.median(values), 2),
-            "p90": round(percentile(values, 0.90), 2),
-            "p99": round(percentile(values, 0.99), 2),
-            "max": round(max(values), 2),
-            "mean": round(statistics.fmean(values), 2)}
 
 
 def startSimulator(builders, seed):
@@ -340,15 +324,15 @@ async def run(reactor, args, dsn, farm, workdir):
         "scan_interval_s": args.interval,
         "dispatched": len(latencies),
         "not_dispatched": len(bench.enqueued) - len(latencies),
-        "latency_ms": summary(all_ms),
+        "latency_ms": distribution(all_ms),
         "target_p99_ms": TARGET_P99_MS,
         "meets_target": bool(all_ms) and len(all_ms) == args.jobs and (
-            percentile(all_ms, 0.99) < TARGET_P99_MS),
+            percentile(all_ms, 99) < TARGET_P99_MS),
         "dispatched_by": {k: len(v) for k, v in by_origin.items()},
-        "latency_ms_by": {k: summary(v) for k, v in by_origin.items()},
-        "enqueue_to_build_sent_ms": summary(to_send),
-        "enqueue_transaction_ms": summary(list(bench.enqueue_ms.values())),
-        "build_call_ms": summary(build_rtt),
+        "latency_ms_by": {k: distribution(v) for k, v in by_origin.items()},
+        "enqueue_to_build_sent_ms": distribution(to_send),
+        "enqueue_transaction_ms": distribution(list(bench.enqueue_ms.values())),
+        "build_call_ms": distribution(build_rtt),
         "slowest": [{"build": b, "enqueued_at_s": round(
             bench.enqueued[b] - started, 2), "ms": round(ms, 1),
             "by": bench.origin[b],
@@ -358,9 +342,9 @@ async def run(reactor, args, dsn, farm, workdir):
             for b, ms in slowest],
         "instant_wakeups": dict(getattr(instant, "counts", {})),
         "redispatched_after_giveback": bench.redispatched,
-        "idle_builders_at_enqueue": summary(bench.idle_at_enqueue),
+        "idle_builders_at_enqueue": distribution(bench.idle_at_enqueue),
         "jobs_without_idle_builder": no_idle,
-        "reactor_lag_ms": summary([lag * 1000.0 for lag in lags]),
+        "reactor_lag_ms": distribution([lag * 1000.0 for lag in lags]),
         "elapsed_s": round(elapsed, 1),
         "master_cpu_s": round(
             (cpu1.ru_utime - cpu0.ru_utime)

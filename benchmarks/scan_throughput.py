@@ -102,19 +102,23 @@ def rawClient(reactor, urls, concurrency, seconds, simulators):
         yield defer.DeferredList(callers)
         m = meter.stop()
         calls = len(rtts)
-        return {
-            "concurrency": concurrency,
-            "calls": calls,
-            "errors": dict(errors),
-            "round_trips_per_s": round(calls / m["wall"], 1),
-            "client_cpu_per_call_ms": round(
-                1000 * m["cpu"] / max(1, calls), 4),
-            "client_cpu_per_s": round(m["cpu"] / m["wall"], 3),
-            "simulator_cpu_per_call_ms": round(
-                1000 * m["sim_cpu"] / max(1, calls), 4),
-            "rtt_s": common.summary(rtts, 5),
-        }
+        return dict(clientFigures(calls, errors, m, rtts),
+                    concurrency=concurrency)
     return run()
+
+
+def clientFigures(calls, errors, m, rtts):
+    """What a raw client run measured, from its meter C{m}."""
+    return {
+        "calls": calls,
+        "errors": dict(errors),
+        "round_trips_per_s": round(calls / m["wall"], 1),
+        "client_cpu_per_call_ms": round(1000 * m["cpu"] / max(1, calls), 4),
+        "client_cpu_per_s": round(m["cpu"] / m["wall"], 3),
+        "simulator_cpu_per_call_ms": round(
+            1000 * m["sim_cpu"] / max(1, calls), 4),
+        "rtt_s": common.summary(rtts, 5),
+    }
 
 
 def pacedClient(reactor, urls, interval, seconds, simulators):
@@ -164,17 +168,7 @@ def pacedClient(reactor, urls, interval, seconds, simulators):
             if loop.running:
                 loop.stop()
         yield sleep(reactor, 0.5)
-        return {
-            "calls": calls,
-            "errors": dict(errors),
-            "round_trips_per_s": round(calls / m["wall"], 1),
-            "client_cpu_per_call_ms": round(
-                1000 * m["cpu"] / max(1, calls), 4),
-            "client_cpu_per_s": round(m["cpu"] / m["wall"], 3),
-            "simulator_cpu_per_call_ms": round(
-                1000 * m["sim_cpu"] / max(1, calls), 4),
-            "rtt_s": common.summary(rtts, 5),
-        }
+        return clientFigures(calls, errors, m, rtts)
     return run()
 
 
