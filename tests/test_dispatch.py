@@ -292,6 +292,23 @@ class DispatchTestCase(LibrarianFixture, DatabaseTestCase):
 class InstantDispatchTestCase(LibrarianFixture, DatabaseTestCase):
     """A queued job reaches an idle builder without waiting for a scan."""
 
+
+    @defer.inlineCallbacks
+    def startInstantMaster(self, slaves):
+        """Scanners an hour apart and instant dispatch, running on the
+        real reactor; fires with C{(manager, instant)} once settled."""
+        group = makeGroup(self.store, clock=reactor)
+        dispatcher = Dispatcher(self.store, self.librarian, clock=reactor)
+        manager = ScannerManager(self.store, group,
+                                 lambda b: slaves[b.name], clock=reactor,
+                                 interval=3600, dispatcher=dispatcher)
+        instant = InstantDispatch(self.dsn, manager)
+        manager.startService()
+        yield instant.startService()
+        self.addCleanup(manager.stopService)
+        self.addCleanup(instant.stopService)
+        yield manager.settle()
+        return manager, instant
     @defer.inlineCallbacks
     def test_enqueueWakesIdleBuilder(self):
         self.startLibrarian()
@@ -302,18 +319,8 @@ class InstantDispatchTestCase(LibrarianFixture, DatabaseTestCase):
         slave = SignallingSlave(name="quick")
         slaves = {"quick": slave, "bob": mockslaves.SaneBuildingSlave(),
                   "frog": mockslaves.OkSlave(name="frog")}
-        group = makeGroup(self.store, clock=reactor)
-        dispatcher = Dispatcher(self.store, self.librarian, clock=reactor)
         # Scans an hour apart: only the notification can be in time.
-        manager = ScannerManager(self.store, group,
-                                 lambda b: slaves[b.name], clock=reactor,
-                                 interval=3600, dispatcher=dispatcher)
-        instant = InstantDispatch(self.dsn, manager)
-        manager.startService()
-        yield instant.startService()
-        self.addCleanup(manager.stopService)
-        self.addCleanup(instant.stopService)
-        yield manager.settle()
+        manager, _ = yield self.startInstantMaster(slaves)
         self.assertEqual(slave.calls, [])
         yield self.store.distro.setChroot(hoary.id, RELEASE, 1)
         build7 = yield self.store.builds.get(7)
@@ -452,17 +459,7 @@ class InstantDispatchWakesOneTestCase(LibrarianFixture, DatabaseTestCase):
             name = "idle%d" % i
             yield addBuilder(self.store, name, virtualized=(i >= 4))
             slaves[name] = SignallingSlave(name=name)
-        group = makeGroup(self.store, clock=reactor)
-        dispatcher = Dispatcher(self.store, self.librarian, clock=reactor)
-        manager = ScannerManager(self.store, group,
-                                 lambda b: slaves[b.name], clock=reactor,
-                                 interval=3600, dispatcher=dispatcher)
-        instant = InstantDispatch(self.dsn, manager)
-        manager.startService()
-        yield instant.startService()
-        self.addCleanup(manager.stopService)
-        self.addCleanup(instant.stopService)
-        yield manager.settle()
+        manager, instant = yield self.startInstantMaster(slaves)
         # Stop the regular scans: only instant dispatch may scan now.
         for scanner in manager.scanners.values():
             scanner.stop()
