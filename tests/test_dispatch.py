@@ -289,9 +289,8 @@ class DispatchTestCase(LibrarianFixture, DatabaseTestCase):
         self.assertIn("timed out after 60 s", str(e))
 
 
-class InstantDispatchTestCase(LibrarianFixture, DatabaseTestCase):
-    """A queued job reaches an idle builder without waiting for a scan."""
-
+class InstantMasterFixture(LibrarianFixture, DatabaseTestCase):
+    """Scanners and instant dispatch wired as the master wires them."""
 
     @defer.inlineCallbacks
     def startInstantMaster(self, slaves):
@@ -309,6 +308,11 @@ class InstantDispatchTestCase(LibrarianFixture, DatabaseTestCase):
         self.addCleanup(instant.stopService)
         yield manager.settle()
         return manager, instant
+
+
+class InstantDispatchTestCase(InstantMasterFixture):
+    """A queued job reaches an idle builder without waiting for a scan."""
+
     @defer.inlineCallbacks
     def test_enqueueWakesIdleBuilder(self):
         self.startLibrarian()
@@ -443,7 +447,7 @@ class BlockedFlagTestCase(DatabaseTestCase):
             "lpbm_candidate", "lpbm_candidate_one"})
 
 
-class InstantDispatchWakesOneTestCase(LibrarianFixture, DatabaseTestCase):
+class InstantDispatchWakesOneTestCase(InstantMasterFixture):
     """A queued job wakes one idle builder of its processor and
     virtualization, not all of them."""
 
