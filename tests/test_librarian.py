@@ -24,6 +24,18 @@ SECRET = b"sekrit"
 NOW = 2000000000
 
 
+def fillDisk(testcase):
+    """Make the librarian's disk full after the first chunk of each new
+    file (for C{testcase} only)."""
+    write = storage.PendingContent.write
+
+    def full(pending, data):
+        if pending.size:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        write(pending, data)
+    testcase.patch(storage.PendingContent, "write", full)
+
+
 class LibrarianFixture:
     """A librarian web server on 127.0.0.1 and a client of it, for
     L{DatabaseTestCase}s; C{self.http} is a treq client."""
@@ -120,13 +132,7 @@ class LibrarianTestCase(LibrarianFixture, DatabaseTestCase):
 
     def test_addFileDiskFull(self):
         """A full disk fails the add and leaves no partial file."""
-        write = storage.PendingContent.write
-
-        def full(pending, data):
-            if pending.size:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            write(pending, data)
-        self.patch(storage.PendingContent, "write", full)
+        fillDisk(self)
         return self.assertNothingStored(
             lambda: self.add(b"y" * (300 * 1024)), OSError)
 

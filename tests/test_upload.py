@@ -1,7 +1,6 @@
 """The upload area and the upload processor, for sample build 7 (pmount
 0.1-1, hoary, i386)."""
 
-import errno
 import hashlib
 import os
 import textwrap
@@ -10,13 +9,13 @@ from twisted.internet import defer, task
 
 from lp_buildmaster import upload
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
-from lp_buildmaster.librarian import storage
 from lp_buildmaster.librarian.client import LibrarianClient
 from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.upload import (
     ACCEPTED, FAILED, REJECTED, UnsafeUploadName, UploadArea, UploadProcessor,
     runProcessUpload)
 from tests.database import DatabaseTestCase
+from tests.test_librarian import fillDisk
 
 #: 2005-01-01 08:00:00 UTC, the seed's build start.
 START = 1104566400
@@ -430,13 +429,7 @@ class UploadTestCase(DatabaseTestCase):
 
     def test_failedLibrarianFull(self):
         """A full librarian disk: a clear line, no partial file."""
-        write = storage.PendingContent.write
-
-        def full(pending, data):
-            if pending.size:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            write(pending, data)
-        self.patch(storage.PendingContent, "write", full)
+        fillDisk(self)
         return self.assertFailed(
             "the librarian could not store %s: No space left on device" % DEB)
 
