@@ -33,12 +33,14 @@ from twisted.web.client import (
 from zope.interface import implementer
 
 from lp_buildmaster.interfaces import ISlave
+from lp_buildmaster.replies import UnsafeReply, loadsReply
 
 __all__ = [
     "BuilderSlave", "SlaveStatus", "normaliseStatus", "validateFilename",
     "makePool", "SlaveError", "SlaveTimeout", "SlaveConnectionError",
     "SlaveProtocolError", "SlaveHTTPError", "SlaveFault", "SlaveReplyTooLarge",
-    "SlaveFileTooLarge", "SlaveChecksumMismatch", "UnsafeFilename",
+    "SlaveFileTooLarge", "SlaveUnsafeReply", "SlaveChecksumMismatch",
+    "UnsafeFilename",
     "InvalidBuildRequest", "BUILDER_STATUSES", "BUILD_STATUSES",
 ]
 
@@ -78,6 +80,11 @@ class SlaveProtocolError(SlaveError):
 
 class SlaveReplyTooLarge(SlaveProtocolError):
     """An XML-RPC reply grew past C{max_reply_size}; it was dropped unread."""
+
+
+class SlaveUnsafeReply(SlaveProtocolError):
+    """An XML-RPC reply declaring a DTD or entities, or nested too deep or
+    holding too many elements (L{lp_buildmaster.replies})."""
 
 
 class SlaveFileTooLarge(SlaveProtocolError):
@@ -420,10 +427,13 @@ class _SlaveQueryFactory(xmlrpc.QueryFactory):
         if self.deferred is None:
             return
         try:
-            reply = xmlrpclib.loads(
-                contents, use_datetime=self.useDateTime)[0][0]
+            reply = loadsReply(contents, useDateTime=self.useDateTime)
         except xmlrpclib.Fault as f:
             self._fail(SlaveFault(self.builder, f.faultCode, f.faultString))
+        except UnsafeReply as e:
+            self._fail(SlaveUnsafeReply(
+                self.builder, "unsafe reply of %d bytes: %s" % (
+                    len(contents), e)))
         except Exception as e:
             self._fail(SlaveProtocolError(
                 self.builder, "unparseable reply: %s" % _short(e)))

@@ -11,7 +11,7 @@ from twisted.trial import unittest
 from lp_buildmaster.slave import (
     BuilderSlave, SlaveChecksumMismatch, SlaveConnectionError,
     SlaveFileTooLarge, SlaveHTTPError, SlaveProtocolError,
-    SlaveReplyTooLarge, SlaveTimeout, UnsafeFilename)
+    SlaveReplyTooLarge, SlaveTimeout, SlaveUnsafeReply, UnsafeFilename)
 from tests.test_slave_fixtures import (
     cannedFactory, daemonSite, floodFactory, httpAnswer, listen, makeSlave,
     sha1)
@@ -166,6 +166,39 @@ class RPCTests(HostileTestCase):
             b"", length=100 * MB), hangUp=False))
         yield self.assertSlaveError(
             makeSlave(self, url, max_reply_size=MB).info(), SlaveReplyTooLarge)
+
+    @defer.inlineCallbacks
+    def test_entityBomb(self):
+        """A status reply whose DTD entity, repeated, would expand far past
+        the reply cap is refused, as a protocol error naming what it was."""
+        body = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "'
+                + b"x" * 290 + b'">]><methodResponse><params><param><value>'
+                b"<struct><member><name>builder_status</name><value>"
+                b"<string>BuilderStatus.BUILDING</string></value></member>"
+                b"<member><name>build_id</name><value><string>8-1</string>"
+                b"</value></member><member><name>logtail</name><value>"
+                b"<string>" + b"&a;" * 100000 + b"</string></value></member>"
+                b"</struct></value></param></params></methodResponse>")
+        url, _ = listen(self, cannedFactory(httpAnswer(body)))
+        e = yield self.assertSlaveError(
+            makeSlave(self, url).status(), SlaveUnsafeReply)
+        self.assertIn("DOCTYPE", str(e))
+        self.assertIn("%d bytes" % len(body), str(e))
+        self.assertFalse(e.transient)
+
+    @defer.inlineCallbacks
+    def test_deeplyNested(self):
+        """200,000 nested arrays as the status: refused by depth, never
+        reaching code that recurses over it."""
+        depth = 200000
+        body = (b"<methodResponse><params><param><value><array><data>"
+                + b"<value><array><data>" * depth
+                + b"</data></array></value>" * depth
+                + b"</data></array></value></param></params></methodResponse>")
+        url, _ = listen(self, cannedFactory(httpAnswer(body)))
+        e = yield self.assertSlaveError(
+            makeSlave(self, url).status(), SlaveUnsafeReply)
+        self.assertIn("nested deeper", str(e))
 
     @defer.inlineCallbacks
     def test_traversalInFilemap(self):
