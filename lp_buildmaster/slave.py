@@ -34,6 +34,8 @@ from zope.interface import implementer
 
 from lp_buildmaster.interfaces import ISlave
 from lp_buildmaster.replies import UnsafeReply, loadsReply
+from lp_buildmaster.text import (
+    LOGTAIL_LIMIT, NOTES_LIMIT, notes, printable, tail)
 
 __all__ = [
     "BuilderSlave", "SlaveStatus", "normaliseStatus", "validateFilename",
@@ -118,8 +120,9 @@ class SlaveFault(SlaveError):
     8001 an unknown method)."""
 
     def __init__(self, builder, faultCode, faultString):
+        faultString = notes(faultString)
         SlaveError.__init__(
-            self, builder, "Fault %r: %s" % (faultCode, faultString))
+            self, builder, "Fault %s: %s" % (_short(faultCode), faultString))
         self.faultCode = faultCode
         self.faultString = faultString
 
@@ -137,6 +140,12 @@ BUILD_STATUSES = frozenset("BuildStatus." + s for s in (
     "ABORTED"))
 
 _SHA1 = re.compile(r"[0-9a-fA-F]{40}")
+
+#: Real cookies are "<Build.id>-<BuildQueue.id>".
+MAX_COOKIE = 200
+
+#: A DEPFAIL build's dependencies, stored on the build.
+MAX_DEPENDENCIES = 4 * NOTES_LIMIT
 
 #: The seed's tuple replies: fields after the status, required then optional.
 _LEGACY_FIELDS = {
@@ -207,15 +216,19 @@ def normaliseStatus(reply, builder=None):
     cookie = _text(builder, "cookie", fields["cookie"])
     if status != "BuilderStatus.IDLE" and not cookie:
         raise SlaveProtocolError(builder, "%s without a cookie" % status)
+    if cookie is not None and (len(cookie) > MAX_COOKIE
+                               or printable(cookie, newlines=False) != cookie):
+        raise SlaveProtocolError(builder, "bad cookie %s" % _short(cookie))
+    dependencies = _text(builder, "dependencies", fields["dependencies"])
+    version = _text(builder, "builder_version", fields["builder_version"])
     return SlaveStatus(
         builder_status=status,
         build_status=build_status,
         cookie=cookie,
         logtail=_decodeLogtail(builder, fields["logtail"]),
         filemap=_filemap(builder, fields["filemap"]),
-        dependencies=_text(builder, "dependencies", fields["dependencies"]),
-        builder_version=_text(
-            builder, "builder_version", fields["builder_version"]))
+        dependencies=notes(dependencies, MAX_DEPENDENCIES),
+        builder_version=notes(version, 80))
 
 
 def _legacyFields(reply, builder):
@@ -261,13 +274,11 @@ def _decodeLogtail(builder, value):
         return None
     if isinstance(value, xmlrpclib.Binary):
         value = value.data
-    if isinstance(value, (bytes, bytearray)):
-        value = bytes(value).decode("utf-8", "replace")
-    elif isinstance(value, str):
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    else:
+    if not isinstance(value, (bytes, bytearray, str)):
         raise SlaveProtocolError(builder, "bad logtail %s" % _short(value))
-    return value.replace("\0", "")
+    # The daemon sends its log's last 2 KiB; keep no more than that from
+    # anyone, without the characters that would act on a terminal.
+    return tail(value, LOGTAIL_LIMIT)
 
 
 def _filemap(builder, value):
@@ -644,7 +655,7 @@ class BuilderSlave:
         d.addCallback(self._reply, "ensurepresent", lambda r: (
             isinstance(r, list) and len(r) == 2 and isinstance(r[0], bool)
             and isinstance(r[1], (str, type(None)))))
-        return d.addCallback(tuple)
+        return d.addCallback(lambda r: (r[0], notes(r[1])))
 
     def build(self, cookie, build_type, chroot_sha1, filemap, args):
         """Start a build on an IDLE builder (never on a busy one: a refused
@@ -663,7 +674,7 @@ class BuilderSlave:
         d.addCallback(self._reply, "build", lambda r: (
             isinstance(r, list) and len(r) == 2 and isinstance(r[0], str)
             and isinstance(r[1], str)))
-        return d.addCallback(tuple)
+        return d.addCallback(lambda r: (notes(r[0], 80), notes(r[1])))
 
     def abort(self):
         """Abort the running build: fires with C{'BuilderStatus.ABORTING'}."""

@@ -544,3 +544,52 @@ class MockSlaveTests(unittest.TestCase):
                              SlaveChecksumMismatch)
         self.assertEqual(sorted(os.listdir(destdir)),
                          ["foo.changes", "foo.deb"])
+
+
+class BoundedTextTests(unittest.TestCase):
+    """Texts from builders are bounded and lose the characters that would
+    act on a terminal, a page or a mail, where they enter."""
+
+    def test_hugeLogtailKeepsItsLast2KiB(self):
+        """An 11 MB log tail: its last 2 KiB, as the real daemon sends."""
+        big = b"x" * (11 * 1024 * 1024) + b"\nthe end"
+        for value in (Binary(big), big, big.decode()):
+            logtail = normaliseStatus(
+                ("BuilderStatus.BUILDING", "1-1", value)).logtail
+            self.assertEqual(len(logtail.encode()), 2048)
+            self.assertTrue(logtail.endswith("x\nthe end"))
+
+    def test_controlsAndBidiReplaced(self):
+        hostile = "red \x1b[31m csi \x9b2J rlo \u202eevil\u2066 cr\r ok\n\tend"
+        status = normaliseStatus({
+            "builder_status": "BuilderStatus.WAITING",
+            "build_status": "BuildStatus.DEPFAIL", "build_id": "1-1",
+            "logtail": Binary(hostile.encode()), "filemap": {},
+            "dependencies": hostile, "builder_version": hostile})
+        self.assertEqual(
+            status.logtail,
+            "red \ufffd[31m csi \ufffd2J rlo \ufffdevil\ufffd cr ok\n\tend")
+        self.assertEqual(
+            status.dependencies,
+            "red \ufffd[31m csi \ufffd2J rlo \ufffdevil\ufffd cr ok  end")
+        self.assertNotIn("\x1b", status.builder_version)
+
+    def test_hugeDependencies(self):
+        status = normaliseStatus((
+            "BuilderStatus.WAITING", "BuildStatus.DEPFAIL", "1-1", {},
+            "libfoo (>= 1), " * 100000))
+        self.assertLessEqual(len(status.dependencies.encode()), 4096)
+        self.assertTrue(status.dependencies.startswith("libfoo (>= 1), "))
+
+    def test_cookieWithControlsOrHuge(self):
+        for cookie in ("1-1\x1b[2J", "1-1\u202e", "1" * 201):
+            self.assertRaises(SlaveProtocolError, normaliseStatus,
+                              ("BuilderStatus.BUILDING", cookie))
+
+    def test_hugeFault(self):
+        """An 8 MB fault string: at most 1 KiB of it, on one line."""
+        e = SlaveFault("bob", 8002, "boom\n\x1b[2J" + "x" * 8 * 1024 * 1024)
+        self.assertLessEqual(len(e.faultString.encode()), 1024)
+        self.assertLess(len(str(e)), 1100)
+        self.assertTrue(e.faultString.startswith("boom \ufffd[2J"))
+        self.assertNotIn("\n", str(e))

@@ -218,6 +218,18 @@ class SampleDataTestCase(DatabaseTestCase):
             DuplicateName)
 
     @defer.inlineCallbacks
+    def test_failnotesBounded(self):
+        """Failnotes from anywhere (an 8 MB fault string, a terminal escape)
+        are stored as one printable line of at most 1 KiB."""
+        bob = yield self.store.builders.getByName("bob")
+        yield self.store.builders.failBuilder(
+            bob.id, "Fault 8002: \x1b[2J\u202e" + "x" * 8 * 1024 * 1024)
+        bob = yield self.store.builders.get(bob.id)
+        self.assertLessEqual(len(bob.failnotes.encode()), 1024)
+        self.assertTrue(bob.failnotes.startswith(
+            "Fault 8002: \ufffd[2J\ufffdxxx"), bob.failnotes[:40])
+
+    @defer.inlineCallbacks
     def test_pendingOrder(self):
         """Pending entries come highest score first, then lowest id."""
         hoary = yield self.store.distro.getDistroArchRelease(

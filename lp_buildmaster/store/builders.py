@@ -6,6 +6,7 @@ from zope.interface import implementer
 from lp_buildmaster.interfaces import IBuilderStore
 from lp_buildmaster.model.records import Builder, fromRow
 from lp_buildmaster.store import Component
+from lp_buildmaster.text import notes
 
 BUILDER_COLUMNS = """
     id, name, title, url, processor, virtualized, manual, active, builderok,
@@ -71,6 +72,8 @@ class BuilderStore(Component):
         unknown = set(values) - allowed
         if unknown:
             raise ValueError("cannot set %s" % ", ".join(sorted(unknown)))
+        if values.get("failnotes") is not None:
+            values["failnotes"] = notes(values["failnotes"])
         columns = sorted(values)
         sql = "UPDATE builder SET %s WHERE id = %%s" % ", ".join(
             "%s = %%s" % c for c in columns)

@@ -24,6 +24,7 @@ from twisted.internet import defer
 from lp_buildmaster.enums import (
     LIVE_PUBLISHING_STATUSES, RELEASED_STATUSES, BuildStatus)
 from lp_buildmaster.store import Component
+from lp_buildmaster.text import notes
 
 _RELEASED = [s.value for s in RELEASED_STATUSES]
 _LIVE = [s.value for s in LIVE_PUBLISHING_STATUSES]
@@ -188,6 +189,8 @@ class DispatchStore(Component):
     def refuse(self, queue_id, builder_id, failnotes):
         """A job that can never be sent (its request is invalid): the build
         fails with C{failnotes} and leaves the queue."""
+        failnotes = notes(failnotes)
+
         @defer.inlineCallbacks
         def refuse(txn):
             row = yield txn.fetchone(

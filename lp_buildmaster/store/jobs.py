@@ -18,6 +18,7 @@ from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.records import Builder
 from lp_buildmaster.store import Component
 from lp_buildmaster.store.binaries import recordBinaries
+from lp_buildmaster.text import notes
 from lp_buildmaster.store.builders import BUILDER_COLUMNS
 
 #: States a build is in while a builder has it.
@@ -193,6 +194,8 @@ class JobStore(Component):
         @return: Deferred firing True, or False when the job was not on
             that builder any more.
         """
+        failnotes = notes(failnotes)
+
         @defer.inlineCallbacks
         def release(txn):
             row = yield txn.fetchone(
