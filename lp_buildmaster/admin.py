@@ -8,16 +8,16 @@ line, with exit status 1 (2 for a usage error).
 import argparse
 import datetime
 import hashlib
-import json
 import mimetypes
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from debian import deb822
 from twisted.internet import defer, task
 
 from lp_buildmaster import config as configmodule
+from lp_buildmaster import formatting
 from lp_buildmaster.enums import (
     BuildStatus, PackagePublishingPocket, SourcePackageUrgency)
 from lp_buildmaster.librarian.storage import ContentStore
@@ -85,9 +85,10 @@ def runDeferred(fn, *args):
 
 
 def output(args, rows, text):
-    """Print C{rows} as JSON with --json, else C{text(rows)}."""
+    """Print C{rows} as JSON with --json (times ISO 8601 as in the API),
+    else C{text(rows)}."""
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(formatting.dumps(rows, indent=2))
     else:
         print(text(rows))
 
@@ -570,30 +571,51 @@ def buildRow(build, queue=None, builder_name=None):
         "dependencies": build.dependencies,
         "failure_count": build.failure_count,
         "buildlog": build.buildlog,
+        "upload_log": build.upload_log,
         "score": None if queue is None else queue.lastscore,
         "score_manual": None if queue is None else queue.manual,
     }
 
 
+def showValue(key, value):
+    """A value of L{buildRow} as C{build show} prints it."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return formatting.textTime(value)
+    if isinstance(value, datetime.timedelta):
+        return formatting.textDuration(value)
+    return value
+
+
 def cmd_build_show(args, config, dsn):
-    """Show one build."""
-    row = runWithStore(dsn, _buildShow, args.id)
+    """Show one build, with the URLs of its log and upload log."""
+    from lp_buildmaster.web.present import librarianBaseURL
+    row = runWithStore(dsn, _buildShow, args.id, librarianBaseURL(config))
 
     def text(row):
-        return "\n".join("%-14s %s" % (key + ":", "" if value is None
-                                       else value)
+        return "\n".join("%-14s %s" % (key + ":", showValue(key, value))
                          for key, value in row.items())
     output(args, row, text)
 
 
 @defer.inlineCallbacks
-def _buildShow(store, build_id):
+def _buildShow(store, build_id, librarian_url):
     build = yield getBuild(store, build_id)
     queue = yield store.queue.getByBuild(build_id)
     name = None
-    if build.builder is not None:
+    if build.builder is not None and build.buildstate != \
+            BuildStatus.NEEDSBUILD:
         name = (yield store.builders.get(build.builder)).name
-    return buildRow(build, queue, name)
+    row = buildRow(build, queue, name)
+    for key in ("buildlog", "upload_log"):
+        alias_id = getattr(build, key)
+        alias = None
+        if alias_id is not None:
+            alias = yield store.library.getAlias(alias_id)
+        row[key] = None if alias is None else "%s/%d/%s" % (
+            librarian_url, alias.id, quote(alias.filename, safe=""))
+    return row
 
 
 def cmd_build_list(args, config, dsn):
@@ -687,7 +709,7 @@ def cmd_why(args, config, dsn):
     from lp_buildmaster import why
     explanation = runWithStore(dsn, _why, args.id)
     if args.json:
-        print(json.dumps(explanation.asDict(), indent=2))
+        print(formatting.dumps(explanation.asDict(), indent=2))
     else:
         print(why.formatText(explanation))
 
@@ -770,13 +792,18 @@ def _watch(store, args):
     while True:
         snapshot = yield farmSnapshot(store)
         if args.json:
-            frame = json.dumps(snapshot, indent=2, default=str)
+            # One document per line, for a pipe: no terminal escapes.
+            snapshot["time"] = datetime.datetime.now(datetime.timezone.utc)
+            frame = formatting.dumps(
+                snapshot, indent=2 if args.once else None)
         else:
             frame = formatFrame(snapshot, datetime.datetime.now())
         if args.once:
             print(frame)
             return
-        sys.stdout.write(CLEAR_SCREEN + frame + "\n")
+        if not args.json:
+            frame = CLEAR_SCREEN + frame
+        sys.stdout.write(frame + "\n")
         sys.stdout.flush()
         yield task.deferLater(reactor, args.interval, lambda: None)
 

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from twisted.internet import defer, utils
+from twisted.internet import defer, protocol, utils
 from twisted.trial import unittest
 
 from lp_buildmaster import admin, why
@@ -548,6 +548,31 @@ class BuildCommandTests(AdminCommandTestCase):
         self.assertEqual(code, 2)
 
     @defer.inlineCallbacks
+    def test_showGivesURLsReadableTimesAndISOJSON(self):
+        log = yield self.store.library.addAlias(
+            "a" * 40, "b" * 64, 10, "buildlog_9.txt.gz", "text/plain")
+        upload_log = yield self.store.library.addAlias(
+            "c" * 40, "d" * 64, 10, "uploader.log", "text/plain")
+        built = datetime.datetime(2026, 11, 29, 4, 10, 34, 960698,
+                                  tzinfo=datetime.timezone.utc)
+        yield self.store.builds.update(
+            9, buildlog=log, upload_log=upload_log, datebuilt=built,
+            buildduration=datetime.timedelta(hours=1, seconds=29.960698))
+        out = yield self.assertSucceeds("build", "show", "9")
+        self.assertIn("buildlog:      http://127.0.0.1:8011/%d/"
+                      "buildlog_9.txt.gz\n" % log, out)
+        self.assertIn("upload_log:    http://127.0.0.1:8011/%d/"
+                      "uploader.log\n" % upload_log, out)
+        self.assertIn("buildduration: 1:00:29\n", out)
+        self.assertIn("datebuilt:     2026-11-29 04:10:34 UTC\n", out)
+        row = json.loads((yield self.assertSucceeds(
+            "build", "show", "9", "--json")))
+        self.assertEqual(
+            (row["datebuilt"], row["buildduration"], row["buildlog"]),
+            ("2026-11-29T04:10:34+00:00", 3629.960698,
+             "http://127.0.0.1:8011/%d/buildlog_9.txt.gz" % log))
+
+    @defer.inlineCallbacks
     def test_rescoreCancelRetry(self):
         out = yield self.assertSucceeds("build", "rescore", "10", "5000")
         self.assertEqual(out, "build 10 now has score 5000\n")
@@ -659,6 +684,45 @@ class WhyAndWatchCommandTests(AdminCommandTestCase):
             "processor": "x86",
             "title": "i386 build of cnews cr.g7-37 in ubuntu hoary "
                      "RELEASE"}])
+
+    @defer.inlineCallbacks
+    def test_watchJSONStreamsOneDocumentPerLine(self):
+        """Without --once, --json writes a JSON document per line and no
+        terminal escapes; the test stops it after three frames."""
+        lines = []
+        done = defer.Deferred()
+
+        class Reader(protocol.ProcessProtocol):
+            buffer = b""
+
+            def outReceived(self, data):
+                self.buffer += data
+                while b"\n" in self.buffer and len(lines) < 3:
+                    line, self.buffer = self.buffer.split(b"\n", 1)
+                    lines.append(line)
+                    if len(lines) == 3:
+                        self.transport.signalProcess("TERM")
+
+            def processEnded(self, reason):
+                done.callback(None)
+
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("BUILDMASTER_")}
+        from twisted.internet import reactor
+        reactor.spawnProcess(
+            Reader(), str(ADMIN), [str(ADMIN), "--database", self.dsn,
+                                   "--state-dir", str(self.state_dir),
+                                   "--json", "watch", "--interval", "0.05"],
+            env=env)
+        yield done
+        self.assertEqual(len(lines), 3)
+        for line in lines:
+            self.assertNotIn(b"\x1b", line)
+            frame = json.loads(line)
+            self.assertEqual([b["name"] for b in frame["builders"]],
+                             ["bob", "frog"])
+            self.assertRegex(frame["time"],
+                             r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 
     @defer.inlineCallbacks
     def test_processUploadWithNothingToDo(self):

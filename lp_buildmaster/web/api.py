@@ -6,7 +6,6 @@ C{/api/builds?state=NAME&limit=N} and C{/api/builds/<id>}. Times are ISO
 unknown thing a 404, both with a body C{{"error": "..."}}.
 """
 
-import datetime
 import json
 
 from twisted.internet import defer
@@ -14,6 +13,7 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.formatting import jsonDefault
 
 #: The most builds one C{/api/builds} answer lists.
 MAX_LIMIT = 1000
@@ -30,16 +30,8 @@ class NotFound(Exception):
     """The thing asked for does not exist."""
 
 
-def _jsonDefault(value):
-    if isinstance(value, datetime.datetime):
-        return value.astimezone(datetime.timezone.utc).isoformat()
-    if isinstance(value, datetime.timedelta):
-        return value.total_seconds()
-    raise TypeError("cannot encode %r" % (value,))
-
-
 def encode(value):
-    return json.dumps(value, default=_jsonDefault, indent=1).encode("utf-8")
+    return json.dumps(value, default=jsonDefault, indent=1).encode("utf-8")
 
 
 def parseId(text, what="build id"):
