@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 
 from twisted.internet import defer
+from twisted.logger import Logger
 
 from lp_buildmaster import metrics
 from lp_buildmaster.enums import BuildStatus
@@ -22,6 +23,20 @@ from lp_buildmaster.model import failure
 from lp_buildmaster.model.policy import checkCollectionPolicy
 from lp_buildmaster.model.records import makeCookie, parseCookie
 from lp_buildmaster.slave import SlaveError
+
+#: One line for every build that ends on a builder, with its final state
+#: (apart from the seed's lines, which name the builder).
+endings = Logger(namespace="lp_buildmaster.builds")
+
+
+def logEnded(build, state, builder_name, detail=None):
+    """Log that C{build} ended in C{state} on C{builder_name}."""
+    endings.info(
+        "Build {build_id} ended {state} on builder '{builder}': "
+        "{title}{detail}", build_id=build.id, state=state.name,
+        builder=builder_name, title=build.title,
+        detail=" (%s)" % detail if detail else "")
+
 
 BUILDERFAIL_NOTES = "Builder returned BUILDERFAIL when asked for its status"
 ABORTING_LOGTAIL = "Waiting for slave process to be terminated"
@@ -217,10 +232,12 @@ class BuilderGroup:
         """Back to the queue; CANCELLED if a cancel was asked."""
         cancelled = job.build.buildstate == BuildStatus.CANCELLING
         state = BuildStatus.CANCELLED if cancelled else BuildStatus.NEEDSBUILD
-        yield self.store.jobs.releaseJob(job.queue.id, job.builder.id, state)
+        done = yield self.store.jobs.releaseJob(job.queue.id, job.builder.id,
+                                                state)
         self.logtails.pop(job.queue.id, None)
-        if cancelled:
+        if cancelled and done:
             metrics.BUILDS_FINISHED.labels(state.name).inc()
+            logEnded(job.build, state, job.builder.name)
         yield job.builder.slave.clean()
 
     @defer.inlineCallbacks
@@ -237,6 +254,12 @@ class BuilderGroup:
         self.logtails.pop(job.queue.id, None)
         if done:
             metrics.BUILDS_FINISHED.labels(state.name).inc()
+            if state != BuildStatus.UPLOADING:
+                # An UPLOADING build ends in upload processing, which
+                # says FULLYBUILT or FAILEDTOUPLOAD.
+                logEnded(job.build, state, job.builder.name,
+                         "waiting for %s" % dependencies if dependencies
+                         else None)
         return log if done else None
 
     @defer.inlineCallbacks
@@ -308,13 +331,15 @@ class BuilderGroup:
             self.logger.warning(
                 "%s failed %d times on builders; giving up",
                 job.build.title, job_failures)
-        yield self.store.jobs.releaseJob(
+        done = yield self.store.jobs.releaseJob(
             job.queue.id, job.builder.id, state, givenback=givenback,
             job_failed=True, builder_failed=True,
             failnotes=builder_failnotes)
         self.logtails.pop(job.queue.id, None)
-        if state != BuildStatus.NEEDSBUILD:
+        if state != BuildStatus.NEEDSBUILD and done:
             metrics.BUILDS_FINISHED.labels(state.name).inc()
+            logEnded(job.build, state, job.builder.name,
+                     "failed %d times" % job_failures)
         yield job.builder.slave.clean()
 
     @defer.inlineCallbacks
@@ -381,9 +406,12 @@ class BuilderGroup:
             state = (BuildStatus.FAILEDTOBUILD
                      if judgement.job == failure.FAIL_JOB
                      else BuildStatus.NEEDSBUILD)
-            yield self.store.jobs.releaseJob(
+            done = yield self.store.jobs.releaseJob(
                 job.queue.id, builder.id, state, failnotes=failnotes)
             self.logtails.pop(job.queue.id, None)
+            if done and state == BuildStatus.FAILEDTOBUILD:
+                logEnded(job.build, state, builder.name,
+                         "failed %d times" % job_count)
         elif failnotes is not None:
             yield self.failbuilder(builder, failnotes)
         return judgement

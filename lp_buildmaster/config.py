@@ -54,6 +54,15 @@ def _list(text):
                  if item.strip())
 
 
+def _choice(*choices):
+    def parse(text):
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError("must be one of %s" % ", ".join(choices))
+        return value
+    return parse
+
+
 def _dsn(text):
     text = text.strip()
     if text and "://" in text and not urlparse(text).scheme.startswith(
@@ -135,8 +144,12 @@ KEYS = {
     ("smtp", "admins"): ("", _list, "Comma-separated addresses that get "
                          "every notification."),
     ("smtp", "enabled"): ("false", _bool, "Send notification email."),
-    ("log", "json_file"): ("", _str, "Also write structured JSON log "
-                           "lines to this file."),
+    ("log", "json_file"): ("", _str, "Also write the log to this file, "
+                           "one JSON object per line."),
+    ("log", "level"): ("info", _choice("debug", "info", "warn", "error",
+                                       "critical"),
+                       "Least important events logged: debug, info, warn, "
+                       "error or critical."),
 }
 
 

@@ -20,11 +20,13 @@ from pathlib import Path
 from twisted.application import service
 from twisted.internet import defer
 from twisted.logger import (
-    Logger, LogLevel, globalLogPublisher, jsonFileLogObserver)
+    FilteringLogObserver, Logger, LogLevel, LogLevelFilterPredicate,
+    globalLogPublisher)
 from twisted.python import usage
 from twisted.web import server
 
 from lp_buildmaster import config as configmodule
+from lp_buildmaster.logfile import JSONLinesObserver
 from lp_buildmaster.buildergroup import BuilderGroup
 from lp_buildmaster.librarian.client import LibrarianClient
 from lp_buildmaster.librarian.server import LibrarianResource
@@ -142,6 +144,7 @@ class MasterService(service.MultiService):
         self.manager = None
         self._handler = None
         self._jsonlog = None
+        self._filtered = []
 
     @property
     def state_dir(self):
@@ -169,18 +172,39 @@ class MasterService(service.MultiService):
         root.addHandler(self._handler)
         if root.level > logging.INFO or root.level == logging.NOTSET:
             root.setLevel(logging.INFO)
+        self._filterObservers(LogLevel.levelWithName(self.config.log_level))
         if self.config.log_json_file:
-            self._jsonlog = jsonFileLogObserver(
-                open(self.config.log_json_file, "a"))
-            globalLogPublisher.addObserver(self._jsonlog)
+            self._jsonlog = JSONLinesObserver(
+                open(self.config.log_json_file, "a", encoding="utf-8"))
+            globalLogPublisher.addObserver(self._filter(self._jsonlog))
+
+    def _filter(self, observer):
+        level = LogLevel.levelWithName(self.config.log_level)
+        filtered = FilteringLogObserver(
+            observer, [LogLevelFilterPredicate(defaultLogLevel=level)])
+        self._filtered.append((observer, filtered))
+        return filtered
+
+    def _filterObservers(self, level):
+        """Put C{[log] level} in front of the observers twistd set up
+        (its log file or terminal): below it, events are dropped."""
+        # LogPublisher offers no listing of its observers; twistd's are
+        # the ones present before the master starts.
+        for observer in list(globalLogPublisher._observers):
+            globalLogPublisher.removeObserver(observer)
+            globalLogPublisher.addObserver(self._filter(observer))
 
     def _stopLogging(self):
         if self._handler is not None:
             logging.getLogger().removeHandler(self._handler)
             self._handler = None
+        for observer, filtered in self._filtered:
+            globalLogPublisher.removeObserver(filtered)
+            if observer is not self._jsonlog:
+                globalLogPublisher.addObserver(observer)
+        self._filtered = []
         if self._jsonlog is not None:
-            globalLogPublisher.removeObserver(self._jsonlog)
-            self._jsonlog._outFile.close()
+            self._jsonlog.close()
             self._jsonlog = None
 
     def _portsChosen(self):

@@ -1324,7 +1324,9 @@ class SimulatedFarm:
         from treq.client import HTTPClient
         from twisted.web.client import Agent, HTTPConnectionPool
         if self._pool is None:
-            self._pool = HTTPConnectionPool(self.reactor, persistent=False)
+            from lp_buildmaster.slave import quietPool
+            self._pool = quietPool(
+                HTTPConnectionPool(self.reactor, persistent=False))
             self._http = HTTPClient(Agent(self.reactor, pool=self._pool))
         self.counters["downloads"] += 1
         digest = hashlib.sha1()

@@ -463,7 +463,7 @@ class _QuietClientFactory(_HTTP11ClientFactory):
     noisy = False
 
 
-def _quiet(pool):
+def quietPool(pool):
     """A pool whose connections do not log their factories."""
     pool._factory = _QuietClientFactory
     return pool
@@ -477,7 +477,7 @@ def makePool(reactor, maxPersistentPerHost=2, maxDownloads=16):
     @return: an L{HTTPConnectionPool}; close it with
         C{closeCachedConnections()} when done.
     """
-    pool = _quiet(HTTPConnectionPool(reactor, persistent=True))
+    pool = quietPool(HTTPConnectionPool(reactor, persistent=True))
     pool.maxPersistentPerHost = maxPersistentPerHost
     pool.downloadSlots = defer.DeferredSemaphore(maxDownloads)
     return pool
@@ -590,7 +590,7 @@ class BuilderSlave:
         self._proxy.queryFactory = partial(
             _SlaveQueryFactory, name, max_reply_size)
         if pool is None:
-            pool = _quiet(HTTPConnectionPool(reactor, persistent=False))
+            pool = quietPool(HTTPConnectionPool(reactor, persistent=False))
         self._http = HTTPClient(
             Agent(reactor, pool=pool, connectTimeout=timeout))
         self._allSlots = getattr(pool, "downloadSlots", _defaultDownloadSlots)

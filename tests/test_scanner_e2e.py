@@ -13,6 +13,7 @@ builder, the notifications, and the daemon cleaned back to IDLE.
 import os
 
 from twisted.internet import defer
+from twisted.logger import formatEvent, globalLogPublisher
 
 from lp_buildmaster.buildergroup import BUILDERFAIL_NOTES
 from lp_buildmaster.enums import BuildStatus
@@ -31,6 +32,19 @@ class ScannerEndToEndTests(ScannerEndToEnd, LibrarianFixture,
         yield super().setUp()
         self.startLibrarian()
         yield self.setUpEndToEnd()
+        self.endings = []
+
+        def observe(event):
+            if event.get("log_namespace") == "lp_buildmaster.builds":
+                self.endings.append(formatEvent(event))
+        globalLogPublisher.addObserver(observe)
+        self.addCleanup(globalLogPublisher.removeObserver, observe)
+
+    def assertEndedOnce(self, build, detail=""):
+        """One log line says the build ended, in its final state."""
+        self.assertEqual(self.endings, [
+            "Build %d ended %s on builder 'e2e': %s%s" % (
+                build.id, build.buildstate.name, build.title, detail)])
 
     @defer.inlineCallbacks
     def run_(self, outcome, **options):
@@ -131,6 +145,7 @@ class ScannerEndToEndTests(ScannerEndToEnd, LibrarianFixture,
                          [BuildStatus.FAILEDTOBUILD])
         log_url = yield self.librarian.getURLForAlias(build.buildlog)
         self.assertEqual(self.notifier.sent[0][1], log_url)
+        self.assertEndedOnce(build)
 
     @defer.inlineCallbacks
     def test_depfail(self):
@@ -151,6 +166,7 @@ class ScannerEndToEndTests(ScannerEndToEnd, LibrarianFixture,
         self.assertEqual(self.logs.matching("CRITICAL"), [
             "CRITICAL:root:***** e2e is MANUALDEPWAIT *****"])
         self.assertEqual(self.notifier.sent, [])
+        self.assertEndedOnce(build, " (waiting for baz (>= 1.0.1))")
 
     @defer.inlineCallbacks
     def test_chrootfail(self):
@@ -232,5 +248,6 @@ class ScannerEndToEndTests(ScannerEndToEnd, LibrarianFixture,
         builder = yield self.store.builders.get(self.builder_id)
         self.assertTrue(builder.builderok)
         self.assertEqual(self.notifier.sent, [])
+        self.assertEndedOnce(build)
         # Cancelled long before the 8 s build could finish.
         self.assertFalse(self.witness.seen(WAITING, "BuildStatus.OK"))

@@ -1,5 +1,6 @@
 """The twistd plugin, start-up checks and configuration."""
 
+import json
 import os
 import signal
 import sys
@@ -183,3 +184,47 @@ class TwistdTestCase(unittest.TestCase):
         self.assertIn(b"librarian listening on 127.0.0.1:", watch.output)
         self.assertIn(b"buildmaster stopped", watch.output)
         self.assertIn(b"Server Shut Down", watch.output)
+
+
+class QuietLogTestCase(unittest.TestCase):
+    """What an operator sees from ``twistd -n buildmaster --demo``: no
+    factory chatter, no debug lines, and a JSON log of plain objects."""
+
+    @defer.inlineCallbacks
+    def test_dispatchLogsQuietlyAndJSONLinesArePlain(self):
+        dsn, name = createDatabase(template=False)
+        self.addCleanup(dropDatabase, name)
+        state = Path(self.mktemp()).resolve()
+        json_file = state.parent / "log.json"
+        watch = _Watch(b"Dispatched")
+        env = dict(os.environ, BUILDMASTER_DATABASE=dsn,
+                   BUILDMASTER_LOG_JSON_FILE=str(json_file))
+        process = reactor.spawnProcess(
+            watch, TWISTD, [TWISTD, "-n", "--pidfile=", "buildmaster",
+                            "--state-dir", str(state), "--web-port", "0",
+                            "--librarian-port", "0", "--demo", "2"],
+            env=env, path=str(state.parent))
+        timeout = reactor.callLater(60, process.signalProcess, "KILL")
+        try:
+            yield watch.seen
+            process.signalProcess("TERM")
+            yield watch.ended
+        finally:
+            if timeout.active():
+                timeout.cancel()
+        output = watch.output.decode()
+        self.assertIn("Dispatched", output)
+        self.assertNotIn("Starting factory", output)
+        self.assertNotIn("Stopping factory", output)
+        self.assertNotIn("#debug]", output)
+        lines = json_file.read_text().splitlines()
+        self.assertTrue(lines)
+        records = [json.loads(line) for line in lines]
+        self.assertTrue(any("Dispatched" in r["message"] for r in records))
+        for record in records:
+            self.assertFalse(any(k.startswith("log_") for k in record),
+                             record)
+            self.assertEqual(
+                {"time", "level", "namespace", "message"} - set(record),
+                set())
+            self.assertNotEqual(record["level"], "debug")

@@ -44,6 +44,8 @@ class _QuietSite(server.Site):
     """No access log: a build page polls every 2 seconds and would drown
     the master's log."""
 
+    noisy = False
+
     def log(self, request):
         pass
 
