@@ -381,6 +381,44 @@ class BuilderGroup:
     # -- failures -----------------------------------------------------------
 
     @defer.inlineCallbacks
+    def handleLostJob(self, builder, what, queue_id=None, build_id=None):
+        """A builder lost its job (C{queue_id}, C{build_id}) or, with or
+        without one, reports a cookie that is not its own: one failure of
+        the builder and of the job. The job goes back to the queue, or
+        fails once lost too often; the builder fails at its threshold
+        (L{failure.judgeLostJob}).
+
+        @param what: what the builder did, for the log and failnotes.
+        @return: the L{failure.Judgement}.
+        """
+        builder_count, job_count = yield self.store.jobs.countFailures(
+            builder.id, build_id)
+        judgement = failure.judgeLostJob(builder_count, job_count,
+                                         self.thresholds)
+        metrics.FAILURES.labels("builder", "LostJob").inc()
+        # A rescue has said so already; a lost job has not.
+        log = self.logger.info if queue_id is None else self.logger.warning
+        log("Builder '%s' %s (builder failure %s, job failures %s):"
+            " builder %s, job %s", builder.name, what, builder_count,
+            job_count, judgement.builder, judgement.job)
+        failnotes = None
+        if judgement.builder == failure.FAIL:
+            failnotes = "%s, %d failures in a row" % (what, builder_count)
+        if queue_id is not None:
+            state, build_failnotes = BuildStatus.NEEDSBUILD, None
+            if judgement.job == failure.FAIL_JOB:
+                state = BuildStatus.FAILEDTOBUILD
+                build_failnotes = "lost by its builder %d times: %s" % (
+                    job_count, what)
+            yield self.store.jobs.releaseJob(
+                queue_id, builder.id, state, failnotes=failnotes,
+                build_failnotes=build_failnotes)
+            self.logtails.pop(queue_id, None)
+        elif failnotes is not None:
+            yield self.failbuilder(builder, failnotes)
+        return judgement
+
+    @defer.inlineCallbacks
     def handleFailure(self, builder, job, error):
         """Count a failure of C{builder} (and C{job}) and act on the
         judgement (L{lp_buildmaster.model.failure.judgeFailure}).

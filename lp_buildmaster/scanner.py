@@ -160,9 +160,13 @@ class SlaveScanner:
                     yield self.manager.dispatcher.builderIdle(builder, vitals)
                 return
             rescued = yield group.rescueBuilderIfLost(builder, status)
-            if not rescued:
-                # The job is ours after all: our snapshot was older.
-                yield self.manager.refreshOne(self.name)
+            if rescued:
+                yield group.handleLostJob(
+                    builder, "reports %s %s, not its own"
+                    % (status.builder_status, status.cookie))
+            # Rescued (and maybe failed), or the job is ours after all:
+            # our snapshot was older.
+            yield self.manager.refreshOne(self.name)
             return
 
         expected = makeCookie(vitals.build_id, vitals.queue_id)
@@ -175,12 +179,10 @@ class SlaveScanner:
                 if not rescued:
                     yield self.manager.refreshOne(self.name)
                     return
-            self.logger.warning(
-                "Builder '%s' lost job %s (it says %s %s); requeued",
-                builder.name, expected, status.builder_status,
-                status.cookie or "")
-            yield self.manager.store.jobs.releaseJob(
-                vitals.queue_id, builder.id, builder_failed=True)
+            yield group.handleLostJob(
+                builder, "lost job %s (it says %s %s)" % (
+                    expected, status.builder_status, status.cookie or ""),
+                vitals.queue_id, vitals.build_id)
             yield self.manager.refreshOne(self.name)
             return
 

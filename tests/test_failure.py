@@ -4,7 +4,7 @@ from twisted.trial import unittest
 
 from lp_buildmaster.model.failure import (
     FAIL, FAIL_JOB, KEEP, REQUEUE, RESET, RETRY, Judgement, Thresholds,
-    judgeFailure)
+    judgeFailure, judgeLostJob)
 
 # (builder failures, job failures or None, retryable) -> (builder, job)
 TABLE = [
@@ -55,3 +55,26 @@ class JudgeFailureTestCase(unittest.TestCase):
                          Judgement(FAIL, REQUEUE))
         self.assertEqual(judgeFailure(3, 10, True, lenient),
                          Judgement(RESET, FAIL_JOB))
+
+
+class JudgeLostJobTests(unittest.TestCase):
+    """A lost job or a foreign cookie: the job never stays; the builder is
+    failed at its threshold and the job at its own."""
+
+    def test_table(self):
+        t = Thresholds(job=3, builder=5)
+        table = [
+            # builder count, job count -> builder, job
+            (1, None, RESET, KEEP),
+            (4, None, RESET, KEEP),
+            (5, None, FAIL, KEEP),
+            (1, 1, RESET, REQUEUE),
+            (4, 2, RESET, REQUEUE),
+            (2, 3, RESET, FAIL_JOB),
+            (5, 1, FAIL, REQUEUE),
+            (6, 3, FAIL, FAIL_JOB),
+        ]
+        for builder_count, job_count, builder, job in table:
+            self.assertEqual(
+                judgeLostJob(builder_count, job_count, t),
+                Judgement(builder, job), (builder_count, job_count))

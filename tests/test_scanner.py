@@ -8,7 +8,8 @@ from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import SlaveConnectionError, SlaveTimeout
 from tests import mockslaves
 from tests.database import DatabaseTestCase
-from tests.farm import addBuilder, addRunningJob, captureLogs, makeGroup
+from tests.farm import (
+    addBuild, addBuilder, addRunningJob, captureLogs, makeGroup, startJob)
 
 INTERVAL = 15.0
 
@@ -243,6 +244,61 @@ class ScannerTestCase(DatabaseTestCase):
         builder = yield self.store.builders.get(builder_id)
         self.assertEqual(builder.failure_count, 1)
         self.assertTrue(self.logs.matching("WARNING"))
+
+    @defer.inlineCallbacks
+    def test_foreignCookieFailsBuilderAtThreshold(self):
+        """A builder that keeps reporting a build not its own: every scan
+        counts one failure, and at the threshold it is failed; its job was
+        requeued at once, counting one failure."""
+        builder_id = yield addBuilder(self.store, "liar")
+        build_id, queue_id = yield addRunningJob(self.store, builder_id)
+        self.slaves["liar"] = mockslaves.LostBuildingSlave(name="liar")
+        yield self.start()
+        yield self.advance(INTERVAL)
+        queue = yield self.store.queue.get(queue_id)
+        self.assertIsNone(queue.builder)
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual((build.buildstate, build.failure_count),
+                         (BuildStatus.NEEDSBUILD, 1))
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual((builder.builderok, builder.failure_count), (True, 1))
+        yield self.advance(5 * INTERVAL)
+        builder = yield self.store.builders.get(builder_id)
+        self.assertFalse(builder.builderok)
+        self.assertEqual(builder.failure_count, 5)
+        self.assertIn("1000-10000, not its own, 5 failures in a row",
+                      builder.failnotes)
+        self.assertNotIn("liar", self.manager.scanners)
+        self.assertEqual(self.statusCalls("liar"), 5)
+
+    @defer.inlineCallbacks
+    def test_impossibleCookieCounts(self):
+        builder_id = yield addBuilder(self.store, "liar")
+        self.slaves["liar"] = mockslaves.LostBuildingSlave(
+            name="liar", cookie="not-a-cookie")
+        yield self.start()
+        yield self.advance(INTERVAL)
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual(builder.failure_count, 1)
+
+    @defer.inlineCallbacks
+    def test_jobLostRepeatedlyFails(self):
+        """A job lost by its builders several times in a row fails, with
+        failnotes saying so, instead of going round for ever."""
+        builder_id = yield addBuilder(self.store, "forgetful")
+        build_id, queue_id = yield addBuild(self.store)
+        self.slaves["forgetful"] = mockslaves.OkSlave(name="forgetful")
+        yield self.start()
+        for _ in range(3):
+            yield startJob(self.store, builder_id, build_id, queue_id)
+            yield self.manager.refreshOne("forgetful")
+            yield self.advance(INTERVAL)
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.buildstate, BuildStatus.FAILEDTOBUILD)
+        self.assertEqual(build.failure_count, 3)
+        self.assertIn("lost by its builder 3 times: lost job",
+                      build.failnotes)
+        self.assertIsNone((yield self.store.queue.get(queue_id)))
 
     @defer.inlineCallbacks
     def test_cancelAborts(self):

@@ -61,3 +61,21 @@ def judgeFailure(builder_count, job_count, retryable=True,
         return Judgement(RESET, REQUEUE)
     # Equal counts: it may pass; try the same pair again.
     return Judgement(RETRY, KEEP)
+
+
+def judgeLostJob(builder_count, job_count, thresholds=Thresholds()):
+    """What to do when a builder lost its job or reports a cookie that is
+    not its own, from the counts including this one.
+
+    The job never stays on that builder (it is not building it); it goes
+    back to the queue, or is given up once lost too often. The builder is
+    kept until its failures reach the threshold.
+
+    @param job_count: the job's failures, or None when it had no job.
+    @return: a L{Judgement}.
+    """
+    builder = FAIL if builder_count >= thresholds.builder else RESET
+    if job_count is None:
+        return Judgement(builder, KEEP)
+    return Judgement(
+        builder, FAIL_JOB if job_count >= thresholds.job else REQUEUE)

@@ -181,7 +181,7 @@ class JobStore(Component):
 
     def releaseJob(self, queue_id, builder_id, state=BuildStatus.NEEDSBUILD,
                    givenback=False, job_failed=False, builder_failed=False,
-                   failnotes=None, buildlog=None):
+                   failnotes=None, buildlog=None, build_failnotes=None):
         """Take a job off its builder, atomically.
 
         @param state: the build's new state: NEEDSBUILD puts the job back in
@@ -191,10 +191,12 @@ class JobStore(Component):
         @param job_failed: count a failure against the build.
         @param builder_failed: count a failure against the builder.
         @param failnotes: when set, also fail (disable) the builder.
+        @param build_failnotes: why the build failed, stored on it.
         @return: Deferred firing True, or False when the job was not on
             that builder any more.
         """
         failnotes = notes(failnotes)
+        build_failnotes = notes(build_failnotes)
 
         @defer.inlineCallbacks
         def release(txn):
@@ -207,8 +209,10 @@ class JobStore(Component):
             yield txn.execute(
                 "UPDATE build SET buildstate = %s,"
                 " failure_count = failure_count + %s,"
-                " buildlog = coalesce(%s, buildlog) WHERE id = %s",
-                (state.value, int(job_failed), buildlog, build_id))
+                " buildlog = coalesce(%s, buildlog),"
+                " failnotes = coalesce(%s, failnotes) WHERE id = %s",
+                (state.value, int(job_failed), buildlog, build_failnotes,
+                 build_id))
             if state == BuildStatus.NEEDSBUILD:
                 yield txn.execute(
                     "UPDATE buildqueue SET builder = NULL, buildstart = NULL,"
