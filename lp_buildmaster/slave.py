@@ -33,6 +33,7 @@ from twisted.web.client import (
 from zope.interface import implementer
 
 from lp_buildmaster.interfaces import ISlave
+from lp_buildmaster.model.names import filenameProblem
 from lp_buildmaster.replies import UnsafeReply, loadsReply
 from lp_buildmaster.text import (
     LOGTAIL_LIMIT, NOTES_LIMIT, notes, printable, tail)
@@ -296,24 +297,13 @@ def _filemap(builder, value):
 
 
 def validateFilename(name, builder=None):
-    """Refuse a file name that is not a single plain path component.
+    """Refuse a file name that is not a single plain path component
+    (L{lp_buildmaster.model.names.filenameProblem}: the same check as
+    upload processing's).
 
-    @raise UnsafeFilename: for separators, C{.}, C{..}, absolute or empty
-        names, NULs, and names the file system could not hold.
+    @raise UnsafeFilename: naming the problem.
     """
-    problem = None
-    if not isinstance(name, str):
-        problem = "not a string"
-    elif name in ("", ".", ".."):
-        problem = "not a file name"
-    elif "/" in name or "\\" in name or "\0" in name or os.path.isabs(name):
-        problem = "contains a separator or NUL"
-    else:
-        try:
-            if len(name.encode("utf-8")) > 255:
-                problem = "too long"
-        except UnicodeEncodeError:
-            problem = "not encodable"
+    problem = filenameProblem(name)
     if problem:
         raise UnsafeFilename(
             builder, "unsafe file name %s: %s" % (_short(name), problem))

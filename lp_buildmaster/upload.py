@@ -36,7 +36,9 @@ from lp_buildmaster.model.packages import (
     PACKAGE_FILETYPES, InvalidBinaryFilename, parseDebFilename)
 from lp_buildmaster.model.policy import (
     PocketPolicyError, checkCollectionPolicy)
+from lp_buildmaster.model.names import filenameProblem
 from lp_buildmaster.model.records import parseCookie
+from lp_buildmaster.slave import UnsafeFilename
 from lp_buildmaster.store.jobs import AWAITING_UPLOAD, NotAwaitingUpload
 
 ACCEPTED, REJECTED, FAILED = "accepted", "rejected", "failed"
@@ -78,11 +80,11 @@ def checkFilename(name):
 
     @raise UnsafeUploadName: naming the problem.
     """
-    if (not isinstance(name, str) or name in ("", ".", "..", UPLOADER_LOG)
-            or "/" in name or "\\" in name or "\0" in name
-            or name.startswith(".") or len(name.encode("utf-8", "replace"))
-            > 255):
-        raise UnsafeUploadName("unsafe file name %r" % (name,))
+    problem = filenameProblem(name)
+    if problem is None and name == UPLOADER_LOG:
+        problem = "the upload's own log"
+    if problem:
+        raise UnsafeUploadName("unsafe file name %r: %s" % (name, problem))
     return name
 
 
@@ -140,7 +142,11 @@ class UploadArea:
         if clock is None:
             from twisted.internet import reactor as clock
         for name in filemap:
-            checkFilename(name)
+            try:
+                checkFilename(name)
+            except UnsafeUploadName as e:
+                # The builder named it: the builder's fault, counted once.
+                raise UnsafeFilename(getattr(slave, "name", None), str(e))
         self.ensure()
         leaf = "%s-%s" % (time.strftime(
             "%Y%m%d-%H%M%S", time.gmtime(clock.seconds())), cookie)

@@ -301,6 +301,32 @@ class ScannerTestCase(DatabaseTestCase):
         self.assertIsNone((yield self.store.queue.get(queue_id)))
 
     @defer.inlineCallbacks
+    def test_hiddenResultFileIsOneBuilderFailure(self):
+        """A finished build whose filemap names C{.hidden}: one failure of
+        the builder (the name is refused where the filemap arrives, by the
+        same check upload processing makes), its job requeued; not an
+        unexpected error every scan with the build BUILDING for ever."""
+        builder_id = yield addBuilder(self.store, "sneaky")
+        build_id, queue_id = yield addRunningJob(self.store, builder_id)
+
+        class HiddenFileSlave(mockslaves.SaneWaitingSlave):
+            reply = ("BuilderStatus.WAITING", "BuildStatus.OK",
+                     "%(cookie)s", {".hidden": "a" * 40}, "")
+
+        self.slaves["sneaky"] = HiddenFileSlave(
+            name="sneaky", cookie="%d-%d" % (build_id, queue_id))
+        yield self.start()
+        yield self.advance(3 * INTERVAL)
+        builder = yield self.store.builders.get(builder_id)
+        self.assertFalse(builder.builderok)
+        self.assertEqual(builder.failure_count, 1)
+        self.assertIn("'.hidden': starts with a dot", builder.failnotes)
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.buildstate, BuildStatus.NEEDSBUILD)
+        self.assertEqual(self.statusCalls("sneaky"), 1)
+        self.assertFalse([l for l in self.logs.lines if "Traceback" in l])
+
+    @defer.inlineCallbacks
     def test_cancelAborts(self):
         """A CANCELLING build is aborted; ABORTED then means CANCELLED."""
         builder_id = yield addBuilder(self.store, "cancel")

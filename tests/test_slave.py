@@ -209,13 +209,15 @@ class LogtailTests(unittest.TestCase):
 class ValidateFilenameTests(unittest.TestCase):
 
     def test_safe(self):
-        for name in ("foo_1.0_amd64.deb", "buildlog", SHA_A, ".hidden",
-                     "a..b", "x" * 255):
+        for name in ("foo_1.0_amd64.deb", "buildlog", SHA_A, "a..b",
+                     "x" * 255, "caf\u00e9_1.0_all.deb"):
             self.assertEqual(validateFilename(name), name)
 
     def test_unsafe(self):
         for name in ("", ".", "..", "../x", "a/b", "/etc/passwd", "a\\b",
-                     "a\x00b", "x" * 256, "\ud800", None, b"bytes"):
+                     "a\x00b", "x" * 256, "\ud800", None, b"bytes",
+                     ".hidden", "evil\nname.deb", "a\x1b[2J.deb",
+                     "a\x9b.deb", "gpj.\u202edeb", "tab\t.deb"):
             e = self.assertRaises(UnsafeFilename, validateFilename, name,
                                   "bob")
             self.assertIn("'bob'", str(e))

@@ -12,8 +12,9 @@ from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
 from lp_buildmaster.librarian.client import LibrarianClient
 from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.upload import (
-    ACCEPTED, FAILED, REJECTED, UnsafeUploadName, UploadArea, UploadProcessor,
+    ACCEPTED, FAILED, REJECTED, UPLOADER_LOG, UploadArea, UploadProcessor,
     runProcessUpload)
+from lp_buildmaster.slave import SlaveError, UnsafeFilename
 from tests.database import DatabaseTestCase
 from tests.test_librarian import fillDisk
 
@@ -184,16 +185,23 @@ class UploadTestCase(DatabaseTestCase):
 
     @defer.inlineCallbacks
     def test_grabUnsafeName(self):
-        """A path in the filemap fetches nothing and writes nothing."""
-        slave = FakeSlave({"../../etc/passwd": b"root:x:0:0"})
-        before = self.contents(self.outside)
-        yield self.assertFailure(self.area.grab(
-            slave, {"../../etc/passwd": "0" * 40}, "7-99", self.clock),
-            UnsafeUploadName)
-        self.assertEqual(slave.fetched, [])
-        self.assertEqual(self.contents(self.outside), before)
-        for kind in ("grabbing", "incoming"):
-            self.assertEqual(self.contents(self.area.path(kind)), [])
+        """A path, a hidden name, a newline or the upload log's own name in
+        the filemap fetches nothing and writes nothing, and is the
+        builder's fault (a SlaveError, counted once), not an unexpected
+        error every scan."""
+        for name in ("../../etc/passwd", ".hidden", "evil\nname.deb",
+                     UPLOADER_LOG):
+            slave = FakeSlave({name: b"root:x:0:0"})
+            before = self.contents(self.outside)
+            e = yield self.assertFailure(self.area.grab(
+                slave, {name: "0" * 40}, "7-99", self.clock),
+                UnsafeFilename)
+            self.assertIsInstance(e, SlaveError)
+            self.assertIn("unsafe file name", str(e))
+            self.assertEqual(slave.fetched, [])
+            self.assertEqual(self.contents(self.outside), before)
+            for kind in ("grabbing", "incoming"):
+                self.assertEqual(self.contents(self.area.path(kind)), [])
 
     @defer.inlineCallbacks
     def test_grabChecksumMismatch(self):
@@ -348,7 +356,8 @@ class UploadTestCase(DatabaseTestCase):
     def test_rejectedPathInFilename(self):
         files = sampleFiles()
         return self.assertRejected(
-            "%s: unsafe file name '../%s'" % (CHANGES, DEB), files=files,
+            "%s: unsafe file name '../%s': contains a separator or NUL"
+            % (CHANGES, DEB), files=files,
             mangle=lambda text: text.replace(" " + DEB, " ../" + DEB))
 
     def test_rejectedUnparsable(self):
