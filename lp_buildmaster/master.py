@@ -23,6 +23,7 @@ from twisted.python import failure
 from lp_buildmaster import metrics
 from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job, utcnow
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.model import archivedeps
 from lp_buildmaster.model.policy import checkDispatchPolicy
 from lp_buildmaster.model.records import makeCookie
 from lp_buildmaster.slave import InvalidBuildRequest, SlaveError
@@ -39,9 +40,12 @@ class ResetFailed(SlaveError):
     """A virtualized builder's reset command failed or timed out."""
 
 
-def buildArgs(build, arch_indep, archive_url, build_url):
-    """The arguments a real builder needs for a binary package build."""
-    components = "main restricted universe multiverse"
+def buildArgs(build, arch_indep, sources, build_url):
+    """The arguments a real builder needs for a binary package build.
+
+    @param sources: the build's L{archivedeps.SourcesList}: its
+        sources.list lines and the keys they are signed with.
+    """
     return {
         "arch_tag": build.architecturetag,
         "arch_indep": arch_indep,
@@ -51,10 +55,9 @@ def buildArgs(build, arch_indep, archive_url, build_url):
         "ogrecomponent": build.component,
         "archive_purpose": build.archive_purpose.name,
         "archive_private": build.archive_private,
-        "archives": ["deb %s %s %s" % (archive_url, build.suite,
-                                       components)],
+        "archives": list(sources.lines),
         "build_url": build_url,
-        "trusted_keys": [],
+        "trusted_keys": list(sources.trusted_keys),
     }
 
 
@@ -218,7 +221,16 @@ class Dispatcher:
             raise InvalidBuildRequest(
                 job.builder.name, "%s has no .dsc among its files"
                 % build.title)
-        args = buildArgs(build, context.arch_indep, self.archive_url,
+        archive, primary, dependencies, primary_component = (
+            yield self.store.world.sourcesContext(build, self.archive_url))
+        try:
+            sources = archivedeps.sourcesList(
+                archive, primary, build.distrorelease_name, build.pocket,
+                build.component, dependencies, primary_component)
+        except archivedeps.ArchiveDependencyError as e:
+            raise InvalidBuildRequest(job.builder.name, "%s: %s"
+                                      % (build.title, e))
+        args = buildArgs(build, context.arch_indep, sources,
                          self.build_url % build.id)
         return _Request(job.cookie, BUILD_TYPE, chroot.sha1, filemap, args,
                         sorted(files.items()))

@@ -76,6 +76,7 @@ class Store:
         from lp_buildmaster.store.library import LibraryStore
         from lp_buildmaster.store.queue import BuildQueueStore
         from lp_buildmaster.store.sources import SourceStore
+        from lp_buildmaster.store.world import WorldStore
         self.builders = BuilderStore(self)
         self.builds = BuildStore(self)
         self.queue = BuildQueueStore(self)
@@ -85,6 +86,7 @@ class Store:
         self.jobs = JobStore(self)
         self.binaries = BinaryStore(self)
         self.dispatch = DispatchStore(self)
+        self.world = WorldStore(self)
 
     @classmethod
     @defer.inlineCallbacks

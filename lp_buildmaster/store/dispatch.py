@@ -97,10 +97,13 @@ PUBLISHED = """
 #: What a build request needs beyond the Build record.
 CONTEXT = """
     SELECT pc.chroot,
-           dar.id = (SELECT min(id) FROM distroarchrelease
-                      WHERE distrorelease = dar.distrorelease) AS arch_indep
+           COALESCE(dr.nominatedarchindep = dar.id,
+                    dar.id = (SELECT min(id) FROM distroarchrelease
+                               WHERE distrorelease = dar.distrorelease))
+               AS arch_indep
       FROM build b
       JOIN distroarchrelease dar ON dar.id = b.distroarchrelease
+      JOIN distrorelease dr ON dr.id = dar.distrorelease
       LEFT JOIN pocketchroot pc ON pc.distroarchrelease = dar.id
                                AND pc.pocket = b.pocket
      WHERE b.id = %s"""
