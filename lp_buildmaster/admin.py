@@ -845,6 +845,9 @@ def makeParser():
     addChrootCommands(sub)
     addSourceCommands(sub)
     addBuildCommands(sub)
+    # Imported here: it builds on this module's helpers.
+    from lp_buildmaster.admin_world import addWorldCommands
+    addWorldCommands(sub)
 
     p = sub.add_parser("why", help=cmd_why.__doc__)
     p.add_argument("id", type=int, metavar="ID", help="build id")
