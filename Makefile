@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO ?= 4
 
-.PHONY: run test install clean chromium
+.PHONY: run test install clean chromium gnupg
 
 install: $(STAMP)
 
@@ -25,7 +25,13 @@ chromium:
 	test -x /usr/bin/chromium || { apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-test: $(STAMP) chromium
+# gpg exports archive signing keys (buildmaster-admin archive --signing-key)
+# and tests/test_admin_world.py reads them back; Debian's gnupg.
+gnupg:
+	test -x /usr/bin/gpg || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnupg; }
+
+test: $(STAMP) chromium gnupg
 	$(BIN)/trial $(TRIAL_ARGS) tests
 
 clean:

@@ -19,6 +19,7 @@ is scanned, and the sample queue entry 2 (build 10, cnews) is removed so
 that the daemon builds nothing but what each test requests.
 """
 
+import base64
 import gzip
 import hashlib
 import io
@@ -371,6 +372,44 @@ class DispatchEndToEndTests(DatabaseTestCase):
             "0.1-1 in ubuntu hoary RELEASE (%s) to builder 'e2e'" % cookie,
             self.logs.lines)
         self.assertNoMasterErrors()
+
+    @defer.inlineCallbacks
+    def test_securityBuildGetsTheReleasePocketAndKeys(self):
+        """A SECURITY build of released warty: the daemon is given the
+        release pocket as well as security (its build-deps may be in
+        either), the component's dependencies only, and the archive's
+        signing key, which it feeds to add-trusted-keys."""
+        key = b"\x98\x33binary public key"
+        yield self.store.runOperation(
+            "UPDATE archive SET signing_key_fingerprint = %s,"
+            " signing_key = %s WHERE name = 'primary'",
+            ("ABCDEF0123456789", base64.b64encode(key).decode()))
+        warty = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "warty", ARCH)
+        yield self.store.distro.setChroot(
+            warty.id, PackagePublishingPocket.SECURITY, self.chroot_alias)
+        self.daemon.setOutcome("OK", duration=0.5)
+        template = yield self.store.builds.get(PMOUNT_BUILD)
+        build_id = yield self.store.builds.request(
+            warty.id, template.sourcepackagerelease, template.archive,
+            PackagePublishingPocket.SECURITY)
+        queue = yield self.store.queue.getByBuild(build_id)
+        cookie = makeCookie(build_id, queue.id)
+        yield self.waitUntilFinal(build_id)
+        yield self.waitForDaemonIdle()
+        overrides = [args for helper, *args in self.daemon.calls()
+                     if helper == "in-target"
+                     and args[0] == "override-sources-list"]
+        self.assertEqual(len(overrides), 1, self.daemon.calls())
+        lines = [a for a in overrides[0] if a.startswith("deb ")]
+        components = {"main": "main", "universe": "main universe"}[
+            template.component]
+        self.assertEqual(lines, [
+            "deb http://127.0.0.1/ubuntu warty %s" % components,
+            "deb http://127.0.0.1/ubuntu warty-security %s" % components])
+        with open(os.path.join(self.daemon.basedir,
+                               "trusted-keys-" + cookie), "rb") as f:
+            self.assertEqual(f.read(), key)
 
     @defer.inlineCallbacks
     def test_packagefail(self):
