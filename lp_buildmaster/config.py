@@ -8,8 +8,12 @@ names the key.
 """
 
 import configparser
+import math
 import os
 from urllib.parse import urlparse
+
+import psycopg2
+from psycopg2.extensions import parse_dsn
 
 
 class ConfigError(Exception):
@@ -30,6 +34,8 @@ def _int(minimum=None, maximum=None):
 def _float(minimum=0.0):
     def parse(text):
         value = float(text)
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
         if not value > minimum:
             raise ValueError("must be greater than %g" % minimum)
         return value
@@ -68,6 +74,15 @@ def _dsn(text):
     if text and "://" in text and not urlparse(text).scheme.startswith(
             "postgres"):
         raise ValueError("must be a postgresql:// URL or a libpq DSN")
+    if text:
+        try:
+            port = parse_dsn(text).get("port")
+        except psycopg2.ProgrammingError as e:
+            raise ValueError("not a PostgreSQL DSN: %s"
+                             % str(e).strip().splitlines()[0]) from None
+        if port is not None and not all(
+                p.isdigit() and 1 <= int(p) <= 65535 for p in port.split(",")):
+            raise ValueError("bad port %r" % (port,))
     return text
 
 
@@ -153,6 +168,11 @@ KEYS = {
 }
 
 
+#: BUILDMASTER_* variables that are not BUILDMASTER_<SECTION>_<KEY>: the
+#: database's alias, and the test suite's server (tests/database.py).
+OTHER_VARIABLES = frozenset(["BUILDMASTER_DATABASE", "BUILDMASTER_TEST_DSN"])
+
+
 class Config:
     """Parsed configuration: C{config.get(section, key)} or attributes
     C{config.<section>_<key>}."""
@@ -209,11 +229,22 @@ def load(path=None, environ=None, overrides=None):
                                       % (section, key, path))
                 raw[(section, key)] = value
                 origin[(section, key)] = path
+    variables = {}
     for (section, key) in KEYS:
         variable = "BUILDMASTER_%s_%s" % (section.upper(), key.upper())
+        variables[variable] = (section, key)
         if variable in environ:
             raw[(section, key)] = environ[variable]
             origin[(section, key)] = "$" + variable
+    # A misspelt variable is an error, as an unknown INI key is.
+    unknown = sorted(
+        name for name in environ if name.startswith("BUILDMASTER_")
+        and name not in variables and name not in OTHER_VARIABLES)
+    if unknown:
+        raise ConfigError(
+            "unknown environment variable %s: not BUILDMASTER_DATABASE nor"
+            " BUILDMASTER_<SECTION>_<KEY> of a configuration key"
+            % ", ".join(unknown))
     if environ.get("BUILDMASTER_DATABASE"):
         raw[("master", "database")] = environ["BUILDMASTER_DATABASE"]
         origin[("master", "database")] = "$BUILDMASTER_DATABASE"

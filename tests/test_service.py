@@ -65,6 +65,38 @@ class ConfigTestCase(unittest.TestCase):
                               path, environ={})
         self.assertIn("unknown key [master] scan_intervall", str(e))
 
+    def test_unknownEnvironmentVariable(self):
+        """A misspelt BUILDMASTER_* variable is an error, as an unknown INI
+        key is; the database's alias and the tests' server are known."""
+        e = self.assertRaises(
+            configmodule.ConfigError, configmodule.load,
+            environ={"BUILDMASTER_MASTER_SCAN_INTERVALL": "5",
+                     "BUILDMASTER_TEST_DSN": "postgresql://x/y",
+                     "BUILDMASTER_DATABASE": "postgresql://a@b/c"})
+        self.assertIn("unknown environment variable "
+                      "BUILDMASTER_MASTER_SCAN_INTERVALL", str(e))
+        self.assertNotIn("TEST_DSN", str(e))
+        configmodule.load(environ={"BUILDMASTER_TEST_DSN": "x",
+                                   "BUILDMASTERY": "not ours"})
+
+    def test_scanIntervalFinite(self):
+        for text in ("inf", "-inf", "nan", "1e999", "0", "-1"):
+            path = self.writeConfig("[master]\nscan_interval = %s\n" % text)
+            e = self.assertRaises(configmodule.ConfigError, configmodule.load,
+                                  path, environ={})
+            self.assertIn("[master] scan_interval", str(e))
+
+    def test_badDSN(self):
+        for dsn in ("not a dsn", "host=x port", "postgresql://a@b:99999999/c"):
+            e = self.assertRaises(
+                configmodule.ConfigError, configmodule.load, environ={},
+                overrides={("master", "database"): dsn})
+            self.assertIn("[master] database", str(e))
+            self.assertNotIn("\n", str(e))
+        for dsn in ("", "dbname=x host=/tmp", "postgresql://u@127.0.0.1/x"):
+            configmodule.load(environ={},
+                              overrides={("master", "database"): dsn})
+
     def test_missingFile(self):
         e = self.assertRaises(configmodule.ConfigError, configmodule.load,
                               "/nonexistent/buildmaster.conf", environ={})
