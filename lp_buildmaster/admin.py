@@ -8,8 +8,11 @@ line, with exit status 1 (2 for a usage error).
 import argparse
 import datetime
 import hashlib
+import math
 import mimetypes
+import re
 import sys
+import tarfile
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -21,6 +24,8 @@ from lp_buildmaster import formatting
 from lp_buildmaster.enums import (
     BuildStatus, PackagePublishingPocket, SourcePackageUrgency)
 from lp_buildmaster.librarian.storage import ContentStore
+from lp_buildmaster.model.names import (
+    builderNameProblem, filenameProblem, placementProblem, sourceProblem)
 from lp_buildmaster.store import Store, connection, sampledata, schema
 from lp_buildmaster.store.builders import DuplicateName
 from lp_buildmaster.store.builds import DuplicateBuild
@@ -103,15 +108,30 @@ def parseEnum(enum, name, what):
         ) from None
 
 
-def positiveInt(text):
-    """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+#: PostgreSQL's integer (ids, scores, limits): numbers are checked against
+#: the column they go into, so none overflows in the database.
+INT4_MIN, INT4_MAX = -2 ** 31, 2 ** 31 - 1
+
+
+def integer(minimum=INT4_MIN, maximum=INT4_MAX, what="number"):
+    """An argparse type: an integer between C{minimum} and C{maximum}."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r is not a number" % text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                "%s must be at least %d" % (what, minimum))
+        if value > maximum:
+            raise argparse.ArgumentTypeError(
+                "%s must be at most %d" % (what, maximum))
+        return value
+    return parse
+
+
+#: Ids and counts: 1 up to what an integer column holds.
+positiveInt = integer(1, INT4_MAX)
 
 
 def positiveFloat(text):
@@ -119,26 +139,62 @@ def positiveFloat(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
+    if not math.isfinite(value) or not value > 0:
+        raise argparse.ArgumentTypeError(
+            "must be a finite number greater than 0")
     return value
 
 
-def checkBuilderURL(url):
-    """Refuse what cannot be a builder's XML-RPC address.
+#: A host name (RFC 1123 labels) or a dotted IPv4 address.
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
-    @raise AdminError: it is not http(s) with a host and a port.
+
+def _hostProblem(host):
+    if not host or len(host) > 253:
+        return "no host"
+    if host.startswith("["):
+        return "IPv6 addresses are not supported; use a host name"
+    labels = host.rstrip(".").split(".")
+    if all(label.isdigit() for label in labels):
+        if len(labels) != 4 or any(int(label) > 255 for label in labels):
+            return "bad IPv4 address"
+        return None
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return "bad host name"
+    return None
+
+
+def checkBuilderURL(url):
+    """Refuse what cannot be a builder's XML-RPC address: only
+    C{http(s)://HOST:PORT/}, with a valid host, a port from 1 to 65535,
+    and no credentials, path, query or fragment.
+
+    @raise AdminError: naming what is wrong.
     """
+    problem = None
     parsed = urlparse(url)
-    try:
-        port = parsed.port
-    except ValueError:
-        port = None
-    if (parsed.scheme not in ("http", "https") or not parsed.hostname
-            or port is None):
+    netloc = parsed.netloc
+    host, _, port = netloc.rpartition(":")
+    if parsed.scheme not in ("http", "https"):
+        problem = "the scheme must be http or https"
+    elif any(c.isspace() or not c.isprintable() for c in url):
+        problem = "it holds white space or control characters"
+    elif "@" in netloc:
+        problem = "no user name or password"
+    elif parsed.query or "?" in url:
+        problem = "no query"
+    elif parsed.fragment or "#" in url:
+        problem = "no fragment"
+    elif not port.isdigit() or not 1 <= int(port) <= 65535:
+        problem = "the port must be a number from 1 to 65535"
+    elif parsed.path != "/" or parsed.params:
+        problem = "the path must be /"
+    else:
+        problem = _hostProblem(host)
+    if problem:
         raise AdminError(
-            "malformed builder URL %r: it must be http(s)://HOST:PORT/"
-            % (url,))
+            "malformed builder URL %r: it must be http(s)://HOST:PORT/ (%s)"
+            % (url, problem))
     return url
 
 
@@ -227,6 +283,9 @@ def getDistroArchRelease(store, distribution, series, arch):
 
 def cmd_builder_add(args, config, dsn):
     """Register a builder."""
+    problem = builderNameProblem(args.name)
+    if problem:
+        raise AdminError(problem)
     checkBuilderURL(args.url)
     builder_id = runWithStore(dsn, _builderAdd, args)
     output(args, {"id": builder_id, "name": args.name},
@@ -307,7 +366,7 @@ def _builderSet(store, args):
 
 def cmd_chroot_set(args, config, dsn):
     """Store a chroot tarball and use it for a series, arch and pocket."""
-    path = checkFile(args.file)
+    path = checkTarball(checkFile(args.file))
     row = runWithStore(dsn, _chrootSet, args, librarianRoot(config), path)
     output(args, row, lambda r: (
         "chroot of %(distribution)s %(series)s %(arch)s %(pocket)s is now "
@@ -316,8 +375,25 @@ def cmd_chroot_set(args, config, dsn):
 
 def checkFile(name):
     path = Path(name)
+    if path.is_dir():
+        raise AdminError("%s is a directory, not a file" % (name,))
     if not path.is_file():
         raise AdminError("no such file: %s" % (name,))
+    return path
+
+
+def checkTarball(path):
+    """Refuse a chroot that is not a readable, non-empty tarball (plain or
+    compressed), by reading its first member with C{tarfile}."""
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            first = tar.next()
+    except (tarfile.TarError, EOFError, OSError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise AdminError("%s is not a readable tarball: %s"
+                         % (path, reason.rstrip(":"))) from None
+    if first is None:
+        raise AdminError("%s is an empty tarball" % (path,))
     return path
 
 
@@ -416,10 +492,17 @@ def readDsc(dsc_path, file_paths):
     for field in ("Source", "Version", "Files"):
         if not dsc.get(field):
             raise AdminError("%s has no %s field" % (dsc_path.name, field))
+    problem = sourceProblem(dsc["Source"], dsc["Version"])
+    if problem:
+        raise AdminError("%s: %s" % (dsc_path.name, problem))
     listed = {}
     for field, key in (("Files", "md5sum"), ("Checksums-Sha1", "sha1"),
                        ("Checksums-Sha256", "sha256")):
         for entry in dsc.get(field) or ():
+            problem = filenameProblem(entry["name"])
+            if problem:
+                raise AdminError("%s lists %r: %s" % (
+                    dsc_path.name, entry["name"], problem))
             info = listed.setdefault(entry["name"], {})
             info[key] = entry[key].lower()
             info["size"] = int(entry["size"])
@@ -450,6 +533,9 @@ def readDsc(dsc_path, file_paths):
 
 def cmd_source_add(args, config, dsn):
     """Add a source package (.dsc and its files) and publish it."""
+    problem = placementProblem(args.component, args.section)
+    if problem:
+        raise AdminError(problem)
     dsc_path = checkFile(args.dsc)
     files = [checkFile(f) for f in args.files]
     dsc, text = readDsc(dsc_path, files)
@@ -850,7 +936,7 @@ def makeParser():
     addWorldCommands(sub)
 
     p = sub.add_parser("why", help=cmd_why.__doc__)
-    p.add_argument("id", type=int, metavar="ID", help="build id")
+    p.add_argument("id", type=positiveInt, metavar="ID", help="build id")
     jsonOption(p)
     p.set_defaults(func=cmd_why)
 
@@ -961,7 +1047,7 @@ def addBuildCommands(sub):
     for name, func in (("show", cmd_build_show), ("retry", cmd_build_retry),
                        ("cancel", cmd_build_cancel)):
         p = build.add_parser(name, help=func.__doc__)
-        p.add_argument("id", type=int, metavar="ID")
+        p.add_argument("id", type=positiveInt, metavar="ID")
         jsonOption(p)
         p.set_defaults(func=func)
 
@@ -973,8 +1059,8 @@ def addBuildCommands(sub):
     p.set_defaults(func=cmd_build_list)
 
     p = build.add_parser("rescore", help=cmd_build_rescore.__doc__)
-    p.add_argument("id", type=int, metavar="ID")
-    p.add_argument("score", type=int, metavar="SCORE")
+    p.add_argument("id", type=positiveInt, metavar="ID")
+    p.add_argument("score", type=integer(what="a score"), metavar="SCORE")
     jsonOption(p)
     p.set_defaults(func=cmd_build_rescore)
 

@@ -6,6 +6,7 @@ trial's: each case starts ``.venv/bin/buildmaster-admin``. Several steps
 share one test to keep the number of process starts down.
 """
 
+import argparse
 import datetime
 import hashlib
 import json
@@ -21,6 +22,8 @@ from lp_buildmaster.enums import (
     ArchivePurpose, BuildStatus, DistroReleaseStatus, PackagePublishingPocket,
     SourcePackageUrgency)
 from lp_buildmaster.librarian.storage import ContentStore
+from lp_buildmaster.model.names import (
+    builderNameProblem, placementProblem, sourceProblem)
 from lp_buildmaster.model.records import (
     Build, Builder, BuildQueue, PocketChroot)
 from lp_buildmaster.store.sampledata import sourceFiles
@@ -204,11 +207,11 @@ class WhyTests(unittest.TestCase):
 class DecisionTests(unittest.TestCase):
 
     def test_checkBuilderURL(self):
-        for url in ["http://127.0.0.1:8221/", "https://b.example:443",
-                    "http://[::1]:8221/"]:
+        for url in ["http://127.0.0.1:8221/", "https://b.example:443/"]:
             self.assertEqual(admin.checkBuilderURL(url), url)
         for url in ["127.0.0.1:8221", "ftp://h:21/", "http://h/",
-                    "http://:80/", "http://h:port/", "http://h:99999/"]:
+                    "http://:80/", "http://h:port/", "http://h:99999/",
+                    "https://b.example:443", "http://[::1]:8221/"]:
             self.assertRaises(admin.AdminError, admin.checkBuilderURL, url)
 
     def test_cancelTarget(self):
@@ -271,6 +274,71 @@ class DecisionTests(unittest.TestCase):
     def test_table(self):
         self.assertEqual(admin.table(["A", "BB"], [["xyz", None], [1, 2]]),
                          "A    BB\nxyz\n1    2")
+
+
+class OperatorInputTests(unittest.TestCase):
+    """What an operator types is checked before anything is stored."""
+
+    def test_builderURLs(self):
+        for url in ("http://127.0.0.1:9000/", "https://builder-1.example:1/",
+                    "http://alf:65535/", "http://10.0.0.7:8221/"):
+            self.assertEqual(admin.checkBuilderURL(url), url)
+        for url, problem in [
+                ("http://h:1", "the path must be /"),
+                ("http://h:1/rpc", "the path must be /"),
+                ("http://h:1/?q=1", "no query"),
+                ("http://h:1/#frag", "no fragment"),
+                ("http://user:pw@h:1/", "no user name or password"),
+                ("http://h:0/", "port must be a number from 1 to 65535"),
+                ("http://h:65536/", "port must be a number from 1 to 65535"),
+                ("http://h/", "port must be a number from 1 to 65535"),
+                ("http://h :1/", "white space"),
+                ("http://h:1/\x1b", "control characters"),
+                ("http://[::1]:1/", "IPv6 addresses are not supported"),
+                ("http://bad_host:1/", "bad host name"),
+                ("http://-x:1/", "bad host name"),
+                ("http://300.1.1.1:1/", "bad IPv4 address"),
+                ("ftp://h:1/", "scheme must be http or https"),
+                ("", "scheme must be http or https")]:
+            e = self.assertRaises(admin.AdminError, admin.checkBuilderURL, url)
+            self.assertIn(problem, str(e), url)
+            self.assertIn("it must be http(s)://HOST:PORT/", str(e))
+
+    def test_builderNames(self):
+        for name in ("bob", "demo-1", "a", "x86.builder+1_b", "b" * 64):
+            self.assertIsNone(builderNameProblem(name))
+        for name in ("", "bad name", "Bob", "-x", ".x", "a/b", "b" * 65,
+                     "caf\u00e9", "a\nb"):
+            self.assertIn("is not a builder name", builderNameProblem(name))
+
+    def test_sourceNames(self):
+        self.assertIsNone(sourceProblem("hello", "1:2.10~rc1+dfsg-0ubuntu1"))
+        for name, version, problem in [
+                ("evil/../../x", "1", "not a source package name"),
+                ("Foo_B\u00e4r", "1", "not a source package name"),
+                ("x", "1", "not a source package name"),
+                ("hello", "evil/../../x", "not a valid Debian version"),
+                ("hello", "cr.g7-37", "not a valid Debian version"),
+                ("hello", "1.0-", "not a valid Debian version"),
+                ("hello", "1 0", "not a valid Debian version")]:
+            self.assertIn(problem, sourceProblem(name, version))
+        self.assertIsNone(placementProblem("universe", "universe/net"))
+        self.assertIn("unknown component 'bogus'",
+                      placementProblem("bogus", "misc"))
+        self.assertIn("is not a section", placementProblem("main", "a b"))
+
+    def test_numbers(self):
+        score = admin.integer(what="a score")
+        self.assertEqual(score("2147483647"), 2 ** 31 - 1)
+        self.assertEqual(score("-2147483648"), -2 ** 31)
+        for text in ("2147483648", "-2147483649", "x"):
+            self.assertRaises(argparse.ArgumentTypeError, score, text)
+        for text in ("99999999999999999999", "0", "-1"):
+            self.assertRaises(argparse.ArgumentTypeError, admin.positiveInt,
+                              text)
+        for text in ("inf", "nan", "0"):
+            self.assertRaises(argparse.ArgumentTypeError,
+                              admin.positiveFloat, text)
 
 
 def writeSource(root, name, version):
@@ -343,7 +411,8 @@ class BuilderCommandTests(AdminCommandTestCase):
             "--processor", "x86")
         yield self.assertFails(
             "malformed builder URL 'http://127.0.0.1/': it must be "
-            "http(s)://HOST:PORT/",
+            "http(s)://HOST:PORT/ (the port must be a number from 1 to "
+            "65535)",
             "builder", "add", "gnu", "http://127.0.0.1/",
             "--processor", "x86")
         yield self.assertFails(
@@ -351,6 +420,26 @@ class BuilderCommandTests(AdminCommandTestCase):
             "builder", "add", "gnu", "http://127.0.0.1:9002/",
             "--processor", "arm")
         self.assertIsNone((yield self.store.builders.getByName("gnu")))
+
+    @defer.inlineCallbacks
+    def test_addRefusesHostileInput(self):
+        """Names and URLs the README refuses are refused, in one line, and
+        nothing is added (a password would show in every listing)."""
+        for name, url, message in [
+                ("", "http://127.0.0.1:9000/", "'' is not a builder name"),
+                ("bad name", "http://127.0.0.1:9000/",
+                 "'bad name' is not a builder name"),
+                ("gnu", "http://user:pw@127.0.0.1:9000/",
+                 "no user name or password"),
+                ("gnu", "http://[::1]:1/", "IPv6 addresses are not"),
+                ("gnu", "http://h:1", "the path must be /")]:
+            out, err, code = yield self.admin(
+                "builder", "add", name, url, "--processor", "x86")
+            self.assertEqual((out, code), ("", 1), (name, url))
+            self.assertEqual(len(err.splitlines()), 1, err)
+            self.assertIn(message, err)
+        rows = yield self.query("SELECT count(*) AS n FROM builder")
+        self.assertEqual(rows[0]["n"], 2)
 
     @defer.inlineCallbacks
     def test_listAndSet(self):
@@ -398,10 +487,82 @@ class BuilderCommandTests(AdminCommandTestCase):
 
 class ChrootAndSourceCommandTests(AdminCommandTestCase):
 
+    def makeTarball(self):
+        """A small gzipped tarball holding one file; its path and bytes."""
+        import io
+        import tarfile
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            info = tarfile.TarInfo("chroot-autobuild/etc/hostname")
+            info.size = 6
+            tar.addfile(info, io.BytesIO(b"hoary\n"))
+        path = Path(self.mktemp())
+        path.write_bytes(buffer.getvalue())
+        return path, buffer.getvalue()
+
+    @defer.inlineCallbacks
+    def test_chrootSetRefusesNonTarballs(self):
+        """An empty file, a non-tarball, /etc/shadow or a directory is
+        refused with one line, and nothing reaches the librarian."""
+        empty = Path(self.mktemp())
+        empty.write_bytes(b"")
+        text = Path(self.mktemp())
+        text.write_bytes(b"root:x:0:0\n" * 10)
+        directory = Path(self.mktemp())
+        directory.mkdir()
+        emptyTar = Path(self.mktemp())
+        import tarfile
+        tarfile.open(emptyTar, "w").close()
+        for path, message in [
+                (empty, "is not a readable tarball"),
+                (text, "is not a readable tarball"),
+                (Path("/etc/shadow"), "is not a readable tarball"),
+                (emptyTar, "is an empty tarball"),
+                (directory, "is a directory, not a file")]:
+            out, err, code = yield self.admin(
+                "chroot", "set", "ubuntu", "hoary", "i386", str(path))
+            self.assertEqual((out, code), ("", 1), path)
+            self.assertEqual(len(err.splitlines()), 1, err)
+            self.assertIn(message, err)
+        self.assertFalse((self.state_dir / "librarian").exists() and any(
+            p.is_file() for p in (self.state_dir / "librarian").rglob("*")))
+
+    @defer.inlineCallbacks
+    def test_sourceAddRefusesBadNames(self):
+        """A Source or Version with a slash, an invalid Debian version, a
+        name against policy, an unknown component: refused at the door."""
+        root = Path(self.mktemp())
+        root.mkdir()
+        dsc, tarball = writeSource(root, "hello", "2.10-1")
+        original = dsc.read_text()
+        for old, new, message in [
+                ("Version: 2.10-1", "Version: evil/../../x",
+                 "'evil/../../x' is not a valid Debian version"),
+                ("Version: 2.10-1", "Version: cr.g7-37",
+                 "'cr.g7-37' is not a valid Debian version"),
+                ("Source: hello", "Source: evil/../../x",
+                 "'evil/../../x' is not a source package name"),
+                ("Source: hello", "Source: Foo_B\u00e4r",
+                 "'Foo_B\u00e4r' is not a source package name")]:
+            self.assertIn(old, original)
+            dsc.write_text(original.replace(old, new))
+            out, err, code = yield self.admin(
+                "source", "add", "ubuntu", "hoary", str(dsc), str(tarball))
+            self.assertEqual((out, code), ("", 1), new)
+            self.assertEqual(len(err.splitlines()), 1, err)
+            self.assertIn(message, err)
+        dsc.write_text(original)
+        out, err, code = yield self.admin(
+            "source", "add", "ubuntu", "hoary", "--component", "bogus",
+            str(dsc), str(tarball))
+        self.assertEqual(code, 1)
+        self.assertIn("unknown component 'bogus'", err)
+        self.assertIsNone(
+            (yield self.store.sources.getByNameVersion("hello", "2.10-1")))
+
     @defer.inlineCallbacks
     def test_chrootSet(self):
-        tarball = Path(self.mktemp())
-        tarball.write_bytes(b"a chroot")
+        tarball, data = self.makeTarball()
         out = yield self.assertSucceeds(
             "chroot", "set", "ubuntu", "hoary", "i386", "--pocket",
             "security", str(tarball))
@@ -412,12 +573,12 @@ class ChrootAndSourceCommandTests(AdminCommandTestCase):
         alias = yield self.store.library.getAlias(chroot.chroot)
         self.assertEqual(out, "chroot of ubuntu hoary i386 SECURITY is now "
                          "%s (library file %d)\n" % (tarball.name, alias.id))
-        sha1 = hashlib.sha1(b"a chroot").hexdigest()
+        sha1 = hashlib.sha1(data).hexdigest()
         self.assertEqual((alias.filename, alias.sha1, alias.filesize),
-                         (tarball.name, sha1, 8))
+                         (tarball.name, sha1, len(data)))
         self.assertEqual(
             ContentStore(self.state_dir / "librarian").path(sha1)
-            .read_bytes(), b"a chroot")
+            .read_bytes(), data)
 
         yield self.assertFails(
             "no such file: /nonexistent/chroot.tar.gz",
@@ -512,6 +673,33 @@ class ChrootAndSourceCommandTests(AdminCommandTestCase):
 
 
 class BuildCommandTests(AdminCommandTestCase):
+
+    @defer.inlineCallbacks
+    def test_numbersOutOfRangeAndBadDSN(self):
+        """Numbers past their column's type and a DSN libpq cannot parse
+        give a usage error or one line, never a traceback."""
+        for args in [("build", "list", "--limit", "99999999999999999999"),
+                     ("build", "rescore", "10", "2147483648"),
+                     ("build", "show", "99999999999"),
+                     ("build", "retry", "-1")]:
+            out, err, code = yield self.admin(*args)
+            self.assertEqual(code, 2, (args, err))
+            self.assertNotIn("Traceback", err)
+            self.assertIn("must be at", err)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("BUILDMASTER_")}
+        out, err, code = yield utils.getProcessOutputAndValue(
+            str(ADMIN), ("--database", "not a dsn", "build", "list"),
+            env=env)
+        self.assertEqual(code, 1)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertIn(b"not a PostgreSQL DSN", err)
+        out, err, code = yield utils.getProcessOutputAndValue(
+            str(ADMIN), ("--database", self.dsn, "build", "list"),
+            env=dict(env, BUILDMASTER_MASTER_SCAN_INTERVALL="5"))
+        self.assertEqual(code, 1)
+        self.assertIn(b"unknown environment variable "
+                      b"BUILDMASTER_MASTER_SCAN_INTERVALL", err)
 
     @defer.inlineCallbacks
     def test_showAndList(self):
