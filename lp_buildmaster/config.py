@@ -95,9 +95,9 @@ KEYS = {
         "", _dsn, "PostgreSQL DSN; empty runs an embedded PostgreSQL in "
         "the state directory."),
     ("master", "name"): (
-        "", _str, "This master's name: it scans the builders whose lease "
-        "it holds, so masters sharing a database need different names. "
-        "Empty means the host name."),
+        "", _str, "This master's name in the master table: masters "
+        "sharing a database share the builders out between the live ones "
+        "by name, so each needs its own. Empty means the host name."),
     ("master", "scan_interval"): (
         "15", _float(), "Seconds between two scans of one builder."),
     ("master", "demo"): (

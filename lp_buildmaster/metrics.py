@@ -36,3 +36,11 @@ BUILDS_FINISHED = Counter(
 FAILURES = Counter(
     "buildmaster_failures", "Failures counted, by what failed and why.",
     ["kind", "reason"], registry=REGISTRY)
+HANDOVERS = Counter(
+    "buildmaster_builder_handovers",
+    "Builders this master took (taken) or handed over between scans "
+    "(released).", ["direction"], registry=REGISTRY)
+FAILOVERS = Counter(
+    "buildmaster_failovers",
+    "Builders this master took from a master judged dead.",
+    registry=REGISTRY)

@@ -12,6 +12,7 @@ different builders run concurrently. An idle builder with nothing
 assigned costs no database statement of its own.
 """
 
+import collections
 import logging
 import zlib
 
@@ -19,6 +20,7 @@ from twisted.application import service
 from twisted.internet import defer, task
 
 from lp_buildmaster import metrics
+from lp_buildmaster.assignment import assign
 from lp_buildmaster.buildergroup import BuilderHandle, Job, utcnow
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.policy import PocketPolicyError
@@ -124,7 +126,8 @@ class SlaveScanner:
         # builder every interval, and an idle builder with nothing assigned
         # (most of a farm) needs nothing past its status().
         vitals = self.manager.vitals.get(self.name)
-        if vitals is None or not usable(vitals.builder):
+        if (vitals is None or not usable(vitals.builder)
+                or self.manager.fenced()):
             return None
         d = defer.maybeDeferred(self.slave.status)
         d.addCallbacks(self._gotStatus, self._statusFailed,
@@ -276,21 +279,43 @@ class SlaveScanner:
 
 
 class ScannerManager(service.Service):
-    """Keeps one L{SlaveScanner} per usable builder."""
+    """Keeps one L{SlaveScanner} per usable builder it holds.
+
+    With an C{owner} (masters sharing the database), the manager
+    heartbeats four times per interval (L{MasterStore.heartbeat}); a
+    master whose last heartbeat is one interval old is dead to the
+    others. It computes which builders are its own from the live masters
+    (L{lp_buildmaster.assignment.assign}), takes those at each refresh,
+    and hands over those it holds but no longer wants only once their
+    scan in flight has ended. It fences itself: when its last successful
+    heartbeat was sent three quarters of an interval ago, or after such a
+    gap until a refresh has shown which builders are still its own, it
+    starts no scan, so that no builder is ever scanned by two masters.
+    """
+
+    #: Heartbeats per interval.
+    BEATS = 4
+    #: Fraction of the heartbeat lifetime after which a master stops
+    #: starting scans of its own accord, before the others may judge it
+    #: dead.
+    FENCE = 0.75
 
     def __init__(self, store, group, slaveFactory, clock=None, interval=15.0,
                  dispatcher=None, logger=None, cancel_timeout=180.0,
-                 owner=None):
+                 owner=None, dbclock=None, web_url=None, librarian_url=None):
         """
         @param group: the L{BuilderGroup} whose logic the scanners run.
         @param slaveFactory: C{f(builder_record)} -> an L{ISlave}.
         @param dispatcher: gets C{builderIdle(builder, vitals)} for idle
             builders with nothing assigned, or None.
         @param owner: this master's name when several masters share the
-            database: it then scans only the builders whose lease it holds
-            (leases last four intervals and are renewed by the refresh;
-            those of a stopped master are released, those of a dead one
-            run out). None: scan every builder.
+            database: it then registers, heartbeats and scans only the
+            builders the assignment gives it. None: scan every builder.
+        @param dbclock: a callable giving the time (seconds since the
+            epoch) that heartbeats and leases use instead of the
+            database's C{now()} (tests pass their Clock's C{seconds}).
+        @param web_url: this master's dashboard, as its master row says.
+        @param librarian_url: the librarian it uses, likewise.
         """
         if clock is None:
             from twisted.internet import reactor as clock
@@ -303,17 +328,48 @@ class ScannerManager(service.Service):
         self.logger = logger or logging.getLogger("lp_buildmaster.scanner")
         self.cancel_timeout = cancel_timeout
         self.owner = owner
-        self.lease = max(4 * interval, 10.0)
+        self.dbclock = dbclock
+        self.web_url = web_url
+        self.librarian_url = librarian_url
+        #: A master without heartbeat for this long is dead.
+        self.lifetime = interval
         self.thresholds = group.thresholds
         self.vitals = {}
         self.scanners = {}
-        self._retiring = set()
+        #: L{MasterInfo} of every registered master, at the last heartbeat
+        self.masters = []
+        #: names of the live masters, at the last heartbeat
+        self.live = ()
+        #: C{{builder name: (owner, usable)}} at the last refresh
+        self.owners = {}
+        #: builder names whose release waits for their scan to end
+        self._releasing = set()
+        self._releaseNow = []
+        #: handovers (taken, released) and failovers, for the metrics
+        self.counts = collections.Counter()
+        self._assignment = (None, frozenset())
+        self._beatSent = None
+        self._gapAt = None
+        self._beatFailing = False
+        self._beating = None
+        #: C{{Deferred: builder name}} of scanners stopping
+        self._retiring = {}
         self._refreshing = None
+        self._refreshAgain = False
+        self._started = False
         self.loop = task.LoopingCall(self.refresh)
         self.loop.clock = clock
+        self.beat = task.LoopingCall(self.heartbeat)
+        self.beat.clock = clock
 
     def startService(self):
         super().startService()
+        if self.owner is not None:
+            self._beatDone = self.beat.start(self.interval / self.BEATS,
+                                             now=True)
+            self._beatDone.addErrback(
+                lambda f: self.logger.error("heartbeat loop died: %s",
+                                            f.getTraceback()))
         self._loopDone = self.loop.start(self.interval, now=True)
         self._loopDone.addErrback(
             lambda f: self.logger.error("scanner refresh loop died: %s",
@@ -322,38 +378,143 @@ class ScannerManager(service.Service):
     @defer.inlineCallbacks
     def stopService(self):
         super().stopService()
-        if self.loop.running:
-            self.loop.stop()
-        if self._refreshing is not None:
-            yield self._refreshing
+        for loop in (self.beat, self.loop):
+            if loop.running:
+                loop.stop()
+        while self._refreshing is not None or self._beating is not None:
+            # A heartbeat landing after leave() would make this master
+            # look alive again for a whole interval.
+            yield self._refreshing or self._beating
         yield defer.DeferredList(
             [s.stop() for s in self.scanners.values()] + list(self._retiring))
         self.scanners.clear()
         yield self.group.flushLogtails()
         if self.owner is not None:
-            yield self.store.jobs.releaseLeases(self.owner)
+            yield self.store.masters.leave(self.owner)
+
+    # Heartbeat and fencing.
+
+    def _dbnow(self):
+        return None if self.dbclock is None else self.dbclock()
+
+    def fenced(self):
+        """Whether this master may start no scan now: it is not sure that
+        the others still count it alive, or it has not yet learnt which
+        builders are still its own."""
+        if self.owner is None:
+            return False
+        return (self._beatSent is None or self._gapAt is not None
+                or self.clock.seconds() - self._beatSent
+                >= self.FENCE * self.lifetime)
+
+    def heartbeat(self):
+        """One heartbeat; never fails, so the LoopingCall never dies."""
+        sent = self.clock.seconds()
+        d = self._beating = self.store.masters.heartbeat(
+            self.owner, self.lifetime, now=self._dbnow(),
+            web_url=self.web_url, librarian_url=self.librarian_url)
+        d.addCallbacks(self._beaten, self._beatFailed, callbackArgs=(sent,))
+
+        def done(result):
+            self._beating = None
+            return result
+        return d.addBoth(done)
+
+    def _beaten(self, masters, sent):
+        now = self.clock.seconds()
+        if (self._beatSent is None
+                or now - self._beatSent >= self.FENCE * self.lifetime):
+            # The others may have judged us dead meanwhile, and taken
+            # builders: scan nothing until a refresh says what is ours.
+            self._gapAt = sent
+        self._beatSent = sent
+        if self._beatFailing:
+            self._beatFailing = False
+            self.logger.info("master '%s': heartbeat works again",
+                             self.owner)
+        self.masters = masters
+        live = tuple(m.name for m in masters if m.live)
+        if live != self.live:
+            self.logger.info("master '%s': live masters now %s",
+                             self.owner, ", ".join(live))
+            self.live = live
+            self.refresh()
+        elif self._gapAt is not None:
+            self.refresh()
+
+    def _beatFailed(self, failure):
+        # Logged once per outage: the next success says so.
+        if not self._beatFailing:
+            self._beatFailing = True
+            self.logger.warning(
+                "master '%s': heartbeat failed (%s); scans stop after %.1f s "
+                "without one, and other masters take the builders after "
+                "%.1f s", self.owner, failure.getErrorMessage(),
+                self.FENCE * self.lifetime, self.lifetime)
+
+    def _wanted(self):
+        """Names of the usable builders the assignment gives this master,
+        from the owners seen at the last refresh and the live masters."""
+        names = frozenset(name for name, (owner, ok) in self.owners.items()
+                          if ok)
+        key = (names, self.live)
+        if self._assignment[0] != key:
+            mine = assign(names, self.live)
+            self._assignment = (key, frozenset(
+                name for name, master in mine.items()
+                if master == self.owner))
+        return self._assignment[1]
+
+    # Refreshing.
 
     def refresh(self):
         """Refresh every builder's vitals, start and stop scanners, and
-        write the pending log tails; two statements in all."""
+        write the pending log tails; two statements in all. A refresh
+        asked for while one runs runs again once it ends."""
+        if self._refreshing is not None:
+            self._refreshAgain = True
+            return self._refreshing
         d = self._refreshing = self._refresh()
         d.addErrback(lambda f: self.logger.error(
             "scanner refresh failed: %s", f.getTraceback()))
 
         def done(result):
             self._refreshing = None
+            if self._refreshAgain and self.running:
+                self._refreshAgain = False
+                self.refresh()
         d.addBoth(done)
         return d
 
     @defer.inlineCallbacks
     def _refresh(self):
         yield self.group.flushLogtails()
-        self.vitals = yield self.store.jobs.allVitals(
-            self.vitals, owner=self.owner, lease=self.lease)
+        if self.owner is None:
+            self.vitals = yield self.store.jobs.allVitals(self.vitals)
+        else:
+            if self._beatSent is None:
+                # No heartbeat yet: no assignment to act on.
+                return
+            for attempt in range(2):
+                sent = self.clock.seconds()
+                wanted = self._wanted()
+                result = yield self.store.jobs.leasedVitals(
+                    self.owner, wanted, self.vitals, now=self._dbnow())
+                self.owners = result.owners
+                # The first refresh, or new builders: take at once what
+                # the assignment over the builders as they are gives.
+                if self._wanted() == wanted:
+                    break
+            if self._gapAt is not None and sent >= self._gapAt:
+                self._gapAt = None
+            self._counted(result.taken)
+            self.vitals = result.vitals
         if not self.running:
             return
+        quick = self._started
+        self._started = True
         for name, vitals in self.vitals.items():
-            if usable(vitals.builder):
+            if usable(vitals.builder) and name not in self._releasing:
                 scanner = self.scanners.get(name)
                 if scanner is not None and scanner.url != vitals.builder.url:
                     self.logger.info("Builder '%s' moved to %s", name,
@@ -361,20 +522,89 @@ class ScannerManager(service.Service):
                     self._retire(self.scanners.pop(name))
                     scanner = None
                 if scanner is None:
-                    self.startScanner(vitals.builder)
+                    self.startScanner(vitals.builder, quick=quick)
         for name in list(self.scanners):
             vitals = self.vitals.get(name)
             if vitals is None or not usable(vitals.builder):
-                self.logger.info("Builder '%s' removed or disabled; no "
-                                 "longer scanned", name)
+                owner, ok = self.owners.get(name, (None, False))
+                if self.owner is not None and owner == self.owner:
+                    scanner = self.scanners.pop(name)
+                    self.logger.info(
+                        "Builder '%s' %s; released %s", name,
+                        "handed over" if ok else "disabled",
+                        "now" if scanner._inflight is None
+                        else "once its scan ends")
+                    self._releaseAfter(name, scanner)
+                    continue
+                if owner is not None and owner != self.owner:
+                    self.logger.warning(
+                        "Builder '%s' was taken by master '%s'; no longer "
+                        "scanned here", name, owner)
+                else:
+                    self.logger.info("Builder '%s' removed or disabled; no "
+                                     "longer scanned", name)
                 self._retire(self.scanners.pop(name))
+        if self.owner is not None:
+            # Held without a scanner (after a restart), or whose scanner
+            # has just stopped between scans: released at once.
+            release = self._releaseNow + [
+                name for name, (owner, ok) in self.owners.items()
+                if owner == self.owner and name not in self.vitals
+                and name not in self._releasing]
+            self._releaseNow = []
+            if release:
+                yield self._release(release)
+
+    def _counted(self, taken):
+        for name, previous in taken.items():
+            self.counts["taken"] += 1
+            metrics.HANDOVERS.labels("taken").inc()
+            if previous is not None and previous != self.owner:
+                self.counts["failovers"] += 1
+                metrics.FAILOVERS.inc()
+        dead = sorted({previous for previous in taken.values()
+                       if previous is not None and previous != self.owner})
+        for master in dead:
+            names = sorted(name for name, previous in taken.items()
+                           if previous == master)
+            self.logger.warning(
+                "master '%s' is dead: took %d of its builders (%s)",
+                master, len(names), ", ".join(names[:5])
+                + (", ..." if len(names) > 5 else ""))
+
+    def _releaseAfter(self, name, scanner):
+        """Stop C{scanner}, then release its builder: never mid-scan.
+        Builders with no scan in flight are released together at the end
+        of the refresh, in one statement."""
+        self._releasing.add(name)
+        d = scanner.stop()
+        if d.called:
+            self._releaseNow.append(name)
+            return
+        d.addCallback(lambda _: self._release([name]))
+        self._retiring[d] = name
+        d.addBoth(lambda _: self._retiring.pop(d, None))
+
+    @defer.inlineCallbacks
+    def _release(self, names):
+        self._releasing.update(names)
+        try:
+            yield self.store.jobs.release(self.owner, names)
+            self.counts["released"] += len(names)
+            metrics.HANDOVERS.labels("released").inc(len(names))
+        except Exception as e:
+            # Still ours in the database: the next refresh tries again.
+            self.logger.warning("master '%s': releasing %s failed: %s",
+                                self.owner, ", ".join(sorted(names)), e)
+        finally:
+            self._releasing.difference_update(names)
 
     def _retire(self, scanner):
         """Stop a scanner without waiting for its scan in flight, which
         L{stopService} still waits for."""
         d = scanner.stop()
-        self._retiring.add(d)
-        d.addBoth(lambda _: self._retiring.discard(d))
+        self._retiring[d] = scanner.name
+        d.addBoth(lambda _: self._retiring.pop(d, None))
 
     @defer.inlineCallbacks
     def settle(self, exclude=()):
@@ -385,8 +615,10 @@ class ScannerManager(service.Service):
             (those blocked on the Clock itself).
         """
         while True:
-            pending = [d for d in [self._refreshing] + [
+            pending = [d for d in [self._refreshing, self._beating] + [
                 s._inflight for name, s in self.scanners.items()
+                if name not in exclude] + [
+                d for d, name in self._retiring.items()
                 if name not in exclude]
                 if d is not None]
             if not pending:
@@ -396,14 +628,18 @@ class ScannerManager(service.Service):
                 d.addBoth(lambda r, w=waiter: (w.callback(None), r)[1])
                 yield waiter
 
-    def startScanner(self, builder):
+    def startScanner(self, builder, quick=False):
+        """Start scanning C{builder}: its first scan within the interval
+        (spread by name), or with C{quick} (a builder taken over or added
+        while running) within a quarter of it."""
         slave = self.slaveFactory(builder)
         scanner = SlaveScanner(self, builder.name, slave)
         scanner.url = builder.url
         self.scanners[builder.name] = scanner
         # Spread the builders' scans over the interval.
         offset = (zlib.crc32(builder.name.encode()) % 1000) / 1000.0
-        scanner.start(delay=offset * self.interval)
+        spread = self.interval / self.BEATS if quick else self.interval
+        scanner.start(delay=offset * spread)
         return scanner
 
     @defer.inlineCallbacks
@@ -412,7 +648,8 @@ class ScannerManager(service.Service):
         vitals = yield self.store.jobs.vitals(name)
         if vitals is None:
             self.vitals.pop(name, None)
-        else:
+        elif name in self.scanners:
+            # Not for a builder handed over meanwhile.
             self.vitals[name] = vitals
         return vitals
 

@@ -218,6 +218,9 @@ class MasterService(service.MultiService):
             self.config = config.replace(
                 web_port=self.web.port.getHost().port)
             self.dispatcher.build_url = self.webURL() + "/builds/%d"
+        # What the next heartbeat writes into this master's row.
+        self.manager.web_url = self.webURL()
+        self.manager.librarian_url = self.librarianURL()
 
     def librarianURL(self):
         config = self.config
@@ -286,7 +289,8 @@ class MasterService(service.MultiService):
             dispatcher=self.dispatcher,
             logger=logging.getLogger("lp_buildmaster.scanner"),
             cancel_timeout=config.failures_cancel_timeout,
-            owner=config.master_name or None)
+            owner=config.master_name or None, web_url=self.webURL(),
+            librarian_url=self.librarianURL())
         self.manager.setServiceParent(self)
         InstantDispatch(self.dsn, self.manager).setServiceParent(self)
         self._addDepWait()

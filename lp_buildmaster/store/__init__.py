@@ -74,6 +74,7 @@ class Store:
         from lp_buildmaster.store.distro import DistroStore
         from lp_buildmaster.store.jobs import JobStore
         from lp_buildmaster.store.library import LibraryStore
+        from lp_buildmaster.store.masters import MasterStore
         from lp_buildmaster.store.queue import BuildQueueStore
         from lp_buildmaster.store.sources import SourceStore
         from lp_buildmaster.store.world import WorldStore
@@ -87,6 +88,7 @@ class Store:
         self.binaries = BinaryStore(self)
         self.dispatch = DispatchStore(self)
         self.world = WorldStore(self)
+        self.masters = MasterStore(self)
 
     @classmethod
     @defer.inlineCallbacks

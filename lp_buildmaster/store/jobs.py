@@ -20,6 +20,7 @@ from lp_buildmaster.store import Component
 from lp_buildmaster.store.binaries import recordBinaries
 from lp_buildmaster.text import notes
 from lp_buildmaster.store.builders import BUILDER_COLUMNS
+from lp_buildmaster.store.masters import NOW
 
 #: States a build is in while a builder has it.
 ACTIVE_STATES = [BuildStatus.BUILDING.value, BuildStatus.CANCELLING.value]
@@ -60,25 +61,61 @@ ALL_VITALS = ("SELECT coalesce(json_object_agg(b.name, %s), '{}')::text"
               " AS vitals" % _VITALS_ARRAY) + _VITALS_FROM
 ONE_VITALS = ("SELECT %s::text AS vitals" % _VITALS_ARRAY) + _VITALS_FROM \
     + " WHERE b.name = %s"
-# With several masters on one database, each scans the builders whose
-# lease it holds. The same statement takes the builders nobody holds (or
-# whose lease ran out: their master died) and renews its own leases when
-# half their time is gone; the SELECT sees the rows as they were before
-# the UPDATE, hence "OR b.id IN claimed".
+# With several masters on one database, each scans the builders it holds
+# (owner), and holds them for as long as its master row is live. The
+# refresh takes the builders it wants (the assignment it computed) that
+# nobody holds or whose master is dead, and reads in the same statement
+# the vitals of the builders it holds and wants, every builder's owner
+# (for the next assignment), and whom it took builders from. The SELECT
+# sees the rows as they were before the UPDATE, hence "OR b.id IN
+# claimed". Builders it holds already are not written again.
 LEASED_VITALS = """
-    WITH claimed AS (
-        UPDATE builder
-           SET owner = %(owner)s,
-               lease_expires = now() + %(lease)s * interval '1 second'
-         WHERE owner IS NULL OR lease_expires IS NULL
-            OR lease_expires < now()
-            OR (owner = %(owner)s
-                AND lease_expires < now() + %(renew)s * interval '1 second')
-        RETURNING id)
-    SELECT coalesce(json_object_agg(b.name, """ + _VITALS_ARRAY + """),
-                    '{}')::text AS vitals""" + _VITALS_FROM + """
-     WHERE (b.owner = %(owner)s AND b.lease_expires > now())
-        OR b.id IN (SELECT id FROM claimed)"""
+    WITH t AS (SELECT """ + NOW + """ AS now),
+    live AS (SELECT m.name FROM master m, t WHERE m.expires > t.now),
+    claimed AS (
+        UPDATE builder b SET owner = %(owner)s
+          FROM builder old
+         WHERE old.id = b.id AND b.name = ANY(%(wanted)s)
+           AND b.active AND b.builderok
+           AND (b.owner IS NULL OR b.owner NOT IN (SELECT name FROM live))
+        RETURNING b.id, b.name, old.owner AS previous)
+    SELECT
+      (SELECT coalesce(json_object_agg(b.name, """ + _VITALS_ARRAY + """),
+                       '{}')""" + _VITALS_FROM + """
+        WHERE (b.owner = %(owner)s AND b.name = ANY(%(wanted)s)
+               AND b.active AND b.builderok)
+           OR b.id IN (SELECT id FROM claimed))::text AS vitals,
+      (SELECT coalesce(json_object_agg(
+                  name, json_build_array(owner, active AND builderok)), '{}')
+         FROM builder)::text AS owners,
+      (SELECT coalesce(json_object_agg(name, previous), '{}')
+         FROM claimed)::text AS taken"""
+
+
+@dataclasses.dataclass(frozen=True)
+class LeasedVitals:
+    """What one refresh of a master sharing the database learns."""
+
+    #: C{{name: BuilderVitals}} of the builders it holds and wants
+    vitals: dict
+    #: C{{name: (owner or None, usable)}} of every builder
+    owners: dict
+    #: C{{name: previous owner or None}} of the builders it took now
+    taken: dict
+
+
+def _reuse(rows, previous):
+    """C{{name: BuilderVitals}} from C{{name: JSON array}}, keeping the
+    C{previous} vitals of builders whose row did not change."""
+    previous = previous or {}
+    result = {}
+    for name, values in rows.items():
+        old = previous.get(name)
+        if old is not None and old.raw == tuple(values):
+            result[name] = old
+        else:
+            result[name] = _vitals(values)
+    return result
 
 
 def _vitals(values):
@@ -97,29 +134,31 @@ def _vitals(values):
 class JobStore(Component):
 
     @defer.inlineCallbacks
-    def allVitals(self, previous=None, owner=None, lease=60.0):
+    def allVitals(self, previous=None):
         """Every builder with its job, in one statement: C{{name: vitals}}.
 
         @param previous: the last result; the vitals of builders whose row
             did not change are reused as they are.
-        @param owner: this master's name when builders are leased: only
-            the builders it holds (or takes now) are returned, and leases
-            of C{lease} seconds are renewed when half gone.
         """
-        if owner is None:
-            row = yield self._one(ALL_VITALS)
-        else:
-            row = yield self._one(LEASED_VITALS, dict(
-                owner=owner, lease=lease, renew=lease / 2.0))
-        previous = previous or {}
-        result = {}
-        for name, values in json.loads(row["vitals"]).items():
-            old = previous.get(name)
-            if old is not None and old.raw == tuple(values):
-                result[name] = old
-            else:
-                result[name] = _vitals(values)
-        return result
+        row = yield self._one(ALL_VITALS)
+        return _reuse(json.loads(row["vitals"]), previous)
+
+    @defer.inlineCallbacks
+    def leasedVitals(self, owner, wanted, previous=None, now=None):
+        """One refresh of master C{owner}, in one statement: take the
+        builders of C{wanted} that are free or held by a dead master, and
+        read what L{LeasedVitals} holds.
+
+        @param wanted: names of the builders the assignment gives it.
+        @param now: seconds since the epoch (tests); None: the database's.
+        """
+        row = yield self._one(LEASED_VITALS, dict(
+            owner=owner, wanted=sorted(wanted), now=now))
+        return LeasedVitals(
+            vitals=_reuse(json.loads(row["vitals"]), previous),
+            owners={name: (value[0], value[1]) for name, value in
+                    json.loads(row["owners"]).items()},
+            taken=json.loads(row["taken"]))
 
     @defer.inlineCallbacks
     def vitals(self, name):
@@ -291,12 +330,16 @@ class JobStore(Component):
             return count == 1
         return self.store.runInteraction(mark)
 
-    def releaseLeases(self, owner):
-        """Give up every builder C{owner} holds (a master stopping), so
-        that another master takes them at its next refresh."""
+    def release(self, owner, names):
+        """Give up the builders C{names} that C{owner} holds (handed over
+        between scans), and tell the other masters at once."""
         return self.store.runOperation(
-            "UPDATE builder SET owner = NULL, lease_expires = NULL"
-            " WHERE owner = %s", (owner,))
+            "WITH released AS ("
+            "    UPDATE builder SET owner = NULL"
+            "     WHERE owner = %s AND name = ANY(%s) RETURNING id)"
+            " SELECT (SELECT count(*) FROM released),"
+            "        pg_notify('builders', 'released')",
+            (owner, sorted(names)))
 
 
 #: States in which a build waits for its upload to be processed.

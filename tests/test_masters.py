@@ -1,0 +1,334 @@
+"""Several masters sharing one database: registration, heartbeats, the
+assignment of builders, handover between scans, failover and fencing.
+
+Each master is a L{ScannerManager} with a Store of its own; time is one
+C{task.Clock}, which the database statements use too (C{dbclock}).
+"""
+
+import collections
+
+from twisted.internet import defer, task
+from twisted.trial import unittest
+
+from lp_buildmaster.assignment import assign, moved
+from lp_buildmaster.master import InstantDispatch
+from lp_buildmaster.scanner import ScannerManager
+from lp_buildmaster.store import Store
+from tests import mockslaves
+from tests.database import DatabaseTestCase
+from tests.farm import addBuilder, captureLogs, makeGroup
+
+INTERVAL = 4.0
+#: How finely the tests step time.
+STEP = 0.25
+
+
+class AssignmentTests(unittest.TestCase):
+    """The pure assignment: fair within one builder, stable, few moves."""
+
+    def test_fairShare(self):
+        for count in (30, 31, 900):
+            builders = ["b%d" % i for i in range(count)]
+            shares = collections.Counter(
+                assign(builders, ["m1", "m2", "m3"]).values())
+            self.assertEqual(sorted(shares), ["m1", "m2", "m3"])
+            self.assertLessEqual(max(shares.values()) - min(shares.values()),
+                                 1, (count, shares))
+
+    def test_sameAnswerWhateverTheOrder(self):
+        builders = ["b%d" % i for i in range(50)]
+        self.assertEqual(assign(builders, ["m1", "m2", "m3"]),
+                         assign(list(reversed(builders)), ["m3", "m1", "m2"]))
+
+    def test_fewMoveWhenAMasterLeavesOrJoins(self):
+        builders = ["b%d" % i for i in range(900)]
+        three = assign(builders, ["m1", "m2", "m3"])
+        two = assign(builders, ["m1", "m2"])
+        four = assign(builders, ["m1", "m2", "m3", "m4"])
+        # Leaving: m3's 300 must move; at most 2% more do.
+        self.assertLessEqual(len(moved(three, two)), 306)
+        self.assertTrue(all(two[b] == three[b] for b in builders
+                            if three[b] != "m3" and b not in
+                            moved(three, two)))
+        # Joining: m4 gets its 225; at most 5% more move.
+        self.assertEqual(collections.Counter(four.values())["m4"], 225)
+        self.assertLessEqual(len(moved(three, four)), 236)
+
+    def test_noMastersNoAssignment(self):
+        self.assertEqual(assign(["b1"], []), {})
+
+
+class RecordingSlave(mockslaves.OkSlave):
+    """An idle builder that notes which master scanned it, and when."""
+
+    def __init__(self, scans, master, clock, **kwargs):
+        super().__init__(**kwargs)
+        self.scans = scans
+        self.master = master
+        self.clock = clock
+
+    def status(self):
+        self.scans[self.name].append((self.clock.seconds(), self.master))
+        return super().status()
+
+
+class SeveralMastersTestCase(DatabaseTestCase):
+
+    builders = 28
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        self.clock = task.Clock()
+        self.clock.advance(1_800_000_000)
+        self.scans = collections.defaultdict(list)
+        # The sample builders: bob builds, frog is idle; both are ours too.
+        for i in range(self.builders):
+            yield addBuilder(self.store, "b%02d" % i)
+        self.names = yield self.builderNames()
+        self.managers = {}
+        #: builders whose scan hangs on purpose
+        self.hanging = []
+        self.logs = captureLogs(self)
+
+    @defer.inlineCallbacks
+    def builderNames(self):
+        rows = yield self.store.runQuery("SELECT name FROM builder")
+        return sorted(row["name"] for row in rows)
+
+    @defer.inlineCallbacks
+    def master(self, name, start=True):
+        store = yield Store.connect(self.dsn, size=2)
+        self.addCleanup(store.close)
+
+        def slave(builder):
+            if builder.name == "bob":
+                return mockslaves.SaneBuildingSlave(name="bob")
+            return RecordingSlave(self.scans, name, self.clock,
+                                  name=builder.name)
+        manager = ScannerManager(
+            store, makeGroup(store, clock=self.clock), slave,
+            clock=self.clock, interval=INTERVAL, owner=name,
+            dbclock=self.clock.seconds,
+            web_url="http://127.0.0.1:1/%s" % name)
+        self.managers[name] = manager
+        if start:
+            manager.startService()
+            self.addCleanup(self.stop, manager)
+            yield self.settle()
+        return manager
+
+    def stop(self, manager):
+        if manager.running:
+            return manager.stopService()
+
+    @defer.inlineCallbacks
+    def settle(self):
+        for _ in range(3):
+            for manager in list(self.managers.values()):
+                yield manager.settle(exclude=self.hanging)
+
+    @defer.inlineCallbacks
+    def advance(self, seconds):
+        """Let C{seconds} pass in small steps, every master acting at each."""
+        for _ in range(int(round(seconds / STEP))):
+            self.clock.advance(STEP)
+            yield self.settle()
+
+    @defer.inlineCallbacks
+    def owners(self):
+        rows = yield self.store.runQuery("SELECT name, owner FROM builder")
+        return {row["name"]: row["owner"] for row in rows}
+
+    def kill(self, manager):
+        """As SIGKILL: nothing runs any more, nothing is said."""
+        for loop in (manager.beat, manager.loop):
+            if loop.running:
+                loop.stop()
+        for scanner in manager.scanners.values():
+            scanner.stop()
+        manager.running = False
+
+    def assertNoBuilderScannedByTwo(self, handovers=2):
+        """No builder was scanned by two masters at once: two masters
+        both scanning it every interval would alternate, run after run;
+        here each builder's scans form at most C{handovers + 1} runs of
+        one master each."""
+        for name, scans in self.scans.items():
+            runs = [master for i, (when, master) in enumerate(sorted(scans))
+                    if i == 0 or sorted(scans)[i - 1][1] != master]
+            self.assertLessEqual(len(runs), handovers + 1, (name, runs))
+
+
+class AssignmentInTheDatabaseTests(SeveralMastersTestCase):
+
+    @defer.inlineCallbacks
+    def test_mastersRegisterWithTheirURLs(self):
+        yield self.master("alpha")
+        masters = yield self.store.masters.all()
+        self.assertEqual([(m.name, m.live, m.web_url, m.builders)
+                          for m in masters],
+                         [("alpha", True, "http://127.0.0.1:1/alpha", 30)])
+
+    @defer.inlineCallbacks
+    def test_spreadWithinOneBuilder(self):
+        for name in ("alpha", "beta", "gamma"):
+            yield self.master(name)
+        yield self.advance(3 * INTERVAL)
+        owners = yield self.owners()
+        shares = collections.Counter(owners.values())
+        self.assertEqual(sorted(shares), ["alpha", "beta", "gamma"])
+        self.assertLessEqual(max(shares.values()) - min(shares.values()), 1)
+        self.assertEqual(owners, assign(self.names,
+                                        ["alpha", "beta", "gamma"]))
+        # Each scans exactly the builders it holds.
+        for name, manager in self.managers.items():
+            self.assertEqual(sorted(manager.scanners),
+                             sorted(b for b, o in owners.items()
+                                    if o == name))
+        self.assertNoBuilderScannedByTwo()
+
+    @defer.inlineCallbacks
+    def test_joiningMasterTakesItsShareBetweenScans(self):
+        alpha = yield self.master("alpha")
+        yield self.advance(INTERVAL)
+        self.assertEqual(len(alpha.scanners), 30)
+        beta = yield self.master("beta")
+        yield self.advance(2 * INTERVAL)
+        owners = yield self.owners()
+        self.assertEqual(owners, assign(self.names, ["alpha", "beta"]))
+        self.assertEqual(alpha.counts["released"], 15)
+        self.assertEqual(beta.counts["taken"], 15)
+        self.assertEqual(beta.counts["failovers"], 0)
+        self.assertNoBuilderScannedByTwo()
+
+    @defer.inlineCallbacks
+    def test_releasedOnlyOnceItsScanEnds(self):
+        alpha = yield self.master("alpha")
+        yield self.advance(INTERVAL)
+        wanted = assign(self.names, ["alpha", "beta"])
+        moving = sorted(b for b, m in wanted.items() if m == "beta"
+                        and b != "bob")[0]
+        # A scan of a builder bound for beta hangs.
+        scanner = alpha.scanners[moving]
+        pending = defer.Deferred()
+        scanner.slave.status = lambda: pending
+        self.hanging.append(moving)
+        idle = mockslaves.normaliseStatus(("BuilderStatus.IDLE",), moving)
+        self.addCleanup(lambda: pending.called or pending.callback(idle))
+        yield self.advance(INTERVAL)
+        self.assertIsNotNone(scanner._inflight)
+        yield self.master("beta")
+        yield self.advance(2 * INTERVAL)
+        owners = yield self.owners()
+        self.assertEqual(owners[moving], "alpha")
+        self.assertNotIn(moving, self.managers["beta"].scanners)
+        # The scan ends: alpha lets go, beta takes it at its next refresh.
+        pending.callback(idle)
+        self.hanging.remove(moving)
+        yield self.advance(INTERVAL)
+        owners = yield self.owners()
+        self.assertEqual(owners[moving], "beta")
+        self.assertIn(moving, self.managers["beta"].scanners)
+
+    @defer.inlineCallbacks
+    def test_gracefulStopHandsEverythingOver(self):
+        alpha = yield self.master("alpha")
+        yield self.master("beta")
+        yield self.advance(2 * INTERVAL)
+        yield alpha.stopService()
+        masters = yield self.store.masters.all()
+        self.assertEqual([m.name for m in masters], ["beta"])
+        yield self.advance(INTERVAL / 2)
+        owners = yield self.owners()
+        self.assertEqual(set(owners.values()), {"beta"})
+
+
+class FailoverTests(SeveralMastersTestCase):
+
+    @defer.inlineCallbacks
+    def test_killedMastersBuildersScannedWithinTwoIntervals(self):
+        for name in ("alpha", "beta", "gamma"):
+            yield self.master(name)
+        yield self.advance(3 * INTERVAL)
+        owners = yield self.owners()
+        held = sorted(b for b, o in owners.items() if o == "beta")
+        victims = [b for b in held if b != "bob"]
+        self.assertGreater(len(victims), 5)
+        killed = self.clock.seconds()
+        self.kill(self.managers["beta"])
+        judged = None
+        for _ in range(int(3 * INTERVAL / STEP)):
+            self.clock.advance(STEP)
+            yield self.settle()
+            if judged is None and all(
+                    "beta" not in m.live for n, m in self.managers.items()
+                    if n != "beta"):
+                judged = self.clock.seconds() - killed
+        self.assertLessEqual(judged, 1.5 * INTERVAL)
+        delays = []
+        for name in victims:
+            after = [when for when, master in self.scans[name]
+                     if when > killed and master != "beta"]
+            self.assertTrue(after, name)
+            delays.append(after[0] - killed)
+        self.assertLessEqual(max(delays), 2 * INTERVAL, delays)
+        owners = yield self.owners()
+        self.assertEqual(owners, assign(self.names, ["alpha", "gamma"]))
+        failovers = sum(m.counts["failovers"]
+                        for n, m in self.managers.items() if n != "beta")
+        self.assertEqual(failovers, len(held))
+        self.assertIn("master 'beta' is dead", "\n".join(self.logs.lines))
+        self.assertNoBuilderScannedByTwo()
+
+    @defer.inlineCallbacks
+    def test_masterWithoutDatabaseStopsScanningBeforeOthersTakeOver(self):
+        alpha = yield self.master("alpha")
+        beta = yield self.master("beta")
+        yield self.advance(2 * INTERVAL)
+        # alpha's heartbeats fail; its scanners keep their LoopingCalls.
+        real = alpha.store.masters.heartbeat
+        alpha.store.masters.heartbeat = lambda *a, **kw: defer.fail(
+            ConnectionError("database gone"))
+        cut = self.clock.seconds()
+        yield self.advance(3 * INTERVAL)
+        self.assertTrue(alpha.fenced())
+        alpha_last = max(when for scans in self.scans.values()
+                         for when, master in scans if master == "alpha")
+        self.assertLess(alpha_last, cut + alpha.FENCE * INTERVAL)
+        owners = yield self.owners()
+        self.assertEqual(set(owners.values()), {"beta"})
+        self.assertEqual(len(beta.scanners), 30)
+        self.assertEqual(
+            sum("heartbeat failed" in line for line in self.logs.lines), 1)
+        # The database comes back: alpha scans again only what is its own
+        # once a refresh said so.
+        alpha.store.masters.heartbeat = real
+        yield self.advance(3 * INTERVAL)
+        self.assertFalse(alpha.fenced())
+        owners = yield self.owners()
+        self.assertEqual(owners, assign(self.names, ["alpha", "beta"]))
+        self.assertNoBuilderScannedByTwo()
+
+
+class InstantDispatchOwnerTests(SeveralMastersTestCase):
+
+    @defer.inlineCallbacks
+    def test_freedBuilderWakesOnlyItsOwner(self):
+        masters = {}
+        for name in ("alpha", "beta"):
+            masters[name] = yield self.master(name)
+        yield self.advance(2 * INTERVAL)
+        owners = yield self.owners()
+        freed = sorted(b for b, o in owners.items() if o == "beta"
+                       and b != "bob")[0]
+        builder = yield self.store.builders.getByName(freed)
+        Notify = collections.namedtuple("Notify", "channel payload")
+        before = len(self.scans[freed])
+        for manager in masters.values():
+            InstantDispatch(self.dsn, manager)._notified(
+                Notify("builder_freed", str(builder.id)))
+        self.clock.advance(0)
+        yield self.settle()
+        self.assertEqual(self.scans[freed][before:],
+                         [(self.clock.seconds(), "beta")])
