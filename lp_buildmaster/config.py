@@ -125,6 +125,10 @@ KEYS = {
     ("slave", "ensurepresent_timeout"): (
         "1800", _float(), "Seconds before an ensurepresent call is "
         "cancelled."),
+    ("slave", "download_min_rate"): (
+        "65536", _int(1), "Bytes a second a file download from a builder "
+        "must keep up: one taking longer than timeout plus its size at this "
+        "rate is cancelled and fails the builder, freeing its slot."),
     ("failures", "job_threshold"): (
         "3", _int(1), "Failures after which a job is failed."),
     ("failures", "builder_threshold"): (

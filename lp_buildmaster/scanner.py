@@ -599,9 +599,13 @@ class ScannerManager(service.Service):
         finally:
             self._releasing.difference_update(names)
 
-    def _retire(self, scanner):
+    def _retire(self, scanner, why="builder removed or disabled"):
         """Stop a scanner without waiting for its scan in flight, which
-        L{stopService} still waits for."""
+        L{stopService} still waits for; its builder's downloads are
+        cancelled, freeing their farm-wide slots."""
+        cancel = getattr(scanner.slave, "cancelDownloads", None)
+        if cancel is not None:
+            cancel(why)
         d = scanner.stop()
         self._retiring[d] = scanner.name
         d.addBoth(lambda _: self._retiring.pop(d, None))

@@ -327,7 +327,8 @@ class MasterService(service.MultiService):
         return BuilderSlave(
             builder.name, builder.url, reactor=self.reactor, pool=self.pool,
             timeout=self.config.slave_timeout,
-            ensurepresent_timeout=self.config.slave_ensurepresent_timeout)
+            ensurepresent_timeout=self.config.slave_ensurepresent_timeout,
+            download_min_rate=self.config.slave_download_min_rate)
 
     @defer.inlineCallbacks
     def stopService(self):

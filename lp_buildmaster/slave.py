@@ -43,7 +43,7 @@ __all__ = [
     "makePool", "SlaveError", "SlaveTimeout", "SlaveConnectionError",
     "SlaveProtocolError", "SlaveHTTPError", "SlaveFault", "SlaveReplyTooLarge",
     "SlaveFileTooLarge", "SlaveUnsafeReply", "SlaveChecksumMismatch",
-    "UnsafeFilename",
+    "SlaveTooSlow", "SlaveDownloadCancelled", "UnsafeFilename",
     "InvalidBuildRequest", "BUILDER_STATUSES", "BUILD_STATUSES",
 ]
 
@@ -67,6 +67,19 @@ class SlaveError(Exception):
 
 class SlaveTimeout(SlaveError):
     """The builder did not answer in time; the connection was closed."""
+
+    transient = True
+
+
+class SlaveTooSlow(SlaveError):
+    """A download fell behind the minimum rate: its overall deadline (the
+    call timeout plus the file's size at the minimum rate) passed. The
+    builder is at fault: it held a farm-wide download slot."""
+
+
+class SlaveDownloadCancelled(SlaveError):
+    """A download was cancelled because its builder was disabled, removed
+    or failed; its slot is free again."""
 
     transient = True
 
@@ -445,6 +458,9 @@ class _SlaveQueryFactory(xmlrpc.QueryFactory):
 
 # --- file downloads ---------------------------------------------------------
 
+#: Bytes a second a download from a builder must keep up, by default.
+DOWNLOAD_MIN_RATE = 64 * 1024
+
 #: Bounds concurrent downloads overall when a pool does not carry its own.
 _defaultDownloadSlots = defer.DeferredSemaphore(16)
 
@@ -474,17 +490,35 @@ def makePool(reactor, maxPersistentPerHost=2, maxDownloads=16):
 
 
 class _WatchedBody:
-    """A response as C{treq.collect} sees it, plus an idle timer that drops
-    the connection when the builder stops sending: treq.collect's Deferred
-    cannot itself be cancelled."""
+    """A response as C{treq.collect} sees it, plus two timers that drop
+    the connection: an idle timer, when the builder stops sending, and an
+    overall deadline, when it sends too slowly (C{idle} seconds plus the
+    size, or while the size is unknown the bytes received so far, at
+    C{minRate} bytes a second). treq.collect's Deferred cannot itself be
+    cancelled."""
 
-    def __init__(self, response, clock=None, idle=None):
+    def __init__(self, response, clock=None, idle=None, minRate=None):
         self._response = response
         self.length = response.length
         self._protocol = None
+        self._clock = clock
         self._idle = idle
-        self.timedOut = False
-        self._timer = clock.callLater(idle, self._expire) if clock else None
+        self._minRate = minRate
+        self.timedOut = None
+        self.received = 0
+        self._timer = self._deadline = None
+        if clock is not None:
+            self._timer = clock.callLater(idle, self._expire, "stalled")
+            self._started = clock.seconds()
+            if minRate:
+                self._deadline = clock.callLater(
+                    self._allowance(), self._expire, "too slow")
+
+    def _allowance(self):
+        """Seconds left before the overall deadline."""
+        size = self.length if isinstance(self.length, int) else self.received
+        return max(0.0, self._started + self._idle + size / self._minRate
+                   - self._clock.seconds())
 
     def deliverBody(self, protocol):
         self._protocol = protocol
@@ -503,21 +537,27 @@ class _WatchedBody:
         treq.collect(self, collector).addBoth(relay)
         return d
 
-    def touch(self):
+    def touch(self, size=0):
+        self.received += size
         if self._timer is not None and self._timer.active():
             self._timer.reset(self._idle)
+        if (self._deadline is not None and self._deadline.active()
+                and not isinstance(self.length, int)):
+            self._deadline.reset(self._allowance())
 
     def abort(self):
         if self._protocol is not None and self._protocol.transport:
             self._protocol.transport.loseConnection()
 
-    def _expire(self):
-        self.timedOut = True
+    def _expire(self, why):
+        if self.timedOut is None:
+            self.timedOut = why
         self.abort()
 
     def stop(self):
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
+        for timer in (self._timer, self._deadline):
+            if timer is not None and timer.active():
+                timer.cancel()
 
 
 def _unwrapCancel(failure):
@@ -551,7 +591,8 @@ class BuilderSlave:
 
     def __init__(self, name, url, reactor=None, pool=None, timeout=30.0,
                  ensurepresent_timeout=1800.0, max_reply_size=16 * 1024 ** 2,
-                 max_file_size=64 * 1024 ** 3, clock=None, max_downloads=2):
+                 max_file_size=64 * 1024 ** 3, clock=None, max_downloads=2,
+                 download_min_rate=DOWNLOAD_MIN_RATE):
         """
         @param reactor: makes the connections (default: the global reactor).
             A bare L{twisted.internet.task.Clock} is taken as C{clock}.
@@ -562,6 +603,9 @@ class BuilderSlave:
             daemon downloads before it answers.
         @param clock: times the timeouts (default: C{reactor}).
         @param max_downloads: concurrent downloads from this builder.
+        @param download_min_rate: bytes a second a download must keep up:
+            it fails with L{SlaveTooSlow} once it takes longer than
+            C{timeout} plus its size at this rate.
         """
         if reactor is not None and not IReactorTCP.providedBy(reactor):
             clock, reactor = reactor, None
@@ -573,6 +617,9 @@ class BuilderSlave:
         self.ensurepresent_timeout = ensurepresent_timeout
         self.max_reply_size = max_reply_size
         self.max_file_size = max_file_size
+        self.download_min_rate = download_min_rate
+        self._downloads = set()
+        self._cancelling = None
         self._clock = clock if clock is not None else reactor
         self._proxy = xmlrpc.Proxy(
             (self.url + "rpc").encode("ascii"), allowNone=True,
@@ -737,8 +784,36 @@ class BuilderSlave:
     def _download(self, name, write, limit):
         # Take this builder's slot first, so its queued downloads do not sit
         # on the farm-wide slots other builders could use.
-        return self._slots.run(
+        d = self._slots.run(
             self._allSlots.run, self._stream, name, write, limit)
+        self._downloads.add(d)
+
+        def done(result):
+            self._downloads.discard(d)
+            # Whatever a cancelled download fails with (CancelledError, or
+            # a connection attempt's own error), it was cancelled.
+            if isinstance(result, Failure) and self._cancelling:
+                raise SlaveDownloadCancelled(
+                    self.name, "GET /filecache/%s cancelled: %s" % (
+                        name, self._cancelling))
+            return result
+        return d.addBoth(done)
+
+    def cancelDownloads(self, why="builder disabled"):
+        """Cancel every download from this builder, running or waiting for
+        a slot: their slots are free at once, and each fails with
+        L{SlaveDownloadCancelled}. Later downloads are not affected.
+
+        @return: how many were cancelled.
+        """
+        downloads = list(self._downloads)
+        self._cancelling = why
+        try:
+            for d in downloads:
+                d.cancel()
+        finally:
+            self._cancelling = None
+        return len(downloads)
 
     @defer.inlineCallbacks
     def _stream(self, name, write, limit):
@@ -756,16 +831,15 @@ class BuilderSlave:
             _discard(response)
             raise SlaveFileTooLarge(self.name, "%s is %d bytes, over %d" % (
                 what, response.length, limit))
-        body = _WatchedBody(response, self._clock, self.timeout)
-        received = 0
+        body = _WatchedBody(response, self._clock, self.timeout,
+                            self.download_min_rate)
+        started = self._clock.seconds()
 
         def collect(chunk):
-            nonlocal received
-            received += len(chunk)
-            if received > limit:
+            if body.received + len(chunk) > limit:
                 raise SlaveFileTooLarge(
                     self.name, "%s passed %d bytes" % (what, limit))
-            body.touch()
+            body.touch(len(chunk))
             write(chunk)
 
         d = body.collect(collect)
@@ -779,6 +853,13 @@ class BuilderSlave:
             body.stop()
         # A stalled body without Content-Length ends "successfully" when we
         # drop it, so the timer, not the outcome, says it was cut short.
+        if body.timedOut == "too slow":
+            raise SlaveTooSlow(self.name, (
+                "%s too slow: %d of %s bytes in %.0f s, under the minimum"
+                " of %d bytes/s") % (
+                    what, body.received,
+                    body.length if isinstance(body.length, int) else "?",
+                    self._clock.seconds() - started, self.download_min_rate))
         if body.timedOut:
             raise SlaveTimeout(self.name, "%s stalled" % what)
-        return received
+        return body.received

@@ -327,6 +327,27 @@ class ScannerTestCase(DatabaseTestCase):
         self.assertFalse([l for l in self.logs.lines if "Traceback" in l])
 
     @defer.inlineCallbacks
+    def test_disabledBuilderDownloadsCancelled(self):
+        """Disabling (or removing, or failing) a builder cancels its
+        downloads, freeing their farm-wide slots, at the next refresh."""
+        builder_id = yield addBuilder(self.store, "dripper")
+        cancelled = []
+
+        class Slave(mockslaves.OkSlave):
+            def cancelDownloads(self, why):
+                cancelled.append(why)
+                return 1
+
+        self.slaves["dripper"] = Slave(name="dripper")
+        yield self.start()
+        yield self.advance(INTERVAL)
+        self.assertEqual(cancelled, [])
+        yield self.store.builders.failBuilder(builder_id, "disabled by hand")
+        yield self.advance(INTERVAL)
+        self.assertEqual(cancelled, ["builder removed or disabled"])
+        self.assertNotIn("dripper", self.manager.scanners)
+
+    @defer.inlineCallbacks
     def test_cancelAborts(self):
         """A CANCELLING build is aborted; ABORTED then means CANCELLED."""
         builder_id = yield addBuilder(self.store, "cancel")

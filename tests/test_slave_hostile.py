@@ -8,15 +8,40 @@ import os
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
+from lp_buildmaster import slave as slave_
 from lp_buildmaster.slave import (
     BuilderSlave, SlaveChecksumMismatch, SlaveConnectionError,
     SlaveFileTooLarge, SlaveHTTPError, SlaveProtocolError,
-    SlaveReplyTooLarge, SlaveTimeout, SlaveUnsafeReply, UnsafeFilename)
+    SlaveDownloadCancelled, SlaveReplyTooLarge, SlaveTimeout,
+    SlaveUnsafeReply, UnsafeFilename)
 from tests.test_slave_fixtures import (
     cannedFactory, daemonSite, floodFactory, httpAnswer, listen, makeSlave,
     sha1)
 
 MB = 1024 * 1024
+
+
+class FakeTransport:
+    lost = False
+
+    def loseConnection(self):
+        self.lost = True
+
+
+class FakeCollector:
+    transport = None
+
+
+class FakeResponse:
+    """What L{slave_._WatchedBody} needs of a response."""
+
+    def __init__(self, length):
+        self.length = length
+        self.protocol = None
+
+    def deliverBody(self, protocol):
+        self.protocol = protocol
+        protocol.transport = FakeTransport()
 
 
 class HostileTestCase(unittest.TestCase):
@@ -353,6 +378,59 @@ class DownloadTests(HostileTestCase):
             clock.advance(1)
             yield self.assertSlaveError(d, SlaveTimeout)
             yield hung.whenIdle()
+
+    def test_slowDripHasADeadline(self):
+        """A body arriving one byte every 5 s never trips the idle timer,
+        but passes its overall deadline: the timeout plus its size (or,
+        unknown, what arrived so far) at the minimum rate; the connection
+        is dropped then."""
+        for length, deadline in ((1000, 130), (None, 35)):
+            clock = task.Clock()
+            response = FakeResponse(length)
+            body = slave_._WatchedBody(response, clock, 30, 10)
+            body.deliverBody(FakeCollector())
+            elapsed = 0
+            while body.timedOut is None and elapsed < 400:
+                body.touch(1)
+                clock.advance(5)
+                elapsed += 5
+            self.assertEqual(body.timedOut, "too slow")
+            self.assertEqual(elapsed, deadline, length)
+            self.assertTrue(response.protocol.transport.lost)
+            body.stop()
+            self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_fastEnoughIsNotTooSlow(self):
+        clock = task.Clock()
+        body = slave_._WatchedBody(FakeResponse(1000), clock, 30, 10)
+        body.deliverBody(FakeCollector())
+        for _ in range(9):
+            body.touch(100)
+            clock.advance(10)
+        self.assertIsNone(body.timedOut)
+        body.stop()
+
+    @defer.inlineCallbacks
+    def test_cancelDownloadsFreesSlots(self):
+        """Cancelling a builder's downloads (it was disabled, removed or
+        failed) frees the farm-wide slots at once, for the running ones
+        and those still waiting."""
+        url, server = listen(self, cannedFactory(
+            httpAnswer(b"x", length=1000), hangUp=False))
+        slave = makeSlave(self, url, maxDownloads=1, max_downloads=2)
+        slots = slave._allSlots
+        destdir = self.makeDestdir()
+        running = slave.fetchFile("a" * 40, destdir, "a.deb")
+        waiting = slave.fetchFile("b" * 40, destdir, "b.deb")
+        yield server.whenConnected()
+        self.assertEqual(slots.tokens, 0)
+        self.assertEqual(slave.cancelDownloads("builder disabled"), 2)
+        for d in (running, waiting):
+            e = yield self.assertSlaveError(d, SlaveDownloadCancelled)
+            self.assertIn("builder disabled", str(e))
+        self.assertEqual(slots.tokens, slots.limit)
+        self.assertEqual(os.listdir(destdir), [])
+        yield server.whenIdle()
 
     @defer.inlineCallbacks
     def test_cancelMidBody(self):
