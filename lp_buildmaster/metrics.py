@@ -2,8 +2,8 @@
 
 The scanner, the dispatcher and the collection chain observe these;
 ``/metrics`` on the web port serves them. Gauges that describe the farm
-(builders by state, queue depth) are set by a periodic refresh from the
-database, so a scrape never touches it.
+(builders by state, queue depth) are set from the database at each
+scrape (L{lp_buildmaster.web.metrics.FarmGauges}).
 """
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram

@@ -38,7 +38,7 @@ from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import BuilderSlave, makePool
 from lp_buildmaster.store import Store, connection, sampledata, schema
 from lp_buildmaster.upload import BuildUploads, UploadArea, UploadProcessor
-from lp_buildmaster.web import MetricsRefresher, makeWebService
+from lp_buildmaster.web import makeWebService
 from lp_buildmaster.web.listening import ListeningService, tcpEndpoint
 
 log = Logger(namespace="lp_buildmaster.service")
@@ -298,9 +298,6 @@ class MasterService(service.MultiService):
         self.web = makeWebService(store, config, master=self, clock=reactor,
                                   reactor=reactor)
         self.web.setServiceParent(self)
-        MetricsRefresher(store, clock=reactor,
-                         interval=config.master_scan_interval,
-                         master=self).setServiceParent(self)
         if config.manhole_port:
             from lp_buildmaster.manhole import makeManholeService
             makeManholeService(

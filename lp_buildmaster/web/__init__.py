@@ -1,8 +1,7 @@
 """The dashboard, the JSON API and C{/metrics}, on one web server.
 
 L{makeWebService} is what the master runs; L{makeWebResource} is its
-resource tree, for tests. L{MetricsRefresher} keeps the farm's gauges
-fresh and runs beside it.
+resource tree, for tests.
 
     /                  the dashboard: builders, queue, recent builds
     /builds/<id>       a build, its logtail live while it runs
@@ -14,23 +13,23 @@ from twisted.web import resource, server
 
 from lp_buildmaster.web.api import ApiResource
 from lp_buildmaster.web.listening import ListeningService, tcpEndpoint
-from lp_buildmaster.web.metrics import MetricsRefresher, MetricsResource
+from lp_buildmaster.web.metrics import FarmGauges, MetricsResource
 from lp_buildmaster.web.pages import (
     BuildPageResource, DashboardResource, NotFoundResource)
 from lp_buildmaster.web.present import Farm
 
-__all__ = ["makeWebResource", "makeWebService", "MetricsRefresher"]
+__all__ = ["makeWebResource", "makeWebService"]
 
 
 class RootResource(resource.Resource):
 
-    def __init__(self, farm):
+    def __init__(self, farm, store, master=None):
         resource.Resource.__init__(self)
         self.dashboard = DashboardResource(farm)
         self.children_ = {
             b"builds": BuildPageResource(farm),
             b"api": ApiResource(farm),
-            b"metrics": MetricsResource(),
+            b"metrics": MetricsResource(FarmGauges(store, master)),
         }
         self.missing = NotFoundResource()
 
@@ -59,7 +58,8 @@ def makeWebResource(store, config, master=None, clock=None):
     @param master: the running master, or None (see L{Farm}).
     @param clock: an C{IReactorTime} for "now"; the reactor by default.
     """
-    return RootResource(Farm(store, config, master=master, clock=clock))
+    return RootResource(Farm(store, config, master=master, clock=clock),
+                        store, master)
 
 
 def makeWebService(store, config, master=None, clock=None, reactor=None):

@@ -1,37 +1,22 @@
-"""C{/metrics} and the periodic refresh of the farm's gauges.
+"""C{/metrics}: the registry, with the farm's gauges read at scrape time.
 
-A scrape only formats the registry: the gauges that describe the farm
-(builders by state and processor, queue depth) are set by
-L{MetricsRefresher} from two queries per interval, so scrapes never touch
-the database however often they come.
+The gauges that describe the farm (builders by state and processor,
+queue depth) are set from the database by L{FarmGauges} when a scrape
+comes, in two queries, so a scrape never shows older data than the API
+does. The histograms and counters are observed by the master as it
+works.
 """
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.web import resource
+from twisted.web import resource, server
 
 from lp_buildmaster import metrics
-from lp_buildmaster.periodic import PeriodicService
 from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.web.state import BUILDER_STATES, builderState
 
 log = Logger(namespace="lp_buildmaster.web.metrics")
-
-
-class MetricsResource(resource.Resource):
-    """The registry in Prometheus' text format."""
-
-    isLeaf = True
-
-    def __init__(self, registry=metrics.REGISTRY):
-        resource.Resource.__init__(self)
-        self.registry = registry
-
-    def render_GET(self, request):
-        request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
-        request.setHeader(b"cache-control", b"no-store")
-        return generate_latest(self.registry)
 
 
 def builderCounts(summaries, live=None):
@@ -53,36 +38,23 @@ def builderCounts(summaries, live=None):
     return counts
 
 
-class MetricsRefresher(PeriodicService):
+class FarmGauges:
     """Sets C{buildmaster_builders} and C{buildmaster_queue_depth} from
-    the database every C{interval} seconds (and once at start).
-
-    One refresh runs at a time; a failed one is logged and the next
-    interval tries again.
+    the database.
 
     @param master: optional; its C{liveBuilderStatus(name)}, if any,
         refines the builders' states as on the dashboard.
     """
 
-    name = "metrics-refresher"
-
-    def __init__(self, store, clock=None, interval=15, master=None):
-        PeriodicService.__init__(self, clock, interval)
+    def __init__(self, store, master=None):
         self.views = getattr(store, "views", None) or ViewStore(store)
         self.master = master
 
-    def run(self):
-        return self.refresh()
-
     @defer.inlineCallbacks
     def refresh(self):
-        """Read the farm and set the gauges; never fails."""
-        try:
-            summaries = yield self.views.builderSummaries()
-            depths = yield self.views.queueDepths()
-        except Exception:
-            log.failure("refreshing the farm metrics failed")
-            return
+        """Read the farm and set the gauges; fails if the database does."""
+        summaries = yield self.views.builderSummaries()
+        depths = yield self.views.queueDepths()
         live = getattr(self.master, "liveBuilderStatus", None)
         counts = builderCounts(summaries, live)
         # Replace every series, so a builder that changed processor or a
@@ -94,3 +66,43 @@ class MetricsRefresher(PeriodicService):
         metrics.QUEUE_DEPTH.clear()
         for processor, depth in depths.items():
             metrics.QUEUE_DEPTH.labels(processor=processor).set(depth)
+
+
+class MetricsResource(resource.Resource):
+    """The registry in Prometheus' text format, the farm's gauges fresh.
+
+    When the database cannot be read the scrape is a 503, so Prometheus
+    records the target as down instead of storing stale gauges.
+    """
+
+    isLeaf = True
+
+    def __init__(self, gauges=None, registry=metrics.REGISTRY):
+        resource.Resource.__init__(self)
+        self.gauges = gauges
+        self.registry = registry
+
+    def render_GET(self, request):
+        gone = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
+        d = defer.maybeDeferred(
+            self.gauges.refresh if self.gauges is not None else lambda: None)
+
+        def refreshed(_):
+            request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
+            return generate_latest(self.registry)
+
+        def failed(failure):
+            log.failure("reading the farm for /metrics failed", failure)
+            request.setResponseCode(503)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"the database cannot be read; see the master's log\n"
+
+        def finish(body):
+            if not gone:
+                request.write(body)
+                request.finish()
+        request.setHeader(b"cache-control", b"no-store")
+        d.addCallbacks(refreshed, failed)
+        d.addCallback(finish)
+        return server.NOT_DONE_YET
