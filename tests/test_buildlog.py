@@ -68,7 +68,7 @@ class BuildLogTestCase(LibrarianFixture, DatabaseTestCase):
         aliasid = yield collectBuildLog(
             LogSlave(chunks), self.build, self.librarian, **kwargs)
         url = yield self.librarian.getURLForAlias(aliasid)
-        response, body = yield self.download(url)
+        response, body = yield self.rawDownload(url, b"gzip")
         self.assertEqual(response.code, 200)
         alias = yield self.store.library.getAlias(aliasid)
         return alias, gzip.decompress(body)

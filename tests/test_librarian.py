@@ -3,13 +3,17 @@ HTTP on 127.0.0.1."""
 
 import datetime
 import errno
+import gzip
 import io
 import os
 
 import treq
 from treq.client import HTTPClient
 from twisted.internet import defer, reactor, task
-from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.client import (
+    Agent, HTTPConnectionPool, PartialDownloadError, ResponseFailed,
+    readBody)
+from twisted.web.http_headers import Headers
 from twisted.web.server import Site
 
 from lp_buildmaster.librarian import storage
@@ -48,7 +52,7 @@ class LibrarianFixture:
             self.store, self.content_store, SECRET, self.clock))
         port = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
-        pool = HTTPConnectionPool(reactor)
+        pool = self.pool = HTTPConnectionPool(reactor)
         self.addCleanup(pool.closeCachedConnections)
         self.http = HTTPClient(Agent(reactor, pool=pool))
         self.librarian = LibrarianClient(
@@ -67,6 +71,17 @@ class LibrarianFixture:
         rows = yield self.store.runQuery(
             "SELECT count(*) AS n FROM libraryfilealias")
         return rows[0]["n"]
+
+    @defer.inlineCallbacks
+    def rawDownload(self, url, accept_encoding=None):
+        """C{(response, body)} as sent, with no decoding on our side."""
+        headers = Headers()
+        if accept_encoding is not None:
+            headers.addRawHeader(b"accept-encoding", accept_encoding)
+        response = yield Agent(reactor, pool=self.pool).request(
+            b"GET", url.encode("ascii"), headers)
+        body = yield readBody(response)
+        return response, body
 
     @defer.inlineCallbacks
     def download(self, url, **kwargs):
@@ -189,6 +204,42 @@ class LibrarianTestCase(LibrarianFixture, DatabaseTestCase):
         # (treq's decoding agent leaves an empty header when there is none.)
         self.assertFalse(any(
             response.headers.getRawHeaders("content-encoding", [])))
+
+    @defer.inlineCallbacks
+    def test_serveGzippedLogReadable(self):
+        """A gzipped build log goes with Content-Encoding: gzip to a
+        client that accepts it (so a browser shows text) and decompressed
+        to one that does not; two gzip members read as one text."""
+        text = b"".join(b"line %d of the build\n" % i for i in range(50000))
+        stored = gzip.compress(text[:300000]) + gzip.compress(text[300000:])
+        aliasid = yield self.add(stored, "buildlog_1.txt.gz", "text/plain")
+        url = yield self.librarian.getURLForAlias(aliasid)
+        response, body = yield self.rawDownload(url, b"gzip, deflate")
+        self.assertEqual(response.code, 200)
+        self.assertEqual(body, stored)
+        self.assertEqual(response.headers.getRawHeaders(b"content-encoding"),
+                         [b"gzip"])
+        self.assertEqual(response.headers.getRawHeaders(b"content-type"),
+                         [b"text/plain; charset=utf-8"])
+        response, body = yield self.rawDownload(url)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(body, text)
+        self.assertIsNone(
+            response.headers.getRawHeaders(b"content-encoding"))
+        response, body = yield self.rawDownload(url, b"gzip;q=0, identity")
+        self.assertEqual(body, text)
+
+    @defer.inlineCallbacks
+    def test_serveCorruptGzippedLog(self):
+        """A corrupt stored log cuts the answer short, with one line in
+        the log; the server goes on serving."""
+        stored = gzip.compress(b"x" * 100000)[:-20] + b"garbage" * 3
+        aliasid = yield self.add(stored, "buildlog_2.txt.gz", "text/plain")
+        url = yield self.librarian.getURLForAlias(aliasid)
+        yield self.assertFailure(self.rawDownload(url), PartialDownloadError,
+                                 ResponseFailed)
+        response, body = yield self.rawDownload(url, b"gzip")
+        self.assertEqual(body, stored)
 
     @defer.inlineCallbacks
     def test_serveSampleData(self):

@@ -1,7 +1,10 @@
 """The librarian's web server: C{GET /<alias id>/<filename>}.
 
 Content is streamed from the content store by L{twisted.web.static.File}
-(which also answers Range requests) with the alias's own content type.
+(which also answers Range requests) with the alias's own content type. A
+gzipped text file (a build log) is served with C{Content-Encoding: gzip}
+to clients that accept it and decompressed on the fly to others, so a
+browser shows it as text.
 Restricted files need a token from L{lp_buildmaster.librarian.tokens};
 expired aliases are gone. Every failure is a short plain-text answer,
 never a traceback.
@@ -12,6 +15,8 @@ import os
 from twisted.logger import Logger
 from twisted.web import resource, server, static
 
+from lp_buildmaster.librarian.gunzip import (
+    GunzipProducer, acceptsGzip, isGzippedText)
 from lp_buildmaster.librarian.tokens import checkToken
 
 
@@ -75,9 +80,44 @@ class LibrarianResource(resource.Resource):
                            id=alias.id, sha1=alias.sha1)
             self._finish(request, self._error(request, 404, "No such file"))
             return
+        if isGzippedText(alias.filename, alias.mimetype):
+            self._serveGzippedText(request, path)
+            return
         content = static.File(str(path))
         content.type, content.encoding = alias.mimetype, None
         self._finish(request, content.render(request))
+
+    def _serveGzippedText(self, request, path):
+        """A build log: the stored gzip with C{Content-Encoding: gzip} to
+        a client that accepts it (browsers show it as text), else the
+        text decompressed on the fly (no Range then)."""
+        request.setHeader(b"vary", b"accept-encoding")
+        if acceptsGzip(request):
+            content = static.File(str(path))
+            content.type = "text/plain; charset=utf-8"
+            content.encoding = "gzip"
+            self._finish(request, content.render(request))
+            return
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        if request.method == b"HEAD":
+            request.finish()
+            return
+        try:
+            f = open(path, "rb")
+        except OSError as e:
+            self.log.error("Cannot open {path}: {error}", path=path,
+                           error=e)
+            self._finish(request, self._error(
+                request, 500, "The librarian could not serve this file"))
+            return
+
+        def done(error=None):
+            if error is not None:
+                # Headers are out; all we can do is cut the answer short.
+                request.loseConnection()
+            elif not request.finished:
+                request.finish()
+        GunzipProducer(f, request, done=done).start()
 
     def _failed(self, failure, request, gone):
         self.log.failure("Serving {uri} failed", failure,

@@ -370,7 +370,7 @@ class BuilderGroupSeedTestCase(LibrarianFixture, DatabaseTestCase):
             self.assertEqual(gzip.decompress(stored.read()),
                              mockslaves.BUILDLOG)
         url = yield self.librarian.getURLForAlias(alias_id)
-        response, body = yield self.download(url)
+        response, body = yield self.rawDownload(url, b"gzip")
         self.assertEqual(response.code, 200)
         self.assertEqual(gzip.decompress(body), mockslaves.BUILDLOG)
 
