@@ -477,12 +477,30 @@ class UploadProcessor:
                 raise UploadFailed("the librarian could not store %s: %s"
                                    % (f.name, e.strerror or e)) from None
             stored.append((alias, f.filetype))
+        changes = yield self._storeChanges(leafdir, upload, build, ulog)
         try:
-            yield self.store.jobs.recordUpload(build.id, stored, binaries)
+            yield self.store.jobs.recordUpload(build.id, stored, binaries,
+                                               changes)
         except NotAwaitingUpload as e:
             raise UploadRejected(str(e)) from None
         ulog.write("INFO", "Build %d marked FULLYBUILT with %d files"
                    % (build.id, len(stored)))
+
+    @defer.inlineCallbacks
+    def _storeChanges(self, leafdir, upload, build, ulog):
+        """The upload's .changes into the librarian: its alias id."""
+        path = os.path.join(leafdir, upload.changes)
+        size = os.stat(path).st_size
+        ulog.write("DEBUG", "Storing %s (%d bytes) in the librarian"
+                   % (upload.changes, size))
+        try:
+            with open(path, "rb") as content:
+                return (yield self.librarian.addFile(
+                    upload.changes, size, content, "text/plain",
+                    restricted=build.archive_private))
+        except OSError as e:
+            raise UploadFailed("the librarian could not store %s: %s"
+                               % (upload.changes, e.strerror or e)) from None
 
     @defer.inlineCallbacks
     def _markFailed(self, build_id, ulog):

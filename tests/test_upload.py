@@ -280,10 +280,38 @@ class UploadTestCase(DatabaseTestCase):
             " RELEASE (UPLOADING)\n"
             "DEBUG   %s: Source pmount, Version 0.1-1, 2 files verified\n"
             "DEBUG   Storing %s (%d bytes) in the librarian\n"
+            "DEBUG   Storing %s (%d bytes) in the librarian\n"
             "DEBUG   Storing %s (%d bytes) in the librarian\n" % (
                 CHANGES, DEB, len(files[DEB]), BUILDINFO,
-                len(files[BUILDINFO]))) + self.logTail(
-            "INFO    Build 7 marked FULLYBUILT with 2 files"))
+                len(files[BUILDINFO]), CHANGES, os.path.getsize(
+                    self.area.path(ACCEPTED, LEAF) / CHANGES)))
+            + self.logTail("INFO    Build 7 marked FULLYBUILT with 2 files"))
+
+    @defer.inlineCallbacks
+    def test_acceptedKeepsChangesAndBuildinfo(self):
+        """The .changes and the .buildinfo go into the librarian, linked
+        from the build and from each binary package it produced."""
+        files = writeUpload(self.area.path("incoming", LEAF))
+        with open(self.area.path("incoming", LEAF) / CHANGES, "rb") as f:
+            files[CHANGES] = f.read()
+        yield self.processor.processIncoming()
+        rows = yield self.store.runQuery(
+            "SELECT changesfile, buildinfo FROM build WHERE id = 7")
+        changes, buildinfo = rows[0]["changesfile"], rows[0]["buildinfo"]
+        for alias_id, name, mimetype in [(changes, CHANGES, "text/plain"),
+                                         (buildinfo, BUILDINFO,
+                                          "text/plain")]:
+            alias = yield self.store.library.getAlias(alias_id)
+            self.assertEqual((alias.filename, alias.mimetype),
+                             (name, mimetype))
+            with (yield self.librarian.getFileByAlias(alias_id)) as f:
+                self.assertEqual(f.read(), files[name])
+        rows = yield self.store.runQuery(
+            "SELECT name, changesfile, buildinfo FROM binarypackagerelease"
+            " WHERE build = 7")
+        self.assertTrue(rows)
+        self.assertEqual({(r["changesfile"], r["buildinfo"]) for r in rows},
+                         {(changes, buildinfo)})
 
     # --- rejected -----------------------------------------------------
 

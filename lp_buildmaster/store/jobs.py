@@ -292,10 +292,12 @@ class JobStore(Component):
             return builder_count, build_count
         return self.store.runInteraction(count)
 
-    def recordUpload(self, build_id, stored, binaries=()):
+    def recordUpload(self, build_id, stored, binaries=(), changes=None):
         """An accepted upload: its files (C{[(alias, filetype)]}) and
         binary packages recorded and the build FULLYBUILT, in one
-        transaction with the build row locked.
+        transaction with the build row locked. The build and its binary
+        packages link to the upload's C{.changes} (alias C{changes}) and
+        its C{.buildinfo} (the first of C{stored} of that type).
 
         @raise NotAwaitingUpload: the build is not UPLOADING.
         """
@@ -312,9 +314,17 @@ class JobStore(Component):
                     "INSERT INTO buildfile (build, libraryfile, filetype)"
                     " VALUES (%s, %s, %s)", (build_id, alias, filetype))
             yield recordBinaries(txn, build_id, binaries)
+            buildinfo = next((alias for alias, filetype in stored
+                              if filetype == "buildinfo"), None)
             yield txn.execute(
-                "UPDATE build SET buildstate = %s WHERE id = %s",
-                (BuildStatus.FULLYBUILT.value, build_id))
+                "UPDATE build SET buildstate = %s, changesfile = %s,"
+                " buildinfo = %s WHERE id = %s",
+                (BuildStatus.FULLYBUILT.value, changes, buildinfo, build_id))
+            if changes is not None or buildinfo is not None:
+                yield txn.execute(
+                    "UPDATE binarypackagerelease SET changesfile = %s,"
+                    " buildinfo = %s WHERE build = %s",
+                    (changes, buildinfo, build_id))
         return self.store.runInteraction(record)
 
     def markFailedToUpload(self, build_id):
