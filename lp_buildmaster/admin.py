@@ -928,12 +928,12 @@ def makeParser():
     sub.add_parser("sampledata", help=cmd_sampledata.__doc__).set_defaults(
         func=cmd_sampledata)
     addBuilderCommands(sub)
-    addChrootCommands(sub)
+    chroot = addChrootCommands(sub)
     addSourceCommands(sub)
     addBuildCommands(sub)
     # Imported here: it builds on this module's helpers.
     from lp_buildmaster.admin_world import addWorldCommands
-    addWorldCommands(sub)
+    addWorldCommands(sub, chroot)
 
     p = sub.add_parser("why", help=cmd_why.__doc__)
     p.add_argument("id", type=positiveInt, metavar="ID", help="build id")
@@ -1013,6 +1013,7 @@ def addChrootCommands(sub):
     p.add_argument("--pocket", default="release", metavar="P")
     jsonOption(p)
     p.set_defaults(func=cmd_chroot_set)
+    return chroot
 
 
 def addSourceCommands(sub):

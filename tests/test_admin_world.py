@@ -5,7 +5,9 @@ it carries those archives and that key."""
 
 import base64
 import json
+import os
 import shutil
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -14,7 +16,9 @@ from twisted.internet import defer, utils
 from lp_buildmaster.buildergroup import BuilderHandle, Job
 from lp_buildmaster.master import Dispatcher
 from tests.mockslaves import OkSlave
-from tests.test_admin import AdminCommandTestCase, writeSource
+from lp_buildmaster.enums import PackagePublishingPocket
+from lp_buildmaster.librarian.storage import ContentStore
+from tests.test_admin import ADMIN, AdminCommandTestCase, writeSource
 from tests.test_librarian import LibrarianFixture
 
 
@@ -248,3 +252,165 @@ class WorldCommandTests(LibrarianFixture, AdminCommandTestCase):
         self.assertEqual(request.args["arch_indep"], False)
         self.assertEqual(request.args["distribution"], "debian")
         self.assertEqual(request.args["suite"], "bookworm-updates")
+
+
+FAKE_DEBOOTSTRAP = r'''#!/usr/bin/env python3
+"""Stands for debootstrap: a tiny tree where the real one makes a system,
+its progress lines, and its arguments recorded."""
+import json, os, sys
+args = sys.argv[1:]
+suite, target, mirror = [a for a in args if not a.startswith("--")]
+with open(os.environ["FAKE_DEBOOTSTRAP_LOG"], "w") as f:
+    json.dump(args, f)
+if os.environ.get("FAKE_DEBOOTSTRAP_FAIL"):
+    print("I: Retrieving InRelease")
+    print("E: Failed getting release file %s/dists/%s/InRelease"
+          % (mirror, suite))
+    sys.exit(1)
+for sub in ("etc/apt", "bin", "var/cache/apt/archives", "var/lib/apt/lists"):
+    os.makedirs(os.path.join(target, sub), exist_ok=True)
+with open(os.path.join(target, "etc/passwd"), "w") as f:
+    f.write("root:x:0:0:root:/root:/bin/bash\n")
+with open(os.path.join(target, "etc/group"), "w") as f:
+    f.write("root:x:0:\n")
+with open(os.path.join(target, "etc/shadow"), "w") as f:
+    f.write("root:*:19000:0:99999:7:::\n")
+with open(os.path.join(target, "etc/hostname"), "w") as f:
+    f.write("the-host\n")
+with open(os.path.join(target, "var/cache/apt/archives/x.deb"), "w") as f:
+    f.write("cached\n")
+for line in ("I: Retrieving InRelease", "I: Validating Packages",
+             "some noise", "I: Extracting base-files...",
+             "I: Base system installed successfully."):
+    print(line, flush=True)
+'''
+
+
+class ChrootCreateTests(AdminCommandTestCase):
+    """chroot create around a stand-in debootstrap (the real one runs in
+    the real-build suite, tests/test_realbuild.py)."""
+
+    def fakePath(self):
+        bindir = self.state_dir / "fakebin"
+        bindir.mkdir()
+        script = bindir / "debootstrap"
+        script.write_text(FAKE_DEBOOTSTRAP)
+        script.chmod(0o755)
+        return "%s:%s" % (bindir, os.environ["PATH"])
+
+    @defer.inlineCallbacks
+    def adminWith(self, env, *args):
+        environ = {k: v for k, v in os.environ.items()
+                   if not k.startswith("BUILDMASTER_")}
+        environ.update(env)
+        out, err, code = yield utils.getProcessOutputAndValue(
+            str(ADMIN), ("--database", self.dsn, "--state-dir",
+                         str(self.state_dir)) + tuple(args), env=environ)
+        return out.decode(), err.decode(), code
+
+    @defer.inlineCallbacks
+    def test_createsLaunchpadLayout(self):
+        if os.geteuid() != 0:
+            out, err, code = yield self.adminWith(
+                {"PATH": self.fakePath(), "FAKE_DEBOOTSTRAP_LOG": "/dev/null"},
+                "chroot", "create", "ubuntu", "hoary", "i386", "--mirror",
+                "http://127.0.0.1:9/ubuntu")
+            self.assertEqual((err, code), (
+                "buildmaster-admin: error: chroot create must run as root "
+                "(debootstrap does)\n", 1))
+            return
+        log = self.state_dir / "debootstrap.json"
+        out, err, code = yield self.adminWith(
+            {"PATH": self.fakePath(), "FAKE_DEBOOTSTRAP_LOG": str(log)},
+            "chroot", "create", "ubuntu", "hoary", "i386", "--mirror",
+            "http://127.0.0.1:9/ubuntu/", "--include", "devscripts",
+            "--no-check-gpg", "--pocket", "updates")
+        self.assertEqual((err, code), ("", 0), out)
+        lines = out.splitlines()
+        self.assertTrue(lines[0].startswith("chroot create: running "))
+        progress = [l.split("): ", 1)[1] for l in lines
+                    if l.startswith("chroot create: debootstrap (")]
+        self.assertEqual(progress, [
+            "I: Retrieving InRelease", "I: Validating Packages",
+            "I: Extracting base-files...",
+            "I: Base system installed successfully."])
+        self.assertIn("chroot create: adding the buildd user (2001:2501) "
+                      "and sources.list", lines)
+        self.assertTrue(lines[-1].startswith(
+            "chroot of ubuntu hoary i386 UPDATES is now "
+            "chroot-ubuntu-hoary-i386.tar.gz (library file "), lines[-1])
+        args = json.loads(log.read_text())
+        self.assertEqual(args[:3], ["--variant=buildd", "--arch=i386",
+                                    "--include=build-essential,fakeroot,"
+                                    "devscripts"])
+        self.assertEqual(args[3], "--no-check-gpg")
+        self.assertEqual(args[4], "hoary")
+        self.assertEqual(args[6], "http://127.0.0.1:9/ubuntu")
+        # The tarball in the librarian, as chroot set would have it.
+        dar = yield self.store.distro.getDistroArchRelease("ubuntu", "hoary",
+                                                          "i386")
+        chroot = yield self.store.distro.getChroot(
+            dar.id, PackagePublishingPocket.UPDATES)
+        alias = yield self.store.library.getAlias(chroot.chroot)
+        path = ContentStore(self.state_dir / "librarian").path(alias.sha1)
+        with open(path, "rb") as f:
+            with tarfile.open(fileobj=f, mode="r:gz") as tar:
+                members = {m.name: m for m in tar.getmembers()}
+                passwd = tar.extractfile(
+                    "chroot-autobuild/etc/passwd").read().decode()
+                group = tar.extractfile(
+                    "chroot-autobuild/etc/group").read().decode()
+                sources = tar.extractfile(
+                    "chroot-autobuild/etc/apt/sources.list").read().decode()
+        self.assertEqual({n.split("/")[0] for n in members},
+                         {"chroot-autobuild"})
+        self.assertIn("buildd:x:2001:2501:Build Daemon user:/home/buildd:"
+                      "/bin/bash\n", passwd)
+        self.assertIn("buildd:x:2501:\n", group)
+        home = members["chroot-autobuild/home/buildd"]
+        self.assertEqual((home.uid, home.gid), (2001, 2501))
+        self.assertEqual(sources, "deb http://127.0.0.1:9/ubuntu hoary main\n")
+        self.assertNotIn("chroot-autobuild/etc/hostname", members)
+        self.assertNotIn("chroot-autobuild/var/cache/apt/archives/x.deb",
+                         members)
+        # Nothing left behind but the empty tmp directory.
+        self.assertEqual(list((self.state_dir / "tmp").iterdir()), [])
+
+    @defer.inlineCallbacks
+    def test_refusals(self):
+        path = self.fakePath()
+        for env, message, args in [
+                ({"PATH": "/nonexistent"},
+                 "debootstrap is not installed (Debian: apt-get install "
+                 "debootstrap); chroot create needs it",
+                 ("ubuntu", "hoary", "i386", "--mirror", "http://x/")),
+                ({"PATH": path}, "malformed archive URL 'deb.debian.org': "
+                 "it must be http(s)://HOST/PATH",
+                 ("ubuntu", "hoary", "i386", "--mirror", "deb.debian.org")),
+                ({"PATH": path}, "invalid package name 'a;b' in --include",
+                 ("ubuntu", "hoary", "i386", "--mirror", "http://x/",
+                  "--include", "a;b"))]:
+            out, err, code = yield self.adminWith(
+                env, "chroot", "create", *args)
+            self.assertEqual((out, err, code),
+                             ("", "buildmaster-admin: error: %s\n" % message,
+                              1))
+        if os.geteuid() != 0:
+            return
+        out, err, code = yield self.adminWith(
+            {"PATH": path}, "chroot", "create", "ubuntu", "hoary", "sparc",
+            "--mirror", "http://x/")
+        self.assertEqual(err, "buildmaster-admin: error: ubuntu hoary has "
+                         "no architecture 'sparc'\n")
+        log = self.state_dir / "debootstrap.json"
+        out, err, code = yield self.adminWith(
+            {"PATH": path, "FAKE_DEBOOTSTRAP_LOG": str(log),
+             "FAKE_DEBOOTSTRAP_FAIL": "1"}, "chroot", "create", "ubuntu",
+            "hoary", "i386", "--mirror", "http://127.0.0.1:9/ubuntu")
+        self.assertEqual((err, code), (
+            "buildmaster-admin: error: debootstrap failed (exit 1): "
+            "I: Retrieving InRelease / E: Failed getting release file "
+            "http://127.0.0.1:9/ubuntu/dists/hoary/InRelease\n", 1))
+        self.assertRegex(out, r"chroot create: debootstrap \(\d+ s\): "
+                         r"E: Failed getting release file")
+        self.assertEqual(list((self.state_dir / "tmp").iterdir()), [])
