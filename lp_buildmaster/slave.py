@@ -34,7 +34,7 @@ from zope.interface import implementer
 
 from lp_buildmaster.interfaces import ISlave
 from lp_buildmaster.model.names import filenameProblem
-from lp_buildmaster.replies import UnsafeReply, loadsReply
+from lp_buildmaster.replies import ReplyParser, UnsafeReply
 from lp_buildmaster.text import (
     LOGTAIL_LIMIT, NOTES_LIMIT, notes, printable, tail)
 
@@ -359,9 +359,38 @@ def _buildRequestProblem(cookie, build_type, chroot_sha1, filemap, args):
 
 class _CappedQueryProtocol(xmlrpc.QueryProtocol):
     """Counts reply bytes as they arrive and drops the connection once the
-    cap is passed, so an oversized reply is never buffered whole."""
+    cap is passed, so an oversized reply is never buffered whole; the body
+    is parsed as it arrives (L{ReplyParser}), never held whole either, and
+    parsing a large reply costs many short reactor turns, not one long
+    one."""
 
     _received = 0
+    _parser = None
+    _refused = False
+    _ended = False
+
+    def _replyParser(self):
+        if self._parser is None:
+            self._parser = ReplyParser(useDateTime=self.factory.useDateTime)
+        return self._parser
+
+    def handleResponsePart(self, data):
+        if self._refused:
+            return
+        try:
+            self._replyParser().feed(data)
+        except Exception as e:
+            self._refused = True
+            self.factory.refuse(e, self._received)
+            self.transport.abortConnection()
+
+    def handleResponseEnd(self):
+        if self._ended or self._refused:
+            return
+        self._ended = True
+        parser = self._replyParser()
+        parser.received = self._received
+        self.handleResponse(parser)
 
     def dataReceived(self, data):
         self._received += len(data)
@@ -437,23 +466,31 @@ class _SlaveQueryFactory(xmlrpc.QueryFactory):
         self._fail(SlaveHTTPError(
             self.builder, int(status), message.decode("latin-1")[:80]))
 
-    def parseResponse(self, contents):
+    def parseResponse(self, parser):
+        """The whole reply has arrived (L{_CappedQueryProtocol} fed
+        C{parser} as it did): fire with its value."""
         if self.deferred is None:
             return
         try:
-            reply = loadsReply(contents, useDateTime=self.useDateTime)
-        except xmlrpclib.Fault as f:
-            self._fail(SlaveFault(self.builder, f.faultCode, f.faultString))
-        except UnsafeReply as e:
-            self._fail(SlaveUnsafeReply(
-                self.builder, "unsafe reply of %d bytes: %s" % (
-                    len(contents), e)))
+            reply = parser.close()
         except Exception as e:
-            self._fail(SlaveProtocolError(
-                self.builder, "unparseable reply: %s" % _short(e)))
+            self.refuse(e, getattr(parser, "received", 0))
         else:
             d, self.deferred = self.deferred, None
             d.callback(reply)
+
+    def refuse(self, e, size):
+        """The reply, C{size} bytes so far, did not parse: fail with what
+        it means."""
+        if isinstance(e, xmlrpclib.Fault):
+            self._fail(SlaveFault(self.builder, e.faultCode, e.faultString))
+        elif isinstance(e, UnsafeReply):
+            self._fail(SlaveUnsafeReply(
+                self.builder, "unsafe reply (refused after %d bytes): %s"
+                % (size, e)))
+        else:
+            self._fail(SlaveProtocolError(
+                self.builder, "unparseable reply: %s" % _short(e)))
 
 
 # --- file downloads ---------------------------------------------------------

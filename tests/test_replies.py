@@ -7,7 +7,8 @@ import xmlrpc.client as xmlrpclib
 from twisted.trial import unittest
 
 from lp_buildmaster.replies import (
-    MAX_DEPTH, MAX_ELEMENTS, UnsafeReply, loadsReply)
+    MAX_BINARY, MAX_DEPTH, MAX_ELEMENTS, MAX_STRING, ReplyParser, UnsafeReply,
+    loadsReply)
 
 
 def response(value):
@@ -89,3 +90,32 @@ class LoadsReplyTests(unittest.TestCase):
     def test_noValue(self):
         self.assertRaises(Exception, loadsReply,
                           b"<methodResponse><params></params></methodResponse>")
+
+    def test_hugeString(self):
+        e = self.assertRaises(UnsafeReply, loadsReply,
+                              response("x" * (MAX_STRING + 1)))
+        self.assertIn("more than %d characters" % MAX_STRING, str(e))
+
+    def test_binaryKeepsItsEnd(self):
+        """A base64 value (a log tail) keeps only its last MAX_BINARY
+        bytes, exactly, whatever its length."""
+        for size in (0, 1, 2, 3, 4, MAX_BINARY - 1, MAX_BINARY,
+                     MAX_BINARY + 1, 11 * 1024 * 1024 + 7):
+            data = bytes((i * 7 + i // 251) % 256 for i in range(size))
+            kept = loadsReply(response(xmlrpclib.Binary(data))).data
+            self.assertEqual(kept, data[-len(kept):] if kept else b"")
+            self.assertGreaterEqual(len(kept), min(size, MAX_BINARY))
+            self.assertLess(len(kept), MAX_BINARY + 3)
+
+    def test_fedInPieces(self):
+        """Fed as it arrives, in pieces cut anywhere, a reply parses the
+        same; a hostile one is refused at the piece that shows it."""
+        data = response({"filemap": {"a.deb": "a" * 40}, "x": [1, 2.5]})
+        for size in (1, 7, 4096):
+            parser = ReplyParser()
+            for i in range(0, len(data), size):
+                parser.feed(data[i:i + size])
+            self.assertEqual(parser.close(), xmlrpclib.loads(data)[0][0])
+        parser = ReplyParser()
+        parser.feed(b'<?xml version="1.0"?>')
+        self.assertRaises(UnsafeReply, parser.feed, b"<!DOCTYPE r [")
