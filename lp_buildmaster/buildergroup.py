@@ -23,6 +23,7 @@ from lp_buildmaster.model import failure
 from lp_buildmaster.model.policy import checkCollectionPolicy
 from lp_buildmaster.model.records import makeCookie, parseCookie
 from lp_buildmaster.slave import SlaveError
+from lp_buildmaster.store.jobs import FailureAction
 
 #: One line for every build that ends on a builder, with its final state
 #: (apart from the seed's lines, which name the builder).
@@ -391,66 +392,123 @@ class BuilderGroup:
         @param what: what the builder did, for the log and failnotes.
         @return: the L{failure.Judgement}.
         """
-        builder_count, job_count = yield self.store.jobs.countFailures(
-            builder.id, build_id)
-        judgement = failure.judgeLostJob(builder_count, job_count,
-                                         self.thresholds)
+        judged = []
+
+        def judge(builder_count, job_count):
+            judgement = failure.judgeLostJob(builder_count, job_count,
+                                             self.thresholds)
+            judged.append(judgement)
+            action = FailureAction()
+            if judgement.builder == failure.FAIL:
+                action = FailureAction(failnotes="%s, %d failures in a row"
+                                       % (what, builder_count))
+            if queue_id is not None:
+                if judgement.job == failure.FAIL_JOB:
+                    action = dataclasses.replace(
+                        action, job_state=BuildStatus.FAILEDTOBUILD,
+                        build_failnotes="lost by its builder %d times: %s"
+                        % (job_count, what))
+                else:
+                    action = dataclasses.replace(
+                        action, job_state=BuildStatus.NEEDSBUILD)
+            return action
+        result = yield self.store.jobs.countAndAct(builder.id, judge,
+                                                   queue_id)
+        if result is None:
+            # The job left that builder meanwhile (another master, the
+            # admin tool): nothing was lost, nothing is counted or said.
+            return None
+        builder_count, job_count, action = result
+        judgement = judged[-1]
         metrics.FAILURES.labels("builder", "LostJob").inc()
         # A rescue has said so already; a lost job has not.
         log = self.logger.info if queue_id is None else self.logger.warning
         log("Builder '%s' %s (builder failure %s, job failures %s):"
             " builder %s, job %s", builder.name, what, builder_count,
             job_count, judgement.builder, judgement.job)
-        failnotes = None
-        if judgement.builder == failure.FAIL:
-            failnotes = "%s, %d failures in a row" % (what, builder_count)
         if queue_id is not None:
-            state, build_failnotes = BuildStatus.NEEDSBUILD, None
-            if judgement.job == failure.FAIL_JOB:
-                state = BuildStatus.FAILEDTOBUILD
-                build_failnotes = "lost by its builder %d times: %s" % (
-                    job_count, what)
-            yield self.store.jobs.releaseJob(
-                queue_id, builder.id, state, failnotes=failnotes,
-                build_failnotes=build_failnotes)
             self.logtails.pop(queue_id, None)
-        elif failnotes is not None:
-            yield self.failbuilder(builder, failnotes)
+        self._failedInMemory(builder, action)
         return judgement
 
+    def _failedInMemory(self, builder, action):
+        """What L{failbuilder} does besides the database, after
+        L{JobStore.countAndAct} failed the builder."""
+        if action.failnotes is not None:
+            builder.record = dataclasses.replace(
+                builder.record, builderok=False, failnotes=action.failnotes)
+            metrics.FAILURES.labels("builder", "failed").inc()
+
     @defer.inlineCallbacks
-    def handleFailure(self, builder, job, error):
+    def handleJobFault(self, job, error):
+        """The job is at fault (L{lp_buildmaster.failures.JOB}): it fails
+        with the error as its failnotes, counted against it alone; the
+        builder is freed and cleaned, its failure count untouched."""
+        released = yield self.store.jobs.releaseJob(
+            job.queue.id, job.builder.id, BuildStatus.FAILEDTOBUILD,
+            job_failed=True, build_failnotes=str(error))
+        self.logtails.pop(job.queue.id, None)
+        if not released:
+            return
+        metrics.BUILDS_FINISHED.labels("FAILEDTOBUILD").inc()
+        try:
+            yield job.builder.slave.clean()
+        except SlaveError as e:
+            # Not WAITING after all: the next scan rescues it (its cookie
+            # names a job it no longer has).
+            self.logger.info("Builder '%s' not cleaned (%s); rescued at the "
+                             "next scan", job.builder.name, e)
+
+    @defer.inlineCallbacks
+    def handleFailure(self, builder, job, error, retryable=None):
         """Count a failure of C{builder} (and C{job}) and act on the
         judgement (L{lp_buildmaster.model.failure.judgeFailure}).
 
-        @param error: the exception; a L{SlaveError} that is not transient
-            means the builder itself is broken.
+        @param error: the exception.
+        @param retryable: False when the builder itself is broken; by
+            default, the error's C{transient}.
         @return: the L{failure.Judgement}.
         """
-        retryable = getattr(error, "transient", True)
-        builder_count, job_count = yield self.store.jobs.countFailures(
-            builder.id, job.build.id if job else None)
-        judgement = failure.judgeFailure(builder_count, job_count,
-                                         retryable, self.thresholds)
+        if retryable is None:
+            retryable = getattr(error, "transient", True)
+        judged = []
+
+        def judge(builder_count, job_count):
+            judgement = failure.judgeFailure(builder_count, job_count,
+                                             retryable, self.thresholds)
+            judged.append(judgement)
+            failnotes = None
+            if judgement.builder == failure.FAIL:
+                failnotes = str(error)
+            state = None
+            if job_count is not None and judgement.job != failure.KEEP:
+                state = (BuildStatus.FAILEDTOBUILD
+                         if judgement.job == failure.FAIL_JOB
+                         else BuildStatus.NEEDSBUILD)
+            # A job judged guilty clears the builder (as Launchpad does).
+            reset = (judgement.job == failure.FAIL_JOB
+                     and judgement.builder != failure.FAIL)
+            return FailureAction(state, failnotes,
+                                 reset_builder_count=reset)
+        result = None
+        if job is not None:
+            result = yield self.store.jobs.countAndAct(
+                builder.id, judge, job.queue.id)
+        if result is None:
+            # No job, or it left the builder meanwhile: the builder alone.
+            job = None
+            result = yield self.store.jobs.countAndAct(builder.id, judge)
+        builder_count, job_count, action = result
+        judgement = judged[-1]
         metrics.FAILURES.labels("builder", type(error).__name__).inc()
         self.logger.info(
             "Builder '%s' failure %s (job failures %s): %s -> builder %s,"
             " job %s", builder.name, builder_count, job_count, error,
             judgement.builder, judgement.job)
-        failnotes = None
-        if judgement.builder == failure.FAIL:
-            failnotes = str(error)
-        if job is not None and judgement.job != failure.KEEP:
-            state = (BuildStatus.FAILEDTOBUILD
-                     if judgement.job == failure.FAIL_JOB
-                     else BuildStatus.NEEDSBUILD)
-            done = yield self.store.jobs.releaseJob(
-                job.queue.id, builder.id, state, failnotes=failnotes)
+        if job is not None and action.job_state is not None:
             self.logtails.pop(job.queue.id, None)
-            if done and state == BuildStatus.FAILEDTOBUILD:
-                logEnded(job.build, state, builder.name,
+            if action.job_state == BuildStatus.FAILEDTOBUILD:
+                logEnded(job.build, action.job_state, builder.name,
                          "failed %d times" % job_count)
-        elif failnotes is not None:
-            yield self.failbuilder(builder, failnotes)
+        self._failedInMemory(builder, action)
         return judgement
-

@@ -14,13 +14,14 @@ C{sortAndSplitByProcessor}, C{dispatchByProcessor} and C{startBuild}.
 import collections
 import dataclasses
 import logging
+import re
 import shlex
 
 from twisted.application import service
 from twisted.internet import defer, error, protocol
 from twisted.python import failure
 
-from lp_buildmaster import metrics
+from lp_buildmaster import failures, metrics
 from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job, utcnow
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model import archivedeps
@@ -38,6 +39,18 @@ class DispatchError(SlaveError):
 
 class ResetFailed(SlaveError):
     """A virtualized builder's reset command failed or timed out."""
+
+
+#: What launchpad-buildd's ensurepresent answers when the librarian it
+#: fetched from failed (a 5xx status) or could not be reached at all. The
+#: files come from our own librarian: that is not the builder's fault.
+_LIBRARIAN_FAILED = re.compile(
+    r"Error accessing Librarian: (HTTP Error 5\d\d|<urlopen error)")
+
+
+def ownLibrarianFailed(info):
+    """Whether an ensurepresent refusal says our librarian failed."""
+    return bool(_LIBRARIAN_FAILED.match(info or ""))
 
 
 def buildArgs(build, arch_indep, sources, build_url):
@@ -249,6 +262,10 @@ class Dispatcher:
             if not ok:
                 result.raiseException()
             present, info = result
+            if not present and ownLibrarianFailed(info):
+                raise failures.OwnLibrarianUnavailable(
+                    "builder %r could not fetch %s from our librarian (%s):"
+                    " %s" % (builder.name, sha1, url, info))
             if not present:
                 raise DispatchError(
                     builder.name, "could not fetch %s from %s: %s"
@@ -436,9 +453,11 @@ class InstantDispatch(service.Service):
         if woken:
             self.logger.debug("instant dispatch woke %d builders", woken)
 
-    def _idle(self, key, count):
+    def _idle(self, key, count, exclude=()):
         """Up to C{count} C{(name, id)} of idle builders that can take a
-        job of C{key}, the longest idle first."""
+        job of C{key}, the longest idle first; none whose last scan failed
+        (a builder that does not answer would be woken for every job) and
+        none in C{exclude}."""
         processor, virtualized = key
         dispatcher = self._dispatcher
         lastIdle = getattr(dispatcher, "lastIdle", {})
@@ -452,16 +471,21 @@ class InstantDispatch(service.Service):
                     or (virtualized is not None
                         and builder.virtualized != virtualized)
                     or builder.id in self._waking or busy(builder.id)
-                    or name not in self.manager.scanners):
+                    or builder.id in exclude
+                    or name not in self.manager.scanners
+                    or getattr(self.manager.scanners[name], "failing",
+                               False)):
                 continue
             found.append((lastIdle.get(builder.id, (0,))[0], name,
                           builder.id))
         found.sort()
         return [(name, builder_id) for _, name, builder_id in found[:count]]
 
-    def _scan(self, name, builder_id, key, retries, kind="queued"):
+    def _scan(self, name, builder_id, key, retries, kind="queued",
+              tried=frozenset()):
         """Scan one builder now; if C{key} and it was not offered a job,
-        wake another for C{key} (C{retries} more times at most)."""
+        wake another for C{key} (C{retries} more times at most), never
+        one already C{tried} for it."""
         scanner = self.manager.scanners.get(name)
         if scanner is None:
             return 0
@@ -479,10 +503,11 @@ class InstantDispatch(service.Service):
             if call > before and outcome != "failed":
                 return result   # offered a job: taken, or none was left
             if retries > 0:
-                for other, other_id in self._idle(key, 1):
+                done_with = tried | {builder_id}
+                for other, other_id in self._idle(key, 1, done_with):
                     self.counts["retried"] += 1
                     self._scan(other, other_id, key, retries - 1,
-                               kind="retry")
+                               kind="retry", tried=done_with)
             return result
         scanner.scanNow().addBoth(done)
         return 1

@@ -19,12 +19,12 @@ import zlib
 from twisted.application import service
 from twisted.internet import defer, task
 
-from lp_buildmaster import metrics
+from lp_buildmaster import failures, metrics
 from lp_buildmaster.assignment import assign
 from lp_buildmaster.buildergroup import BuilderHandle, Job, utcnow
 from lp_buildmaster.enums import BuildStatus
-from lp_buildmaster.model.policy import PocketPolicyError
 from lp_buildmaster.model.records import makeCookie
+from lp_buildmaster.outage import DatabaseWatch
 from lp_buildmaster.slave import SlaveError, SlaveFault
 
 IDLE = "BuilderStatus.IDLE"
@@ -53,6 +53,8 @@ class SlaveScanner:
         self.loop = task.LoopingCall(self.scan)
         self.loop.clock = manager.clock
         self.transient_errors = 0
+        #: whether the last scan failed (instant dispatch skips it)
+        self.failing = False
         self.abort_requested_at = None
         self.scans = 0
         self.last_scan = None
@@ -86,11 +88,26 @@ class SlaveScanner:
 
     def scanNow(self):
         """Scan at once, out of turn (instant dispatch); if a scan is in
-        flight, scan again as soon as it ends."""
+        flight, scan again as soon as it ends.
+
+        @return: a Deferred of the caller's own, firing (with None) when
+            that scan is done; what its caller does with it cannot touch
+            the scan or the LoopingCall.
+        """
         if self._inflight is not None:
             self._again = True
-            return self._inflight
-        return self.scan()
+            return self._waitInflight()
+        self.scan()
+        return self._waitInflight()
+
+    def _waitInflight(self):
+        mine = defer.Deferred()
+        if self._inflight is None:
+            mine.callback(None)
+        else:
+            self._inflight.addBoth(
+                lambda result: (mine.callback(None), result)[1])
+        return mine
 
     def scan(self):
         """One scan; never fails, so the LoopingCall never dies."""
@@ -115,11 +132,9 @@ class SlaveScanner:
         return d
 
     def _unexpected(self, f):
-        if f.check(PocketPolicyError):
-            self.logger.error("Builder '%s': %s", self.name, f.value)
-        else:
-            self.logger.error("Builder '%s': unexpected error in scan: %s",
-                              self.name, f.getTraceback())
+        """The last resort: an error while handling an error. Logged once
+        while it repeats, never as a traceback."""
+        self.manager.noteError(self.name, f)
 
     def _scan(self):
         # Plain callbacks rather than inlineCallbacks: this runs for every
@@ -129,29 +144,51 @@ class SlaveScanner:
         if (vitals is None or not usable(vitals.builder)
                 or self.manager.fenced()):
             return None
+        if not self.manager.database.available:
+            # Paused: nothing started now could be recorded.
+            return None
         d = defer.maybeDeferred(self.slave.status)
-        d.addCallbacks(self._gotStatus, self._statusFailed,
+        d.addCallbacks(self._gotStatus, self._scanFailed,
                        callbackArgs=(vitals,), errbackArgs=(vitals,))
         return d
 
     def _gotStatus(self, status, vitals):
         self.transient_errors = 0
+        self.failing = False
         if (vitals.queue_id is None and status.builder_status == IDLE
                 and self.manager.dispatcher is None):
             self.abort_requested_at = None
+            self.manager.errorsStopped(self.name)
             return None
         d = self._act(BuilderHandle(vitals.builder, self.slave), vitals,
                       status)
         # A builder failing us while we collect from or dispatch to it (a
         # file it cannot fetch, a log it will not give, a reset that fails)
         # counts like any failure to talk to it.
-        d.addErrback(self._statusFailed, vitals)
+        d.addCallback(self._worked)
+        d.addErrback(self._scanFailed, vitals)
         return d
 
-    def _statusFailed(self, failure, vitals):
-        failure.trap(SlaveError)
-        return self._failed(BuilderHandle(vitals.builder, self.slave),
-                            vitals, failure.value)
+    def _worked(self, result):
+        self.manager.errorsStopped(self.name)
+        return result
+
+    def _scanFailed(self, failure, vitals):
+        """Every error of a scan comes here and is classified once
+        (L{lp_buildmaster.failures})."""
+        kind = failures.classify(failure)
+        if kind.kind in (failures.INFRASTRUCTURE, failures.JOB):
+            # Builder faults are counted where they are judged.
+            metrics.FAILURES.labels(kind.kind, kind.reason).inc()
+        self.failing = kind.kind != failures.INFRASTRUCTURE
+        builder = BuilderHandle(vitals.builder, self.slave)
+        if kind.kind == failures.INFRASTRUCTURE:
+            # Nobody's failure: the work is retried at a later scan.
+            self.manager.noteError(self.name, failure)
+            return None
+        if kind.kind == failures.JOB:
+            return self._jobFault(builder, vitals, failure.value)
+        return self._failed(builder, vitals, failure.value, kind)
 
     @defer.inlineCallbacks
     def _act(self, builder, vitals, status):
@@ -260,22 +297,53 @@ class SlaveScanner:
             yield self.manager.refreshOne(self.name)
 
     @defer.inlineCallbacks
-    def _failed(self, builder, vitals, error):
-        """Talking to the builder failed: tolerate, count or act."""
-        if error.transient:
+    def _failed(self, builder, vitals, error, kind):
+        """A builder fault (tolerated when transient, then counted), or an
+        unexpected error (counted once against the builder and its job)."""
+        unexpected = kind.kind == failures.UNEXPECTED
+        if kind.transient and not unexpected:
             self.transient_errors += 1
             if self.transient_errors <= self.manager.thresholds.transient:
                 self.logger.info(
                     "Builder '%s': transient error %d of %d tolerated: %s",
                     builder.name, self.transient_errors,
-                    self.manager.thresholds.transient, error)
+                    self.manager.thresholds.transient, _text(error))
                 return
         job = None
         if vitals.queue_id is not None:
             job = yield self.manager.loadJob(vitals, builder)
-        self.logger.warning("Builder '%s': %s", builder.name, error)
-        yield self.manager.group.handleFailure(builder, job, error)
+        if unexpected:
+            self.logger.error("Builder '%s': unexpected error: %s",
+                              builder.name, failures.describe(error))
+        else:
+            self.logger.warning("Builder '%s': %s", builder.name,
+                                _text(error))
+        yield self.manager.group.handleFailure(
+            builder, job, error, retryable=kind.transient)
         yield self.manager.refreshOne(self.name)
+
+    @defer.inlineCallbacks
+    def _jobFault(self, builder, vitals, error):
+        """The job is at fault (its pocket is forbidden, its request
+        invalid): it fails, the builder is cleaned and keeps its count."""
+        job = None
+        if vitals.queue_id is not None:
+            job = yield self.manager.loadJob(vitals, builder)
+        if job is None:
+            self.manager.noteError(self.name, error)
+            return
+        self.logger.warning("Builder '%s': build %d fails: %s",
+                            builder.name, job.build.id, _text(error))
+        yield self.manager.group.handleJobFault(job, error)
+        yield self.manager.refreshOne(self.name)
+
+
+def _text(error):
+    """A SlaveError's message names its builder already; other errors
+    get their type."""
+    if isinstance(error, SlaveError):
+        return str(error)
+    return failures.describe(error)
 
 
 class ScannerManager(service.Service):
@@ -302,7 +370,8 @@ class ScannerManager(service.Service):
 
     def __init__(self, store, group, slaveFactory, clock=None, interval=15.0,
                  dispatcher=None, logger=None, cancel_timeout=180.0,
-                 owner=None, dbclock=None, web_url=None, librarian_url=None):
+                 owner=None, dbclock=None, web_url=None, librarian_url=None,
+                 database=None):
         """
         @param group: the L{BuilderGroup} whose logic the scanners run.
         @param slaveFactory: C{f(builder_record)} -> an L{ISlave}.
@@ -316,6 +385,8 @@ class ScannerManager(service.Service):
             database's C{now()} (tests pass their Clock's C{seconds}).
         @param web_url: this master's dashboard, as its master row says.
         @param librarian_url: the librarian it uses, likewise.
+        @param database: the L{DatabaseWatch} that pauses scans while the
+            database is unavailable (one is made by default).
         """
         if clock is None:
             from twisted.internet import reactor as clock
@@ -334,6 +405,12 @@ class ScannerManager(service.Service):
         #: A master without heartbeat for this long is dead.
         self.lifetime = interval
         self.thresholds = group.thresholds
+        if database is None:
+            database = DatabaseWatch(store, clock,
+                                     probe_interval=min(2.0, interval))
+        self.database = database
+        database.addListener(self._databaseBack)
+        self._errors = failures.OncePerChange()
         self.vitals = {}
         self.scanners = {}
         #: L{MasterInfo} of every registered master, at the last heartbeat
@@ -369,11 +446,30 @@ class ScannerManager(service.Service):
                                              now=True)
             self._beatDone.addErrback(
                 lambda f: self.logger.error("heartbeat loop died: %s",
-                                            f.getTraceback()))
+                                            failures.describe(f)))
         self._loopDone = self.loop.start(self.interval, now=True)
         self._loopDone.addErrback(
             lambda f: self.logger.error("scanner refresh loop died: %s",
-                                        f.getTraceback()))
+                                        failures.describe(f)))
+
+    def noteError(self, name, err):
+        """An error that counts against nobody here (our own side failed),
+        or one met while handling another: one log line while it repeats;
+        a database error pauses the master instead
+        (L{DatabaseWatch.failed} logs that)."""
+        if self.database.check(err):
+            return
+        if self._errors.first(name, failures.signature(err)):
+            self.logger.warning("Builder '%s': %s; retried at the next scan",
+                                name, failures.describe(err))
+
+    def errorsStopped(self, name):
+        """A scan of C{name} worked: its next error is logged again."""
+        self._errors.clear(name)
+
+    def _databaseBack(self):
+        if self.running:
+            self.refresh()
 
     @defer.inlineCallbacks
     def stopService(self):
@@ -381,6 +477,7 @@ class ScannerManager(service.Service):
         for loop in (self.beat, self.loop):
             if loop.running:
                 loop.stop()
+        yield self.database.stop()
         while self._refreshing is not None or self._beating is not None:
             # A heartbeat landing after leave() would make this master
             # look alive again for a whole interval.
@@ -388,9 +485,15 @@ class ScannerManager(service.Service):
         yield defer.DeferredList(
             [s.stop() for s in self.scanners.values()] + list(self._retiring))
         self.scanners.clear()
-        yield self.group.flushLogtails()
-        if self.owner is not None:
-            yield self.store.masters.leave(self.owner)
+        try:
+            yield self.group.flushLogtails()
+            if self.owner is not None:
+                yield self.store.masters.leave(self.owner)
+        except Exception as e:
+            # The database is gone: the others see this master's heartbeat
+            # stop instead.
+            self.logger.warning("at stop, could not leave or write log "
+                                "tails: %s", failures.describe(e))
 
     # Heartbeat and fencing.
 
@@ -443,6 +546,7 @@ class ScannerManager(service.Service):
             self.refresh()
 
     def _beatFailed(self, failure):
+        self.database.check(failure)
         # Logged once per outage: the next success says so.
         if not self._beatFailing:
             self._beatFailing = True
@@ -475,8 +579,7 @@ class ScannerManager(service.Service):
             self._refreshAgain = True
             return self._refreshing
         d = self._refreshing = self._refresh()
-        d.addErrback(lambda f: self.logger.error(
-            "scanner refresh failed: %s", f.getTraceback()))
+        d.addErrback(lambda f: self.noteError("(refresh)", f))
 
         def done(result):
             self._refreshing = None

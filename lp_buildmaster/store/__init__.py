@@ -6,12 +6,22 @@ Deferreds of plain records from L{lp_buildmaster.model.records}; nothing
 else in the master writes SQL.
 """
 
+import psycopg2
 import psycopg2.extras
 from twisted.internet import defer
-from txpostgres import reconnection, txpostgres
+from txpostgres import reconnection, retrying, txpostgres
 from zope.interface import implementer
 
 from lp_buildmaster.interfaces import IStore
+
+
+def _reconnectDelays():
+    """Reconnect at once, then after 0.5 s growing to 2 s: a database back
+    from an outage is in use again within 2 s (well within a scan
+    interval), at the cost of a connection attempt per pooled connection
+    every 2 s while it is away."""
+    return retrying.simpleBackoffIterator(
+        initialDelay=0.5, maxDelay=2.0, factor=1.5, maxRetries=0, now=True)
 
 
 class ReconnectingConnection(txpostgres.Connection):
@@ -20,8 +30,42 @@ class ReconnectingConnection(txpostgres.Connection):
     the calls made meanwhile fail at once, and later ones work again."""
 
     def __init__(self, reactor=None, cooperator=None, detector=None):
-        super().__init__(reactor, cooperator,
-                         detector or reconnection.DeadConnectionDetector())
+        super().__init__(reactor, cooperator, detector or (
+            reconnection.DeadConnectionDetector(
+                reconnectionIterator=_reconnectDelays)))
+
+    def doRead(self):
+        """The server closed this idle connection (restarted, connection
+        terminated): hand the error to the reactor as the reason the
+        connection was lost, so that the detector reconnects, instead of
+        raising it for the reactor to log as an unhandled traceback."""
+        try:
+            return super().doRead()
+        except psycopg2.Error as e:
+            return e
+
+    def _runInteraction(self, interaction, *args, **kwargs):
+        """As txpostgres does (BEGIN, the interaction, COMMIT or ROLLBACK),
+        except that a ROLLBACK failing on a dead connection is no
+        traceback in the log: it only means the connection is gone, which
+        the caller learns from the L{txpostgres.RollbackFailed} (one per
+        interaction in flight; hundreds per outage otherwise)."""
+        cursor = self.cursor()
+        d = cursor.execute("begin")
+        d.addCallback(interaction, *args, **kwargs)
+
+        def commit(result):
+            return cursor.execute("commit").addCallback(lambda _: result)
+
+        def rollback(failure):
+            undo = defer.maybeDeferred(cursor.execute, "rollback")
+            undo.addCallbacks(
+                lambda _: failure,
+                lambda _: defer.fail(txpostgres.RollbackFailed(self, failure)))
+            return undo
+        d.addCallback(commit)
+        d.addErrback(rollback)
+        return d
 
 
 class ReconnectingPool(txpostgres.ConnectionPool):
@@ -100,6 +144,20 @@ class Store:
 
     def close(self):
         self.pool.close()
+
+    def ping(self):
+        """Whether every pooled connection answers C{SELECT 1}.
+
+        The queries run at once, so each takes its own connection: a
+        connection killed while idle is found dead (and starts
+        reconnecting) here rather than under real work.
+
+        @return: a Deferred firing True or False; it never fails.
+        """
+        calls = [self.pool.runQuery("SELECT 1")
+                 for _ in range(self.pool.min)]
+        d = defer.DeferredList(calls, consumeErrors=True)
+        return d.addCallback(lambda results: all(ok for ok, _ in results))
 
     def runQuery(self, sql, args=None):
         """Rows of one statement, outside any transaction."""

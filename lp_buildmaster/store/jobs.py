@@ -234,9 +234,6 @@ class JobStore(Component):
         @return: Deferred firing True, or False when the job was not on
             that builder any more.
         """
-        failnotes = notes(failnotes)
-        build_failnotes = notes(build_failnotes)
-
         @defer.inlineCallbacks
         def release(txn):
             row = yield txn.fetchone(
@@ -244,32 +241,58 @@ class JobStore(Component):
                 " FOR UPDATE", (queue_id, builder_id))
             if row is None:
                 return False
-            build_id = row["build"]
-            yield txn.execute(
-                "UPDATE build SET buildstate = %s,"
-                " failure_count = failure_count + %s,"
-                " buildlog = coalesce(%s, buildlog),"
-                " failnotes = coalesce(%s, failnotes) WHERE id = %s",
-                (state.value, int(job_failed), buildlog, build_failnotes,
-                 build_id))
-            if state == BuildStatus.NEEDSBUILD:
-                yield txn.execute(
-                    "UPDATE buildqueue SET builder = NULL, buildstart = NULL,"
-                    " logtail = NULL,"
-                    " lastscore = CASE WHEN %s THEN 0 ELSE lastscore END"
-                    " WHERE id = %s", (givenback, queue_id))
-            else:
-                yield txn.execute("DELETE FROM buildqueue WHERE id = %s",
-                                  (queue_id,))
-            yield txn.execute(
-                "UPDATE builder SET clean = NOT virtualized,"
-                " failure_count = failure_count + %s,"
-                " builderok = builderok AND %s,"
-                " failnotes = coalesce(%s, failnotes) WHERE id = %s",
-                (int(builder_failed), failnotes is None, failnotes,
-                 builder_id))
+            yield _release(txn, queue_id, row["build"], builder_id, state,
+                           givenback, job_failed, builder_failed, failnotes,
+                           buildlog, build_failnotes)
             return True
         return self.store.runInteraction(release)
+
+    def countAndAct(self, builder_id, judge, queue_id=None):
+        """One more failure of a builder and of the job C{queue_id} it
+        holds, judged and acted on, in one transaction.
+
+        @param judge: C{judge(builder_count, job_count)} (the counts
+            including this failure; job_count None without a job) returning
+            a L{FailureAction}.
+        @return: Deferred firing with C{(builder_count, job_count,
+            action)}, or None when C{queue_id} is no longer on that builder
+            (then nothing is counted).
+        """
+        @defer.inlineCallbacks
+        def act(txn):
+            build_id = None
+            if queue_id is not None:
+                row = yield txn.fetchone(
+                    "SELECT build FROM buildqueue WHERE id = %s"
+                    " AND builder = %s FOR UPDATE", (queue_id, builder_id))
+                if row is None:
+                    return None
+                build_id = row["build"]
+            row = yield txn.fetchone(
+                "UPDATE builder SET failure_count = failure_count + 1"
+                " WHERE id = %s RETURNING failure_count", (builder_id,))
+            builder_count = None if row is None else row["failure_count"]
+            job_count = None
+            if build_id is not None:
+                row = yield txn.fetchone(
+                    "UPDATE build SET failure_count = failure_count + 1"
+                    " WHERE id = %s RETURNING failure_count", (build_id,))
+                job_count = row["failure_count"]
+            action = judge(builder_count, job_count)
+            if build_id is not None and action.job_state is not None:
+                yield _release(txn, queue_id, build_id, builder_id,
+                               action.job_state, failnotes=action.failnotes,
+                               build_failnotes=action.build_failnotes)
+            elif action.failnotes is not None:
+                yield txn.execute(
+                    "UPDATE builder SET builderok = false, failnotes = %s"
+                    " WHERE id = %s", (notes(action.failnotes), builder_id))
+            if action.reset_builder_count:
+                yield txn.execute(
+                    "UPDATE builder SET failure_count = 0 WHERE id = %s",
+                    (builder_id,))
+            return builder_count, job_count, action
+        return self.store.runInteraction(act)
 
     def countFailures(self, builder_id, build_id=None):
         """One more failure for a builder and, when given, its build.
@@ -354,6 +377,57 @@ class JobStore(Component):
 
 #: States in which a build waits for its upload to be processed.
 AWAITING_UPLOAD = frozenset([BuildStatus.UPLOADING])
+
+
+@dataclasses.dataclass(frozen=True)
+class FailureAction:
+    """What L{JobStore.countAndAct} does after counting a failure.
+
+    @ivar job_state: the build's new state (NEEDSBUILD requeues), or None
+        to leave the job where it is.
+    @ivar failnotes: when set, the builder is failed with them.
+    @ivar build_failnotes: when set, why the build failed.
+    @ivar reset_builder_count: the job was judged guilty: the builder's
+        count goes back to 0.
+    """
+
+    job_state: Optional[BuildStatus] = None
+    failnotes: Optional[str] = None
+    build_failnotes: Optional[str] = None
+    reset_builder_count: bool = False
+
+
+@defer.inlineCallbacks
+def _release(txn, queue_id, build_id, builder_id, state, givenback=False,
+             job_failed=False, builder_failed=False, failnotes=None,
+             buildlog=None, build_failnotes=None):
+    """Take job C{queue_id} (of C{build_id}) off C{builder_id} inside a
+    transaction holding its queue row (see L{JobStore.releaseJob})."""
+    failnotes = notes(failnotes)
+    build_failnotes = notes(build_failnotes)
+    yield txn.execute(
+        "UPDATE build SET buildstate = %s,"
+        " failure_count = failure_count + %s,"
+        " buildlog = coalesce(%s, buildlog),"
+        " failnotes = coalesce(%s, failnotes) WHERE id = %s",
+        (state.value, int(job_failed), buildlog, build_failnotes,
+         build_id))
+    if state == BuildStatus.NEEDSBUILD:
+        yield txn.execute(
+            "UPDATE buildqueue SET builder = NULL, buildstart = NULL,"
+            " logtail = NULL,"
+            " lastscore = CASE WHEN %s THEN 0 ELSE lastscore END"
+            " WHERE id = %s", (givenback, queue_id))
+    else:
+        yield txn.execute("DELETE FROM buildqueue WHERE id = %s",
+                          (queue_id,))
+    yield txn.execute(
+        "UPDATE builder SET clean = NOT virtualized,"
+        " failure_count = failure_count + %s,"
+        " builderok = builderok AND %s,"
+        " failnotes = coalesce(%s, failnotes) WHERE id = %s",
+        (int(builder_failed), failnotes is None, failnotes,
+         builder_id))
 
 
 class NotAwaitingUpload(Exception):

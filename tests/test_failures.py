@@ -1,0 +1,393 @@
+"""The one classification of errors (lp_buildmaster/failures.py), and the
+scanner counting and logging each kind of scan error once."""
+
+import logging
+
+import psycopg2
+from twisted.internet import defer, error, task
+from twisted.python import failure as tfailure
+from twisted.trial import unittest
+from txpostgres import reconnection, txpostgres
+
+from lp_buildmaster import failures
+from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
+from lp_buildmaster.master import DispatchError, Dispatcher, ResetFailed
+from lp_buildmaster.model.policy import PocketPolicyError
+from lp_buildmaster.scanner import ScannerManager
+from lp_buildmaster.slave import (
+    InvalidBuildRequest, SlaveChecksumMismatch, SlaveConnectionError,
+    SlaveError, SlaveFault, SlaveHTTPError, SlaveProtocolError, SlaveTimeout,
+    UnsafeFilename)
+from lp_buildmaster.upload import UploadRejected
+from tests import mockslaves
+from tests.database import DatabaseTestCase
+from tests.farm import addBuilder, addRunningJob, captureLogs, makeGroup
+from tests.test_librarian import LibrarianFixture
+
+INTERVAL = 15.0
+B = "b"
+
+
+class NewBuilderFault(SlaveProtocolError):
+    """Stands for a SlaveError subclass added later (issue 12's)."""
+
+
+#: (error, kind, transient)
+TABLE = [
+    # the database, however it goes away
+    (psycopg2.OperationalError("server closed the connection"),
+     failures.INFRASTRUCTURE, True),
+    (psycopg2.InterfaceError("connection already closed"),
+     failures.INFRASTRUCTURE, True),
+    (reconnection.ConnectionDead(), failures.INFRASTRUCTURE, True),
+    (txpostgres.RollbackFailed(None, None), failures.INFRASTRUCTURE, True),
+    (failures.DatabaseUnavailable("paused"), failures.INFRASTRUCTURE, True),
+    # our own librarian and upload area
+    (failures.OwnLibrarianUnavailable("503"), failures.INFRASTRUCTURE, True),
+    (OSError(28, "No space left on device"), failures.INFRASTRUCTURE, True),
+    (defer.CancelledError(), failures.INFRASTRUCTURE, True),
+    # the builder
+    (SlaveConnectionError(B, "refused"), failures.BUILDER, True),
+    (SlaveTimeout(B, "status timed out"), failures.BUILDER, True),
+    (error.DNSLookupError("no-such-host"), failures.BUILDER, True),
+    (error.ConnectionRefusedError(), failures.BUILDER, True),
+    (error.TimeoutError(), failures.BUILDER, True),
+    (SlaveHTTPError(B, 503), failures.BUILDER, True),
+    (SlaveHTTPError(B, 404), failures.BUILDER, False),
+    (SlaveProtocolError(B, "garbage"), failures.BUILDER, False),
+    (SlaveChecksumMismatch(B, "sha1"), failures.BUILDER, False),
+    (UnsafeFilename(B, "../x"), failures.BUILDER, False),
+    (SlaveFault(B, 8002, "error"), failures.BUILDER, False),
+    (DispatchError(B, "could not fetch"), failures.BUILDER, False),
+    (ResetFailed(B, "reset failed"), failures.BUILDER, False),
+    (SlaveError(B, "anything"), failures.BUILDER, False),
+    (NewBuilderFault(B, "a new kind"), failures.BUILDER, False),
+    # the job
+    (PocketPolicyError("illegal status"), failures.JOB, False),
+    (InvalidBuildRequest(B, "no .dsc"), failures.JOB, False),
+    (UploadRejected("bad .changes"), failures.JOB, False),
+    # anything else
+    (KeyError("x"), failures.UNEXPECTED, True),
+    (ZeroDivisionError(), failures.UNEXPECTED, True),
+    (AttributeError("y"), failures.UNEXPECTED, True),
+]
+
+
+class ClassifyTests(unittest.TestCase):
+
+    def test_table(self):
+        for exc, kind, transient in TABLE:
+            for err in (exc, tfailure.Failure(exc)):
+                got = failures.classify(err)
+                self.assertEqual((got.kind, got.transient),
+                                 (kind, transient), repr(exc))
+
+    def test_databaseFlag(self):
+        for exc, kind, _ in TABLE:
+            expected = isinstance(exc, failures.DATABASE_ERRORS)
+            self.assertEqual(failures.classify(exc).database, expected,
+                             repr(exc))
+        self.assertTrue(failures.classify(
+            reconnection.ConnectionDead()).database)
+        self.assertFalse(failures.classify(OSError(28, "full")).database)
+
+    def test_whoCounts(self):
+        self.assertEqual(
+            [(k, failures.Classification(k, True, "").counts_builder,
+              failures.Classification(k, True, "").counts_job)
+             for k in (failures.INFRASTRUCTURE, failures.BUILDER,
+                       failures.JOB, failures.UNEXPECTED)],
+            [(failures.INFRASTRUCTURE, False, False),
+             (failures.BUILDER, True, False),
+             (failures.JOB, False, True),
+             (failures.UNEXPECTED, True, True)])
+
+    def test_describeIsOneLineWithOrigin(self):
+        def boom():
+            return {}["missing"]
+        try:
+            boom()
+        except KeyError:
+            f = tfailure.Failure()
+        text = failures.describe(f)
+        self.assertNotIn("\n", text)
+        self.assertIn("KeyError", text)
+        self.assertIn("in boom", text)
+        self.assertEqual(failures.describe(SlaveTimeout(B, "t")),
+                         "SlaveTimeout: Builder 'b': t")
+
+    def test_oncePerChange(self):
+        once = failures.OncePerChange()
+        self.assertTrue(once.first("a", 1))
+        self.assertFalse(once.first("a", 1))
+        self.assertTrue(once.first("b", 1))
+        self.assertTrue(once.first("a", 2))
+        self.assertTrue(once.clear("a"))
+        self.assertFalse(once.clear("a"))
+        self.assertTrue(once.first("a", 2))
+
+
+class FailingSlave(mockslaves.MockSlave):
+    """status() fails with C{exc} every time."""
+
+    def __init__(self, exc, **kwargs):
+        super().__init__(**kwargs)
+        self.exc = exc
+
+    def status(self):
+        self._record("status")
+        return defer.fail(self.exc)
+
+
+class ScanErrorTests(DatabaseTestCase):
+    """Each kind of scan error is counted once and logged once."""
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        self.clock = task.Clock()
+        self.logs = captureLogs(self)
+        # The sample builders: bob builds 8-1, frog is idle.
+        self.slaves = {"bob": mockslaves.SaneBuildingSlave(name="bob"),
+                       "frog": mockslaves.OkSlave(name="frog")}
+        self.group = makeGroup(self.store, clock=self.clock)
+        self.manager = ScannerManager(
+            self.store, self.group, lambda b: self.slaves[b.name],
+            clock=self.clock, interval=INTERVAL)
+
+    @defer.inlineCallbacks
+    def start(self):
+        self.manager.startService()
+        self.addCleanup(self.stop)
+        yield self.manager.settle()
+
+    @defer.inlineCallbacks
+    def stop(self):
+        if self.manager.running:
+            yield self.manager.stopService()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    @defer.inlineCallbacks
+    def advance(self, seconds=INTERVAL, step=1.0):
+        elapsed = 0.0
+        while elapsed < seconds:
+            self.clock.advance(step)
+            elapsed += step
+            yield self.manager.settle()
+
+    def assertNoTraceback(self):
+        for line in self.logs.lines:
+            self.assertNotIn("Traceback", line)
+
+    @defer.inlineCallbacks
+    def test_dnsLookupErrorCountsAgainstBuilder(self):
+        """A builder whose host does not resolve: tolerated as transient
+        five times, then each scan counts once, and after five counts it is
+        failed with the error as its failnotes; no traceback."""
+        builder_id = yield addBuilder(self.store, "nowhere")
+        self.slaves["nowhere"] = FailingSlave(
+            error.DNSLookupError("nowhere.invalid"), name="nowhere")
+        yield self.start()
+        scanner = self.manager.scanners["nowhere"]
+        while scanner.scans < 5:
+            yield self.advance()
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual(builder.failure_count, 0)
+        yield self.advance()
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual(builder.failure_count, 1)
+        for _ in range(6):
+            yield self.advance()
+        builder = yield self.store.builders.get(builder_id)
+        self.assertFalse(builder.builderok)
+        self.assertEqual(builder.failure_count, 5)
+        self.assertIn("DNS lookup failed", builder.failnotes)
+        self.assertNotIn("nowhere", self.manager.scanners)
+        self.assertNoTraceback()
+        self.assertEqual(self.logs.matching("ERROR"), [])
+
+    @defer.inlineCallbacks
+    def test_pocketPolicyAtCollectionFailsTheJobOnce(self):
+        """A finished build its series may no longer build: the job fails
+        (counted once, failnotes set), the builder is cleaned and keeps a
+        count of 0, and nothing repeats at the next scans."""
+        builder_id = yield addBuilder(self.store, "w")
+        build_id, queue_id = yield addRunningJob(
+            self.store, builder_id, series="warty",
+            pocket=PackagePublishingPocket.RELEASE)
+        slave = self.slaves["w"] = mockslaves.WaitingSlave(
+            "BuildStatus.OK", name="w", cookie="%d-%d" % (build_id, queue_id))
+        yield self.start()
+        yield self.advance()
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.buildstate, BuildStatus.FAILEDTOBUILD)
+        self.assertEqual(build.failure_count, 1)
+        self.assertIn("can not be built for pocket RELEASE", build.failnotes)
+        self.assertIsNone((yield self.store.queue.get(queue_id)))
+        builder = yield self.store.builders.get(builder_id)
+        self.assertTrue(builder.builderok)
+        self.assertEqual(builder.failure_count, 0)
+        self.assertIn(("clean", ()), slave.calls)
+        lines = [l for l in self.logs.lines if "pocket RELEASE" in l]
+        yield self.advance(INTERVAL * 3)
+        self.assertEqual(
+            [l for l in self.logs.lines if "pocket RELEASE" in l], lines)
+        self.assertEqual(len(lines), 1)
+        self.assertNoTraceback()
+
+    @defer.inlineCallbacks
+    def test_unexpectedErrorCountedOnceAgainstBoth(self):
+        """An error nobody expected: each scan counts it once against the
+        builder and its job, with one log line and no traceback."""
+        builder_id = yield addBuilder(self.store, "odd")
+        build_id, queue_id = yield addRunningJob(self.store, builder_id)
+        self.slaves["odd"] = FailingSlave(KeyError("surprise"), name="odd")
+        yield self.start()
+        yield self.advance()
+        builder = yield self.store.builders.get(builder_id)
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual((builder.failure_count, build.failure_count),
+                         (1, 1))
+        errors = self.logs.matching("ERROR")
+        self.assertEqual(len(errors), 1)
+        self.assertIn("KeyError", errors[0])
+        self.assertIn("surprise", errors[0])
+        self.assertNoTraceback()
+
+    @defer.inlineCallbacks
+    def test_ownSideFailureCountsAgainstNobody(self):
+        """Our own side failing (a full upload area): nobody's failure,
+        logged once however many scans meet it."""
+        builder_id = yield addBuilder(self.store, "full")
+        self.slaves["full"] = FailingSlave(
+            OSError(28, "No space left on device"), name="full")
+        yield self.start()
+        yield self.advance(INTERVAL * 8)
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual(builder.failure_count, 0)
+        self.assertTrue(builder.builderok)
+        lines = [l for l in self.logs.lines if "No space left" in l]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("retried at the next scan", lines[0])
+
+    @defer.inlineCallbacks
+    def test_lostJobWarnsOnlyWhenRequeued(self):
+        """'lost job ...; requeued' is said only when a job was requeued."""
+        builder_id = yield addBuilder(self.store, "forgetful")
+        build_id, queue_id = yield addRunningJob(self.store, builder_id)
+        self.slaves["forgetful"] = mockslaves.OkSlave(name="forgetful")
+        yield self.start()
+        # The job goes away behind the scanner's back (another master or
+        # the admin tool), after the snapshot was taken.
+        yield self.store.runOperation(
+            "UPDATE buildqueue SET builder = NULL, buildstart = NULL"
+            " WHERE id = %s", (queue_id,))
+        yield self.advance()
+        self.assertEqual(
+            [l for l in self.logs.lines if "lost job" in l], [])
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual(builder.failure_count, 0)
+
+    @defer.inlineCallbacks
+    def test_lostJobRequeuedWarnsOnce(self):
+        builder_id = yield addBuilder(self.store, "forgetful")
+        yield addRunningJob(self.store, builder_id)
+        self.slaves["forgetful"] = mockslaves.OkSlave(name="forgetful")
+        yield self.start()
+        yield self.advance(INTERVAL * 3)
+        self.assertEqual(
+            len([l for l in self.logs.lines if "lost job" in l]), 1)
+
+
+class ScanNowTests(DatabaseTestCase):
+
+    @defer.inlineCallbacks
+    def test_eachCallerGetsItsOwnDeferred(self):
+        """A callback failing on one scanNow() caller's Deferred touches
+        neither the other callers nor the scanner's loop."""
+        clock = task.Clock()
+        group = makeGroup(self.store, clock=clock)
+        slaves = {"bob": mockslaves.OkSlave(name="bob"),
+                  "frog": mockslaves.OkSlave(name="frog")}
+        yield self.store.runOperation("DELETE FROM buildqueue WHERE builder"
+                                      " IS NOT NULL")
+        manager = ScannerManager(self.store, group,
+                                 lambda b: slaves[b.name], clock=clock,
+                                 interval=INTERVAL)
+        manager.startService()
+        yield manager.settle()
+        clock.advance(INTERVAL)
+        yield manager.settle()
+        scanner = manager.scanners["bob"]
+        idle = yield mockslaves.OkSlave(name="bob").status()
+        gate = defer.Deferred()
+        slaves["bob"].status = lambda: gate
+        scanner.scan()
+        first, second = scanner.scanNow(), scanner.scanNow()
+        self.assertIsNot(first, second)
+        self.assertIsNot(first, scanner._inflight)
+        first.addCallback(lambda _: 1 / 0)
+        first.addErrback(lambda f: f.trap(ZeroDivisionError))
+        seen = []
+        second.addCallback(seen.append)
+        gate.callback(idle)
+        yield manager.settle()
+        self.assertEqual(seen, [None])
+        self.assertTrue(scanner.loop.running)
+        del slaves["bob"].status
+        yield manager.stopService()
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+
+class LibrarianFailingSlave(mockslaves.OkSlave):
+    """An idle builder whose fetches from our librarian get HTTP 500 (the
+    librarian failing, as it did while the database was away)."""
+
+    def ensurepresent(self, sha1, url, username=None, password=None):
+        self._record("ensurepresent", sha1, url)
+        return defer.succeed(
+            (False, "Error accessing Librarian: HTTP Error 500: "
+                    "Internal Server Error"))
+
+
+class OwnLibrarianTests(LibrarianFixture, DatabaseTestCase):
+
+    @defer.inlineCallbacks
+    def test_ownLibrarianFailureIsNotTheBuilders(self):
+        """A builder that cannot fetch from our own librarian because the
+        librarian fails is never counted, however often it happens; the
+        job stays queued, and it is said once."""
+        self.startLibrarian()
+        logs = captureLogs(self)
+        hoary = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "i386")
+        yield self.store.distro.setChroot(
+            hoary.id, PackagePublishingPocket.RELEASE, 1)
+        yield self.store.runOperation("DELETE FROM buildqueue WHERE builder"
+                                      " IS NOT NULL")
+        slaves = {"bob": LibrarianFailingSlave(name="bob"),
+                  "frog": mockslaves.OkSlave(name="frog")}
+        yield self.store.builders.update(
+            (yield self.store.builders.getByName("frog")).id, manual=True)
+        group = makeGroup(self.store, clock=self.clock)
+        dispatcher = Dispatcher(self.store, self.librarian, clock=self.clock,
+                                logger=logging.getLogger("test"))
+        manager = ScannerManager(self.store, group, lambda b: slaves[b.name],
+                                 clock=self.clock, interval=INTERVAL,
+                                 dispatcher=dispatcher)
+        manager.startService()
+        for _ in range(int(INTERVAL * 8)):
+            self.clock.advance(1)
+            yield manager.settle()
+        yield manager.stopService()
+        fetches = [c for c in slaves["bob"].calls if c[0] == "ensurepresent"]
+        self.assertGreater(len(fetches), 7)
+        bob = yield self.store.builders.getByName("bob")
+        self.assertTrue(bob.builderok)
+        self.assertEqual(bob.failure_count, 0)
+        queue = yield self.store.queue.get(2)
+        self.assertIsNone(queue.builder)
+        build = yield self.store.builds.get(queue.build)
+        self.assertEqual(build.failure_count, 0)
+        said = [l for l in logs.lines if "our librarian" in l]
+        self.assertEqual(len(said), 1, said)
