@@ -391,3 +391,56 @@ class OwnLibrarianTests(LibrarianFixture, DatabaseTestCase):
         self.assertEqual(build.failure_count, 0)
         said = [l for l in logs.lines if "our librarian" in l]
         self.assertEqual(len(said), 1, said)
+
+
+class FailureAccountingTests(DatabaseTestCase):
+    """Counting a failure and acting on it is one transaction."""
+
+    @defer.inlineCallbacks
+    def test_guiltyJobResetsTheBuilder(self):
+        """A job judged guilty (failed on builder after builder) fails; the
+        builder that met it last goes back to a count of 0."""
+        from lp_buildmaster.buildergroup import BuilderHandle, Job
+        clock = task.Clock()
+        group = makeGroup(self.store, clock=clock)
+        builder_id = yield addBuilder(self.store, "b")
+        build_id, queue_id = yield addRunningJob(self.store, builder_id)
+        yield self.store.builds.update(build_id, failure_count=2)
+        yield self.store.runOperation(
+            "UPDATE builder SET failure_count = 1 WHERE id = %s",
+            (builder_id,))
+        record = yield self.store.builders.get(builder_id)
+        handle = BuilderHandle(record, mockslaves.OkSlave(name="b"))
+        queue = yield self.store.queue.get(queue_id)
+        build = yield self.store.builds.get(build_id)
+        judgement = yield group.handleFailure(
+            handle, Job(queue, build, handle),
+            SlaveFault("b", 8002, "error"), retryable=True)
+        self.assertEqual(judgement.job, "fail")
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.buildstate, BuildStatus.FAILEDTOBUILD)
+        self.assertEqual(build.failure_count, 3)
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual(builder.failure_count, 0)
+        self.assertTrue(builder.builderok)
+
+    @defer.inlineCallbacks
+    def test_jobGoneMeanwhileCountsTheBuilderOnly(self):
+        from lp_buildmaster.buildergroup import BuilderHandle, Job
+        group = makeGroup(self.store, clock=task.Clock())
+        builder_id = yield addBuilder(self.store, "b")
+        build_id, queue_id = yield addRunningJob(self.store, builder_id)
+        record = yield self.store.builders.get(builder_id)
+        handle = BuilderHandle(record, mockslaves.OkSlave(name="b"))
+        queue = yield self.store.queue.get(queue_id)
+        build = yield self.store.builds.get(build_id)
+        # Another master took the job back between the snapshot and now.
+        yield self.store.runOperation(
+            "UPDATE buildqueue SET builder = NULL, buildstart = NULL"
+            " WHERE id = %s", (queue_id,))
+        yield group.handleFailure(handle, Job(queue, build, handle),
+                                  SlaveTimeout("b", "timed out"))
+        builder = yield self.store.builders.get(builder_id)
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual((builder.failure_count, build.failure_count),
+                         (1, 0))
