@@ -26,6 +26,7 @@ from twisted.python import usage
 from twisted.web import server
 
 from lp_buildmaster import config as configmodule
+from lp_buildmaster import failures
 from lp_buildmaster.logfile import JSONLinesObserver
 from lp_buildmaster.buildergroup import BuilderGroup
 from lp_buildmaster.librarian.client import LibrarianClient
@@ -33,6 +34,7 @@ from lp_buildmaster.librarian.server import LibrarianResource
 from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.master import Dispatcher, InstantDispatch
 from lp_buildmaster.model.failure import Thresholds
+from lp_buildmaster.outage import DatabaseWatch
 from lp_buildmaster.periodic import PeriodicService
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import BuilderSlave, makePool
@@ -253,10 +255,14 @@ class MasterService(service.MultiService):
         area.ensure()
         for name in area.cleanGrabbing():
             log.info("removed unfinished download {name}", name=name)
+        self.database = DatabaseWatch(
+            store, reactor, probe_interval=min(2.0, config.master_scan_interval))
         processor = None
         if config.upload_process_in_master:
-            processor = UploadProcessor(store, self.librarian, area)
-            UploadSweeper(processor, reactor).setServiceParent(self)
+            processor = UploadProcessor(store, self.librarian, area,
+                                        clock=reactor)
+            UploadSweeper(processor, reactor,
+                          database=self.database).setServiceParent(self)
 
         self.notifier = None
         if config.smtp_enabled:
@@ -290,7 +296,7 @@ class MasterService(service.MultiService):
             logger=logging.getLogger("lp_buildmaster.scanner"),
             cancel_timeout=config.failures_cancel_timeout,
             owner=config.master_name or None, web_url=self.webURL(),
-            librarian_url=self.librarianURL())
+            librarian_url=self.librarianURL(), database=self.database)
         self.manager.setServiceParent(self)
         InstantDispatch(self.dsn, self.manager).setServiceParent(self)
         self._addDepWait()
@@ -349,17 +355,45 @@ class _LibrarianSite(server.Site):
 
 
 class UploadSweeper(PeriodicService):
-    """Processes uploads left in incoming/ (by a restart, or by a master
-    that does not process them itself) every minute."""
+    """Processes the uploads waiting in incoming/ (left by a restart,
+    postponed by a failure of our own side, or from a master that does not
+    process them itself) every 10 s, each postponed leaf with its own
+    backoff; at start and every 5 minutes it first matches the UPLOADING
+    builds against the leaves (L{UploadProcessor.reconcile}). Paused while
+    the database is away."""
 
-    def __init__(self, processor, clock, interval=60.0):
+    def __init__(self, processor, clock, interval=10.0, database=None,
+                 reconcile_every=30):
         PeriodicService.__init__(self, clock, interval)
         self.processor = processor
+        self.database = database
+        self.reconcile_every = reconcile_every
+        self.runs = 0
+        self._errors = failures.OncePerChange()
 
     def run(self):
-        d = self.processor.processIncoming()
-        d.addErrback(lambda f: log.failure("upload processing failed", f))
+        if self.database is not None and not self.database.available:
+            return None
+        d = defer.succeed(None)
+        if self.runs % self.reconcile_every == 0:
+            d.addCallback(lambda _: self.processor.reconcile())
+        self.runs += 1
+        d.addCallback(lambda _: self.processor.processIncoming())
+        d.addCallbacks(self._worked, self._failed)
         return d
+
+    def _worked(self, result):
+        self._errors.clear("sweep")
+        return result
+
+    def _failed(self, f):
+        if self.database is not None and self.database.check(f):
+            return None
+        if self._errors.first("sweep", failures.signature(f)):
+            log.error("upload processing failed: {error}; tried again in "
+                      "{interval} s", error=failures.describe(f),
+                      interval=self.interval)
+        return None
 
 
 class NotifierService(service.Service):

@@ -11,6 +11,13 @@ the leaf to C{accepted/}. A bad upload goes to C{rejected/}, an upload the
 processor could not handle to C{failed/}; either way the build becomes
 FAILEDTOUPLOAD. Every leaf keeps its own C{uploader.log}.
 
+Processing is idempotent and resumable: when our own side fails (the
+database unavailable or reconnecting, the librarian's disk full) the leaf
+stays in C{incoming/}, the build stays UPLOADING, and the sweeper tries
+again with backoff; an accepted upload whose commit's answer was lost is
+recognised on the next attempt. L{UploadProcessor.reconcile} matches the
+UPLOADING builds against the leaves, so that none is left behind.
+
 Nothing is written outside the area's root: file names are single path
 components, nothing follows a symlink, and leaves move by rename.
 """
@@ -31,6 +38,7 @@ from debian import deb822
 from twisted.internet import defer, threads
 from twisted.logger import Logger
 
+from lp_buildmaster import failures
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.packages import (
     PACKAGE_FILETYPES, InvalidBinaryFilename, parseDebFilename)
@@ -73,6 +81,18 @@ class UploadRejected(Exception):
 
 class UploadFailed(Exception):
     """The processor could not handle the upload: it goes to failed/."""
+
+
+class UploadPostponed(failures.InfrastructureError):
+    """Our own side failed (the librarian could not store a file): the
+    leaf waits in incoming/ and is tried again later."""
+
+
+#: Backoff between attempts at a postponed leaf: 10 s doubling to 10 min.
+RETRY_FIRST, RETRY_MAX = 10.0, 600.0
+#: A leaf's file saying its upload was being recorded (hidden: never an
+#: upload's file name).
+RECORDING = ".recording"
 
 
 def checkFilename(name):
@@ -347,11 +367,17 @@ class UploaderLog:
 class UploadProcessor:
     """Processes the leaves of an L{UploadArea}'s incoming/."""
 
-    def __init__(self, store, librarian, area, log=None):
+    def __init__(self, store, librarian, area, log=None, clock=None):
+        if clock is None:
+            from twisted.internet import reactor as clock
         self.store = store
         self.librarian = librarian
         self.area = area
         self.log = log or Logger(namespace="lp_buildmaster.upload")
+        self.clock = clock
+        #: C{{leaf: (attempts, not before)}} of postponed leaves
+        self.postponed = {}
+        self._reported = set()
 
     @defer.inlineCallbacks
     def processIncoming(self):
@@ -362,7 +388,10 @@ class UploadProcessor:
         """
         self.area.ensure()
         results = []
+        now = self.clock.seconds()
         for leaf in self.area.incomingLeaves():
+            if self.postponed.get(leaf, (0, 0))[1] > now:
+                continue
             outcome = yield self.processLeaf(leaf)
             if outcome is not None:
                 results.append((leaf, outcome))
@@ -373,13 +402,20 @@ class UploadProcessor:
         """Process one incoming leaf.
 
         @return: a Deferred firing with its outcome, or None when another
-            processor holds it or it is gone.
+            processor holds it, it is gone, or it was postponed (our own
+            side failed; it is tried again later).
         """
         lock = self.area.lockLeaf(leaf)
         if lock is None:
             return None
         try:
-            collecting = yield self._stillCollecting(leaf)
+            try:
+                collecting = yield self._stillCollecting(leaf)
+            except Exception as e:
+                if failures.classify(e).kind != failures.INFRASTRUCTURE:
+                    raise
+                self._postpone(leaf, e)
+                return None
             if collecting:
                 return None
             leafdir = self.area.path("incoming", leaf)
@@ -413,15 +449,32 @@ class UploadProcessor:
         for kind in (ACCEPTED, REJECTED, FAILED):
             ulog.write("DEBUG", "Creating directory %s" % self.area.path(kind))
         build_id = leafBuildId(leaf)
-        outcome = yield self._outcome(leafdir, build_id, ulog)
-        if outcome != ACCEPTED:
-            yield self._markFailed(build_id, ulog)
-            ulog.write("DEBUG", "Rolling back any remaining transactions.")
+        try:
+            outcome = yield self._outcome(leafdir, build_id, ulog)
+            if outcome != ACCEPTED:
+                yield self._markFailed(build_id, ulog)
+                ulog.write("DEBUG", "Rolling back any remaining transactions.")
+        except Exception as e:
+            if failures.classify(e).kind != failures.INFRASTRUCTURE:
+                raise
+            delay = self._postpone(leaf, e)
+            ulog.write("WARNING", "Postponed: %s; the upload waits in "
+                       "incoming/ and is tried again in %d s"
+                       % (failures.describe(e), delay))
+            return None
+        self.postponed.pop(leaf, None)
         target = _unused(self.area.path(outcome, leaf))
         ulog.write("INFO", "Moving upload to %s" % target)
         os.rename(leafdir, target)
         ulog.write("DEBUG", "Removing lock file: %s" % lock.path)
         return outcome
+
+    def _postpone(self, leaf, error):
+        """Try C{leaf} again later, with backoff; returns the delay."""
+        attempts = self.postponed.get(leaf, (0, 0))[0] + 1
+        delay = min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_MAX)
+        self.postponed[leaf] = (attempts, self.clock.seconds() + delay)
+        return delay
 
     @defer.inlineCallbacks
     def _outcome(self, leafdir, build_id, ulog):
@@ -434,6 +487,9 @@ class UploadProcessor:
             ulog.write("ERROR", "Failed: %s" % e)
             return FAILED
         except Exception as e:
+            if failures.classify(e).kind == failures.INFRASTRUCTURE:
+                # Our own side failed: not the upload's fault.
+                raise
             ulog.write("ERROR", "Failed: unexpected error %s: %s"
                        % (type(e).__name__, e))
             ulog.write("DEBUG", traceback.format_exc().rstrip())
@@ -449,6 +505,12 @@ class UploadProcessor:
             raise UploadRejected("there is no build %d" % build_id)
         ulog.write("DEBUG", "Build %d: %s (%s)"
                    % (build.id, build.title, build.buildstate.name))
+        if (build.buildstate == BuildStatus.FULLYBUILT
+                and os.path.exists(os.path.join(leafdir, RECORDING))):
+            ulog.write("INFO", "Build %d was marked FULLYBUILT by an earlier "
+                       "attempt whose answer was lost" % build.id)
+            os.unlink(os.path.join(leafdir, RECORDING))
+            return
         _checkAwaiting(build.id, build.buildstate)
         try:
             checkCollectionPolicy(build)
@@ -474,15 +536,20 @@ class UploadProcessor:
                         f.name, f.size, content, BINARY_TYPES[f.filetype],
                         restricted=build.archive_private)
             except OSError as e:
-                raise UploadFailed("the librarian could not store %s: %s"
-                                   % (f.name, e.strerror or e)) from None
+                raise UploadPostponed("the librarian could not store %s: %s"
+                                      % (f.name, e.strerror or e)) from None
             stored.append((alias, f.filetype))
         changes = yield self._storeChanges(leafdir, upload, build, ulog)
+        # If the commit goes through but its answer is lost, the next
+        # attempt knows the build was marked by this upload.
+        with open(os.path.join(leafdir, RECORDING), "w"):
+            pass
         try:
             yield self.store.jobs.recordUpload(build.id, stored, binaries,
                                                changes)
         except NotAwaitingUpload as e:
             raise UploadRejected(str(e)) from None
+        os.unlink(os.path.join(leafdir, RECORDING))
         ulog.write("INFO", "Build %d marked FULLYBUILT with %d files"
                    % (build.id, len(stored)))
 
@@ -499,8 +566,76 @@ class UploadProcessor:
                     upload.changes, size, content, "text/plain",
                     restricted=build.archive_private))
         except OSError as e:
-            raise UploadFailed("the librarian could not store %s: %s"
-                               % (upload.changes, e.strerror or e)) from None
+            raise UploadPostponed("the librarian could not store %s: %s"
+                                  % (upload.changes, e.strerror or e)
+                                  ) from None
+
+    @defer.inlineCallbacks
+    def reconcile(self):
+        """Match the UPLOADING builds against the leaves, so that none is
+        left behind: a build whose leaf ended in C{failed/} or
+        C{accepted/} while it stayed UPLOADING (a database error at the
+        wrong moment, by an older version) gets its leaf back in
+        C{incoming/} to be processed again; one whose leaf was rejected
+        becomes FAILEDTOUPLOAD. A build with no leaf in this area is said
+        once (another master's area may hold it).
+
+        @return: C{{"retried": [ids], "marked": [ids], "missing": [ids]}}.
+        """
+        self.area.ensure()
+        # incoming/ first: a leaf leaving it meanwhile has had its build
+        # marked by then, and that build is not read as UPLOADING below.
+        incoming = {leafBuildId(leaf) for leaf in self.area.incomingLeaves()}
+        builds = yield self.store.builds.list(
+            state=BuildStatus.UPLOADING, limit=1000000)
+        result = {"retried": [], "marked": [], "missing": []}
+        for build in builds:
+            if build.id in incoming:
+                continue
+            found = self._leafOf(build.id)
+            if found is None:
+                if build.id in {leafBuildId(leaf)
+                                for leaf in self.area.incomingLeaves()}:
+                    continue
+                if build.id not in self._reported:
+                    self._reported.add(build.id)
+                    self.log.warn(
+                        "Build {build} is UPLOADING but no upload of it is in"
+                        " {root}", build=build.id, root=self.area.root)
+                result["missing"].append(build.id)
+                continue
+            kind, leaf = found
+            if kind == REJECTED:
+                changed = yield self.store.jobs.markFailedToUpload(build.id)
+                if changed:
+                    self.log.warn(
+                        "Build {build} was left UPLOADING with its upload in "
+                        "rejected/: marked FAILEDTOUPLOAD", build=build.id)
+                    result["marked"].append(build.id)
+                continue
+            target = self.area.path("incoming", leaf)
+            if os.path.lexists(target):
+                continue
+            os.rename(self.area.path(kind, leaf), target)
+            self.log.warn(
+                "Build {build} was left UPLOADING with its upload in {kind}/:"
+                " moved back to incoming/ to be processed again",
+                build=build.id, kind=kind)
+            result["retried"].append(build.id)
+        return result
+
+    def _leafOf(self, build_id):
+        """C{(kind, leaf)} of the newest leaf of C{build_id} in failed/,
+        accepted/ or rejected/, or None."""
+        for kind in (FAILED, ACCEPTED, REJECTED):
+            with os.scandir(self.area.path(kind)) as entries:
+                leaves = sorted(
+                    e.name for e in entries
+                    if e.is_dir(follow_symlinks=False)
+                    and leafBuildId(e.name) == build_id)
+            if leaves:
+                return kind, leaves[-1]
+        return None
 
     @defer.inlineCallbacks
     def _markFailed(self, build_id, ulog):
@@ -508,12 +643,8 @@ class UploadProcessor:
         upload (a rejected duplicate leaves a finished build alone)."""
         if build_id is None:
             return
-        try:
-            changed = yield self.store.jobs.markFailedToUpload(build_id)
-        except Exception as e:
-            ulog.write("ERROR", "Could not mark build %d FAILEDTOUPLOAD: %s"
-                       % (build_id, e))
-            return
+        # A database error comes through: the leaf is postponed.
+        changed = yield self.store.jobs.markFailedToUpload(build_id)
         ulog.write("INFO", "Build %d marked FAILEDTOUPLOAD" % build_id
                    if changed else
                    "Build %d is not awaiting an upload; left as it is"

@@ -30,14 +30,15 @@ NOW = 2000000000
 
 def fillDisk(testcase):
     """Make the librarian's disk full after the first chunk of each new
-    file (for C{testcase} only)."""
+    file (for C{testcase} only, or until C{restore()} of what it
+    returns)."""
     write = storage.PendingContent.write
 
     def full(pending, data):
         if pending.size:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         write(pending, data)
-    testcase.patch(storage.PendingContent, "write", full)
+    return testcase.patch(storage.PendingContent, "write", full)
 
 
 class LibrarianFixture:

@@ -155,3 +155,59 @@ class OutageTests(DatabaseTestCase):
             self.assertNotIn("Traceback", line)
         yield manager.stopService()
         self.assertEqual(clock.getDelayedCalls(), [])
+
+
+class FakeProcessor:
+    def __init__(self):
+        self.calls = []
+        self.fail = None
+
+    def reconcile(self):
+        self.calls.append("reconcile")
+        return defer.succeed({})
+
+    def processIncoming(self):
+        self.calls.append("process")
+        if self.fail is not None:
+            return defer.fail(self.fail)
+        return defer.succeed([])
+
+
+class UploadSweeperTests(unittest.TestCase):
+
+    def test_pausedWhileDatabaseAwayAndErrorsSaidOnce(self):
+        from twisted.logger import globalLogPublisher
+        from lp_buildmaster.service import UploadSweeper
+        clock = task.Clock()
+        watch = DatabaseWatch(FakeStore(), clock,
+                              logger=logging.getLogger("test.database"))
+        captureLogs(self, "test.database")
+        processor = FakeProcessor()
+        sweeper = UploadSweeper(processor, clock, database=watch,
+                                reconcile_every=3)
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        sweeper.startService()
+        clock.advance(10)
+        clock.advance(10)
+        clock.advance(10)
+        self.assertEqual(processor.calls, [
+            "reconcile", "process", "process", "process", "reconcile",
+            "process"])
+        del processor.calls[:]
+        watch.failed(reconnection.ConnectionDead())
+        clock.advance(10)
+        self.assertEqual(processor.calls, [])
+        watch.store.answers = [True]
+        clock.advance(2)
+        self.assertTrue(watch.available)
+        processor.fail = OSError(5, "Input/output error")
+        for _ in range(5):
+            clock.advance(10)
+        said = [e for e in events
+                if "upload processing failed" in e.get("log_format", "")]
+        self.assertEqual(len(said), 1)
+        self.assertNotIn("log_failure", said[0])
+        sweeper.stopService()
+        self.assertEqual(clock.getDelayedCalls(), [])

@@ -6,6 +6,7 @@ import os
 import textwrap
 
 from twisted.internet import defer, task
+from txpostgres import reconnection, txpostgres
 
 from lp_buildmaster import upload
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
@@ -112,7 +113,7 @@ def filemapOf(files):
             for name, data in files.items()}
 
 
-class UploadTestCase(DatabaseTestCase):
+class UploadFixture(DatabaseTestCase):
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -125,7 +126,8 @@ class UploadTestCase(DatabaseTestCase):
         self.librarian = LibrarianClient(
             self.store, ContentStore(self.librarian_root),
             "http://127.0.0.1:1/", b"secret", clock=self.clock)
-        self.processor = UploadProcessor(self.store, self.librarian, self.area)
+        self.processor = UploadProcessor(self.store, self.librarian, self.area,
+                                         clock=self.clock)
         # Build 7 has been collected and waits for its upload.
         yield self.store.builds.update(7, buildstate=BuildStatus.UPLOADING)
 
@@ -169,6 +171,10 @@ class UploadTestCase(DatabaseTestCase):
                   "DEBUG   Removing lock file: %s/locks/%s.lock"
                   % (self.area.root, leaf)]
         return "\n".join(lines) + "\n"
+
+
+
+class UploadTestCase(UploadFixture):
 
     # --- grabbing -----------------------------------------------------
 
@@ -464,11 +470,32 @@ class UploadTestCase(DatabaseTestCase):
             "INFO    Build 7 marked FAILEDTOUPLOAD", FAILED)))
         return log
 
-    def test_failedLibrarianFull(self):
-        """A full librarian disk: a clear line, no partial file."""
-        fillDisk(self)
-        return self.assertFailed(
-            "the librarian could not store %s: No space left on device" % DEB)
+    @defer.inlineCallbacks
+    def test_librarianFullPostponed(self):
+        """A full librarian disk is our side failing, not the upload: the
+        leaf waits in incoming/ with the build UPLOADING, no partial file
+        is kept, and the upload is accepted once there is room."""
+        processor = self.processor
+        writeUpload(self.area.path("incoming", LEAF))
+        stored = self.storedFiles()
+        full = fillDisk(self)
+        self.assertEqual((yield processor.processIncoming()), [])
+        self.assertEqual(self.storedFiles(), stored)
+        self.assertEqual(self.contents(self.area.path("incoming")), [LEAF])
+        build = yield self.store.builds.get(7)
+        self.assertEqual(build.buildstate, BuildStatus.UPLOADING)
+        with open(self.area.path("incoming", LEAF) / "uploader.log") as f:
+            self.assertIn(
+                "WARNING Postponed: UploadPostponed: the librarian could not "
+                "store %s: No space left on device; the upload waits in "
+                "incoming/ and is tried again in 10 s" % DEB, f.read())
+        full.restore()
+        self.assertEqual((yield processor.processIncoming()), [])
+        self.clock.advance(10)
+        self.assertEqual((yield processor.processIncoming()),
+                         [(LEAF, ACCEPTED)])
+        build = yield self.store.builds.get(7)
+        self.assertEqual(build.buildstate, BuildStatus.FULLYBUILT)
 
     @defer.inlineCallbacks
     def test_failedCrash(self):
@@ -530,3 +557,135 @@ class UploadTestCase(DatabaseTestCase):
             "host=127.0.0.1 port=1 dbname=nowhere connect_timeout=5",
             str(self.area.root), str(self.librarian_root))
         self.assertEqual(code, 1)
+
+
+
+class ResumableUploadTests(UploadFixture):
+    """A database error mid-processing leaves the leaf waiting and the
+    build UPLOADING; the sweeper tries again until it is done."""
+
+    def failOnce(self, method, before=True):
+        """C{store.jobs.METHOD} fails once with ConnectionDead (before or
+        after doing its work), as during a database restart."""
+        real = getattr(self.store.jobs, method)
+        calls = []
+
+        def flaky(*args, **kwargs):
+            calls.append(args)
+            if len(calls) > 1:
+                return real(*args, **kwargs)
+            if before:
+                return defer.fail(reconnection.ConnectionDead())
+            d = real(*args, **kwargs)
+            return d.addCallback(
+                lambda _: defer.fail(txpostgres.RollbackFailed(None, None)))
+        self.patch(self.store.jobs, method, flaky)
+        return calls
+
+    @defer.inlineCallbacks
+    def assertWaiting(self):
+        self.assertEqual(self.contents(self.area.path("incoming")), [LEAF])
+        for kind in (ACCEPTED, REJECTED, FAILED):
+            self.assertEqual(self.contents(self.area.path(kind)), [])
+        build = yield self.store.builds.get(7)
+        self.assertEqual(build.buildstate, BuildStatus.UPLOADING)
+
+    @defer.inlineCallbacks
+    def test_recordFailsThenAccepted(self):
+        self.failOnce("recordUpload")
+        writeUpload(self.area.path("incoming", LEAF))
+        self.assertEqual((yield self.processor.processIncoming()), [])
+        yield self.assertWaiting()
+        self.clock.advance(9)
+        self.assertEqual((yield self.processor.processIncoming()), [])
+        self.clock.advance(1)
+        self.assertEqual((yield self.processor.processIncoming()),
+                         [(LEAF, ACCEPTED)])
+        build = yield self.store.builds.get(7)
+        self.assertEqual(build.buildstate, BuildStatus.FULLYBUILT)
+        self.assertEqual(len((yield self.buildFiles())), 2)
+        self.assertEqual(self.processor.postponed, {})
+
+    @defer.inlineCallbacks
+    def test_commitAnswerLostThenAccepted(self):
+        """The commit went through but its answer was lost: the next
+        attempt sees its own work done and accepts, not rejects."""
+        self.failOnce("recordUpload", before=False)
+        writeUpload(self.area.path("incoming", LEAF))
+        self.assertEqual((yield self.processor.processIncoming()), [])
+        self.assertEqual(self.contents(self.area.path("incoming")), [LEAF])
+        self.clock.advance(10)
+        self.assertEqual((yield self.processor.processIncoming()),
+                         [(LEAF, ACCEPTED)])
+        build = yield self.store.builds.get(7)
+        self.assertEqual(build.buildstate, BuildStatus.FULLYBUILT)
+        self.assertNotIn(upload.RECORDING,
+                         self.contents(self.area.path(ACCEPTED, LEAF)))
+
+    @defer.inlineCallbacks
+    def test_markFailedFailsThenRejected(self):
+        """A bad upload whose FAILEDTOUPLOAD cannot be recorded yet stays
+        in incoming/ (never moved with its build left UPLOADING)."""
+        self.failOnce("markFailedToUpload")
+        writeUpload(self.area.path("incoming", LEAF), version="0.2-1")
+        self.assertEqual((yield self.processor.processIncoming()), [])
+        yield self.assertWaiting()
+        self.clock.advance(10)
+        self.assertEqual((yield self.processor.processIncoming()),
+                         [(LEAF, REJECTED)])
+        build = yield self.store.builds.get(7)
+        self.assertEqual(build.buildstate, BuildStatus.FAILEDTOUPLOAD)
+
+    @defer.inlineCallbacks
+    def test_backoffGrows(self):
+        real = self.store.jobs.recordUpload
+        self.patch(self.store.jobs, "recordUpload",
+                   lambda *a: defer.fail(reconnection.ConnectionDead()))
+        writeUpload(self.area.path("incoming", LEAF))
+        attempts = []
+        for _ in range(700):
+            results = yield self.processor.processIncoming()
+            self.assertEqual(results, [])
+            attempts.append(self.processor.postponed[LEAF][0])
+            self.clock.advance(10)
+        # At 0, 10, 30, 70, 150, 310, 630 s, then every 600 s: 17
+        # attempts in 7,000 s.
+        self.assertEqual(attempts[-1], 17)
+        self.patch(self.store.jobs, "recordUpload", real)
+        self.clock.advance(600)
+        self.assertEqual((yield self.processor.processIncoming()),
+                         [(LEAF, ACCEPTED)])
+
+    # --- reconcile ------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def test_reconcileRetriesLeafLeftInFailed(self):
+        """A build left UPLOADING with its leaf in failed/ (as the bug
+        did) gets its leaf back and is then accepted."""
+        writeUpload(self.area.path(FAILED, LEAF))
+        result = yield self.processor.reconcile()
+        self.assertEqual(result, {"retried": [7], "marked": [],
+                                  "missing": []})
+        self.assertEqual((yield self.processor.processIncoming()),
+                         [(LEAF, ACCEPTED)])
+        build = yield self.store.builds.get(7)
+        self.assertEqual(build.buildstate, BuildStatus.FULLYBUILT)
+
+    @defer.inlineCallbacks
+    def test_reconcileMarksRejected(self):
+        writeUpload(self.area.path(REJECTED, LEAF))
+        result = yield self.processor.reconcile()
+        self.assertEqual(result["marked"], [7])
+        build = yield self.store.builds.get(7)
+        self.assertEqual(build.buildstate, BuildStatus.FAILEDTOUPLOAD)
+
+    @defer.inlineCallbacks
+    def test_reconcileLeavesIncomingAndSaysMissingOnce(self):
+        yield self.store.builds.update(1, buildstate=BuildStatus.UPLOADING)
+        writeUpload(self.area.path("incoming", LEAF))
+        result = yield self.processor.reconcile()
+        self.assertEqual(result, {"retried": [], "marked": [],
+                                  "missing": [1]})
+        self.assertEqual(self.processor._reported, {1})
+        yield self.processor.reconcile()
+        self.assertEqual(self.processor._reported, {1})
