@@ -306,6 +306,7 @@ class ScanNowTests(DatabaseTestCase):
         """A callback failing on one scanNow() caller's Deferred touches
         neither the other callers nor the scanner's loop."""
         clock = task.Clock()
+        logs = captureLogs(self)
         group = makeGroup(self.store, clock=clock)
         slaves = {"bob": mockslaves.OkSlave(name="bob"),
                   "frog": mockslaves.OkSlave(name="frog")}
@@ -321,7 +322,9 @@ class ScanNowTests(DatabaseTestCase):
         scanner = manager.scanners["bob"]
         idle = yield mockslaves.OkSlave(name="bob").status()
         gate = defer.Deferred()
-        slaves["bob"].status = lambda: gate
+        gates = [gate]
+        slaves["bob"].status = lambda: (
+            gates.pop(0) if gates else defer.succeed(idle))
         scanner.scan()
         first, second = scanner.scanNow(), scanner.scanNow()
         self.assertIsNot(first, second)
@@ -334,6 +337,7 @@ class ScanNowTests(DatabaseTestCase):
         yield manager.settle()
         self.assertEqual(seen, [None])
         self.assertTrue(scanner.loop.running)
+        self.assertEqual(logs.lines, [])
         del slaves["bob"].status
         yield manager.stopService()
         self.assertEqual(clock.getDelayedCalls(), [])
