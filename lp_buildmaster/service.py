@@ -243,8 +243,10 @@ class MasterService(service.MultiService):
         self.librarian = LibrarianClient(
             store, content, self.librarianURL(), secret, clock=reactor,
             token_lifetime=config.librarian_token_lifetime)
+        self.database = DatabaseWatch(
+            store, reactor, probe_interval=min(2.0, config.master_scan_interval))
         librarian_site = _LibrarianSite(LibrarianResource(
-            store, content, secret, reactor))
+            store, content, secret, reactor, database=self.database))
         self.librarian_service = ListeningService(
             tcpEndpoint(reactor, config.librarian_port,
                         config.librarian_interface),
@@ -255,8 +257,6 @@ class MasterService(service.MultiService):
         area.ensure()
         for name in area.cleanGrabbing():
             log.info("removed unfinished download {name}", name=name)
-        self.database = DatabaseWatch(
-            store, reactor, probe_interval=min(2.0, config.master_scan_interval))
         processor = None
         if config.upload_process_in_master:
             processor = UploadProcessor(store, self.librarian, area,

@@ -49,8 +49,9 @@ class LibrarianFixture:
         self.clock = task.Clock()
         self.clock.advance(NOW)
         self.content_store = ContentStore(self.librarian_root)
-        site = Site(LibrarianResource(
-            self.store, self.content_store, SECRET, self.clock))
+        self.resource = LibrarianResource(
+            self.store, self.content_store, SECRET, self.clock)
+        site = Site(self.resource)
         port = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         pool = self.pool = HTTPConnectionPool(reactor)
@@ -332,13 +333,66 @@ class LibrarianTestCase(LibrarianFixture, DatabaseTestCase):
             "/%d/old.txt" % aliasid, 410, b"This file has expired")
 
     @defer.inlineCallbacks
-    def test_serveDatabaseError(self):
-        """A failing lookup is a 500 with a short message and a log entry,
-        never a traceback."""
+    def test_serveUnexpectedError(self):
+        """A lookup failing unexpectedly is a 500 with a short message and
+        one log line while it repeats, never a traceback."""
         def broken(aliasid):
-            return defer.fail(RuntimeError("database on fire"))
+            return defer.fail(RuntimeError("on fire"))
         self.patch(self.store.library, "getAlias", broken)
-        yield self.assertRefused(
-            "/1/pmount_0.1-1.dsc", 500,
-            b"The librarian could not serve this file")
-        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        events = self.logEvents()
+        for _ in range(3):
+            yield self.assertRefused(
+                "/1/pmount_0.1-1.dsc", 500,
+                b"The librarian could not serve this file")
+        said = [e for e in events if e.get("log_level") is not None
+                and e["log_level"].name in ("error", "critical")]
+        self.assertEqual(len(said), 1)
+        self.assertIn("RuntimeError: on fire", said[0]["error"])
+        self.assertNotIn("log_failure", said[0])
+
+    def logEvents(self):
+        from twisted.logger import globalLogPublisher
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        return events
+
+    @defer.inlineCallbacks
+    def test_serveDatabaseUnavailable(self):
+        """The database unreachable: 503 with Retry-After, so that the
+        builder fetches again, and one log line for the outage."""
+        from txpostgres import reconnection
+        self.patch(self.store.library, "getAlias",
+                   lambda aliasid: defer.fail(reconnection.ConnectionDead()))
+        events = self.logEvents()
+        for _ in range(3):
+            response, body = yield self.download(
+                self.librarian.base_url + "/1/pmount_0.1-1.dsc")
+            self.assertEqual(response.code, 503)
+            self.assertEqual(response.headers.getRawHeaders("retry-after"),
+                             ["10"])
+            self.assertIn(b"the database cannot be reached", body)
+        said = [e for e in events if "answering 503" in
+                e.get("log_format", "")]
+        self.assertEqual(len(said), 1)
+
+    @defer.inlineCallbacks
+    def test_serveWhileDatabaseWatchSaysAway(self):
+        """With the master's DatabaseWatch saying the database is away,
+        503 at once, without trying it."""
+        from txpostgres import reconnection
+        from lp_buildmaster.outage import DatabaseWatch
+        import logging
+        from tests.farm import captureLogs
+        captureLogs(self, "test.database")
+        watch = DatabaseWatch(self.store, self.clock,
+                              logger=logging.getLogger("test.database"))
+        self.resource.database = watch
+        watch.failed(reconnection.ConnectionDead())
+        self.addCleanup(watch.stop)
+        tried = []
+        self.patch(self.store.library, "getAlias",
+                   lambda aliasid: tried.append(aliasid))
+        response, body = yield self.download(
+            self.librarian.base_url + "/1/pmount_0.1-1.dsc")
+        self.assertEqual((response.code, tried), (503, []))

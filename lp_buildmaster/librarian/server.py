@@ -7,7 +7,9 @@ to clients that accept it and decompressed on the fly to others, so a
 browser shows it as text.
 Restricted files need a token from L{lp_buildmaster.librarian.tokens};
 expired aliases are gone. Every failure is a short plain-text answer,
-never a traceback.
+never a traceback. While the database cannot be reached the answer is 503
+with C{Retry-After}: a client (a builder's C{ensurepresent}) should try
+again, and the master does not count it against that builder.
 """
 
 import os
@@ -15,9 +17,13 @@ import os
 from twisted.logger import Logger
 from twisted.web import resource, server, static
 
+from lp_buildmaster import failures
 from lp_buildmaster.librarian.gunzip import (
     GunzipProducer, acceptsGzip, isGzippedText)
 from lp_buildmaster.librarian.tokens import checkToken
+
+#: Seconds a client is asked to wait while the database is away.
+RETRY_AFTER = 10
 
 
 class LibrarianResource(resource.Resource):
@@ -26,10 +32,18 @@ class LibrarianResource(resource.Resource):
     isLeaf = True
     log = Logger()
 
-    def __init__(self, store, content_store, secret, clock=None):
+    def __init__(self, store, content_store, secret, clock=None,
+                 database=None):
+        """
+        @param database: the master's L{lp_buildmaster.outage.DatabaseWatch},
+            if any: told of database errors, and asked first (while it says
+            the database is away, nothing is tried).
+        """
         resource.Resource.__init__(self)
         if clock is None:
             from twisted.internet import reactor as clock
+        self.database = database
+        self._errors = failures.OncePerChange()
         self.store = store
         self.content_store = content_store
         self.secret = secret
@@ -45,6 +59,8 @@ class LibrarianResource(resource.Resource):
             filename = path[1].decode("utf-8")
         except UnicodeDecodeError:
             return self._error(request, 404, "No such file")
+        if self.database is not None and not self.database.available:
+            return self._unavailable(request)
         gone = []
         request.notifyFinish().addErrback(lambda _: gone.append(True))
         d = self.store.library.getAlias(aliasid)
@@ -120,11 +136,27 @@ class LibrarianResource(resource.Resource):
         GunzipProducer(f, request, done=done).start()
 
     def _failed(self, failure, request, gone):
-        self.log.failure("Serving {uri} failed", failure,
-                         uri=request.uri.decode("ascii", "replace"))
+        if failures.classify(failure).database:
+            if self.database is None or not self.database.check(failure):
+                if self._errors.first("db", failures.signature(failure)):
+                    self.log.warn("The database is unavailable ({error}): "
+                                  "answering 503",
+                                  error=failures.describe(failure))
+            if not gone and not request.finished:
+                self._finish(request, self._unavailable(request))
+            return
+        if self._errors.first("other", failures.signature(failure)):
+            self.log.error("Serving {uri} failed: {error}",
+                           uri=request.uri.decode("ascii", "replace"),
+                           error=failures.describe(failure))
         if not gone and not request.finished:
             self._finish(request, self._error(
                 request, 500, "The librarian could not serve this file"))
+
+    def _unavailable(self, request):
+        request.setHeader(b"retry-after", b"%d" % RETRY_AFTER)
+        return self._error(request, 503, "The librarian is unavailable for a"
+                           " moment: the database cannot be reached")
 
     @staticmethod
     def _finish(request, body):
