@@ -396,16 +396,71 @@ class InstantDispatch(service.Service):
         #: wake-ups by kind, for benchmarks and metrics
         self.counts = collections.Counter()
 
-    @defer.inlineCallbacks
+    #: Seconds between LISTEN attempts while it fails: 1 s doubling to 30 s.
+    LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX = 1.0, 30.0
+
     def startService(self):
+        """Start listening; never fails: while LISTEN cannot be set up
+        (the database away) it is tried again with backoff, the regular
+        scans dispatching meanwhile.
+
+        @return: a Deferred firing once the first attempt ended.
+        """
         super().startService()
-        self.conn = yield listen(self.dsn, self.CHANNELS, self._notified)
+        self._listenFailures = 0
+        self._retryListen = None
+        self._listening = None
+        return self._listen()
+
+    def _listen(self):
+        self._retryListen = None
+        attempt = self._listening = listen(self.dsn, self.CHANNELS,
+                                           self._notified)
+
+        def listening(conn):
+            self._listening = None
+            if not self.running:
+                conn.removeNotifyObserver(self._notified)
+                conn.close()
+                return
+            self.conn = conn
+            if self._listenFailures:
+                self.logger.info("instant dispatch listening again after %d "
+                                 "failed attempts", self._listenFailures)
+            self._listenFailures = 0
+
+        def failed(f):
+            self._listening = None
+            if not self.running:
+                return
+            self._listenFailures += 1
+            delay = min(self.LISTEN_RETRY_FIRST
+                        * 2 ** (self._listenFailures - 1),
+                        self.LISTEN_RETRY_MAX)
+            if self._listenFailures == 1:
+                self.logger.warning(
+                    "instant dispatch cannot LISTEN (%s); tried again with "
+                    "backoff, regular scans dispatch meanwhile",
+                    failures.describe(f))
+            self._retryListen = self.manager.clock.callLater(
+                delay, self._listen)
+        return attempt.addCallbacks(listening, failed)
 
     def stopService(self):
         super().stopService()
         if self._scheduled is not None and self._scheduled.active():
             self._scheduled.cancel()
         self._scheduled = None
+        retry = getattr(self, "_retryListen", None)
+        if retry is not None and retry.active():
+            retry.cancel()
+        self._retryListen = None
+        pending = getattr(self, "_listening", None)
+        if pending is not None:
+            # Fires (and closes the connection) once the attempt ends.
+            done = defer.Deferred()
+            pending.addBoth(lambda r: (done.callback(None), r)[1])
+            return done
         if self.conn is not None:
             self.conn.removeNotifyObserver(self._notified)
             self.conn.close()

@@ -1,10 +1,11 @@
 """The twistd service: ``twistd -n buildmaster``.
 
-L{makeService} runs before the reactor starts: it reads the
-configuration, checks the state directory, starts the embedded database
-when none is configured and migrates the schema. Each failure there is
-one clear line and a non-zero exit. What runs afterwards is a
-L{MasterService}, a MultiService whose children are the master's parts:
+L{lp_buildmaster.startup.makeService} runs before the reactor starts: it
+reads the configuration, checks the state directory, the manhole's keys
+and the ports, then starts the embedded database when none is configured
+and migrates the schema. Each failure there is one clear line and a
+non-zero exit. What runs afterwards is a L{MasterService}, a MultiService
+whose children are the master's parts, started all or nothing:
 the librarian's web server, the scanners, instant dispatch, the
 dependency-wait retrier, upload processing, the dashboard with its
 metrics, the manhole and, with C{--demo N}, a simulated farm.
@@ -13,7 +14,6 @@ metrics, the manhole and, with C{--demo N}, a simulated farm.
 import logging
 import os
 import secrets
-import socket
 import sys
 from pathlib import Path
 
@@ -22,10 +22,8 @@ from twisted.internet import defer
 from twisted.logger import (
     FilteringLogObserver, Logger, LogLevel, LogLevelFilterPredicate,
     globalLogPublisher)
-from twisted.python import usage
 from twisted.web import server
 
-from lp_buildmaster import config as configmodule
 from lp_buildmaster import failures
 from lp_buildmaster.logfile import JSONLinesObserver
 from lp_buildmaster.buildergroup import BuilderGroup
@@ -38,75 +36,16 @@ from lp_buildmaster.outage import DatabaseWatch
 from lp_buildmaster.periodic import PeriodicService
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import BuilderSlave, makePool
-from lp_buildmaster.store import Store, connection, sampledata, schema
+# The start-up checks and options live in the light module twistd's
+# plugin imports first; importable from here as before.
+from lp_buildmaster.startup import (  # noqa: F401
+    Options, StartupError, _exit, checkPorts, makeService, prepare)
+from lp_buildmaster.store import Store, connection
 from lp_buildmaster.upload import BuildUploads, UploadArea, UploadProcessor
 from lp_buildmaster.web import makeWebService
 from lp_buildmaster.web.listening import ListeningService, tcpEndpoint
 
 log = Logger(namespace="lp_buildmaster.service")
-
-
-class Options(usage.Options):
-    optParameters = [
-        ["config", "c", None, "INI configuration file "
-         "(see conf/buildmaster.conf)."],
-        ["database", "d", None, "PostgreSQL DSN (default: embedded, or "
-         "$BUILDMASTER_DATABASE)."],
-        ["state-dir", "s", None, "State directory (default: ./var)."],
-        ["web-port", None, None, "Dashboard, API and metrics port."],
-        ["librarian-port", None, None, "Librarian HTTP port."],
-        ["manhole-port", None, None, "SSH manhole port (0: off)."],
-        ["scan-interval", None, None, "Seconds between scans of a builder."],
-        ["demo", None, None, "Run N simulated builders with sample data."],
-    ]
-
-    _OVERRIDES = {
-        "database": ("master", "database"),
-        "state-dir": ("master", "state_dir"),
-        "web-port": ("web", "port"),
-        "librarian-port": ("librarian", "port"),
-        "manhole-port": ("manhole", "port"),
-        "scan-interval": ("master", "scan_interval"),
-        "demo": ("master", "demo"),
-    }
-
-    def postOptions(self):
-        overrides = {key: self[option]
-                     for option, key in self._OVERRIDES.items()}
-        try:
-            self.config = configmodule.load(self["config"],
-                                            overrides=overrides)
-        except configmodule.ConfigError as e:
-            raise usage.UsageError(str(e))
-
-
-def prepare(config, log=None):
-    """Everything that must hold before the master runs; synchronous.
-
-    @return: the DSN to use.
-    @raise SystemExit: with one line saying what is wrong.
-    """
-    try:
-        state = connection.checkStateDir(config.master_state_dir)
-        dsn = connection.resolveDSN(config.master_database,
-                                    config.master_state_dir)
-        connection.prepareDatabase(dsn, log=log)
-        if config.master_demo:
-            conn = connection.connectSync(dsn)
-            try:
-                sampledata.loadSampleData(conn, state / "librarian")
-            finally:
-                conn.close()
-        if config.manhole_port and not os.path.isfile(
-                config.manhole_authorized_keys):
-            raise configmodule.ConfigError(
-                "[manhole] authorized_keys must name an existing file when "
-                "[manhole] port is set (got %r)"
-                % config.manhole_authorized_keys)
-    except (connection.StateDirError, connection.DatabaseUnavailable,
-            schema.SchemaError, configmodule.ConfigError) as e:
-        raise SystemExit("buildmaster: error: %s" % (e,))
-    return dsn
 
 
 def librarianSecret(state_dir):
@@ -152,21 +91,68 @@ class MasterService(service.MultiService):
     def state_dir(self):
         return Path(self.config.master_state_dir)
 
-    @defer.inlineCallbacks
     def startService(self):
+        """Start every part, or none: if one cannot start, those started
+        are stopped, one line C{buildmaster: error: ...} goes to stderr,
+        the reactor stops and the process exits 1.
+
+        @return: a Deferred firing when started (or stopped again).
+        """
         self._startLogging()
+        self._started = []
+        d = self._start()
+        d.addErrback(self._startFailed)
+        return d
+
+    @defer.inlineCallbacks
+    def _start(self):
         try:
             self.store = yield Store.connect(self.dsn, size=8)
         except Exception as e:
-            log.critical("cannot connect to the database: {error}", error=e)
-            self.reactor.stop()
-            return
+            raise StartupError("cannot connect to the database %s: %s" % (
+                connection.describeDSN(self.dsn),
+                failures.describe(e))) from None
         self._assemble()
-        super().startService()
+        service.Service.startService(self)
+        for child in list(self):
+            what = getattr(child, "description", None) or type(
+                child).__name__
+            try:
+                started = child.startService()
+                self._started.append(child)
+                if isinstance(started, defer.Deferred):
+                    yield started
+            except Exception as e:
+                raise StartupError("%s: %s" % (what, e)) from None
         self._portsChosen()
         log.info("buildmaster ready: database {db}, state directory "
                  "{state_dir}", db=connection.describeDSN(self.dsn),
                  state_dir=self.config.master_state_dir)
+
+    @defer.inlineCallbacks
+    def _startFailed(self, failure):
+        message = failure.getErrorMessage() if failure.check(
+            StartupError) else failures.describe(failure)
+        print("buildmaster: error: %s" % message, file=sys.stderr,
+              flush=True)
+        self.running = 0
+        for child in reversed(self._started):
+            try:
+                yield child.stopService()
+            except Exception:
+                pass
+        self._started = []
+        if getattr(self, "pool", None) is not None:
+            yield self.pool.closeCachedConnections()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        self._stopLogging()
+        _exit["status"] = 1
+        if self.reactor.running:
+            self.reactor.stop()
+        else:
+            self.reactor.callWhenRunning(self.reactor.stop)
 
     def _startLogging(self):
         self._handler = StdlibToTwisted()
@@ -335,6 +321,9 @@ class MasterService(service.MultiService):
 
     @defer.inlineCallbacks
     def stopService(self):
+        if not self.running:
+            # A failed start stopped what it had started.
+            return
         yield super().stopService()
         if getattr(self, "pool", None) is not None:
             yield self.pool.closeCachedConnections()
@@ -405,13 +394,3 @@ class NotifierService(service.Service):
     def stopService(self):
         super().stopService()
         return self.notifier.stop()
-
-
-def makeService(options):
-    config = options.config
-    if not config.master_name:
-        # Stable across restarts, so a restarted master takes its own
-        # builders back at once.
-        config = config.replace(master_name=socket.gethostname())
-    dsn = prepare(config, log=lambda line: print(line, file=sys.stderr))
-    return MasterService(config, dsn)

@@ -96,7 +96,15 @@ def listen(dsn, channels, observer):
     conn = ListeningConnection(channels, observer)
     d = conn.connect(dsn)
     d.addCallback(lambda _: conn.listenAll())
-    return d
+
+    def failed(f):
+        # Half set up: let it not linger (or reconnect) unseen.
+        try:
+            conn.close()
+        except Exception:
+            pass
+        return f
+    return d.addErrback(failed)
 
 
 @implementer(IStore)

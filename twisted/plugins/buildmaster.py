@@ -12,11 +12,11 @@ class _BuildmasterServiceMaker:
 
     @property
     def options(self):
-        from lp_buildmaster.service import Options
+        from lp_buildmaster.startup import Options
         return Options
 
     def makeService(self, options):
-        from lp_buildmaster.service import makeService
+        from lp_buildmaster.startup import makeService
         return makeService(options)
 
 
