@@ -264,6 +264,57 @@ class LibrarianTestCase(LibrarianFixture, DatabaseTestCase):
                          ["bytes 100-199/%d" % len(data)])
 
     @defer.inlineCallbacks
+    def test_serveRangeRFC9110(self):
+        """Ranges as RFC 9110 has them: a suffix longer than the file is
+        the whole file, an unsatisfiable range a 416 saying the size,
+        overlapping ranges coalesced, too many refused, an invalid header
+        ignored; never a 500."""
+        data = bytes(range(256)) * 40
+        size = len(data)
+        url = yield self.librarian.getURLForAlias((yield self.add(data)))
+        for header, code, body, content_range in [
+                ("bytes=-99999999999", 206, data,
+                 "bytes 0-%d/%d" % (size - 1, size)),
+                ("bytes=-10", 206, data[-10:],
+                 "bytes %d-%d/%d" % (size - 10, size - 1, size)),
+                ("bytes=100-99999999999", 206, data[100:],
+                 "bytes 100-%d/%d" % (size - 1, size)),
+                ("bytes=-0", 416, None, "bytes */%d" % size),
+                ("bytes=%d-" % size, 416, None, "bytes */%d" % size),
+                (",".join(["bytes=0-10"] + ["%d-%d" % (i, i + 10)
+                                            for i in range(1000)]),
+                 206, data[:1010], "bytes 0-1009/%d" % size),
+                ("bytes=" + ",".join("%d-%d" % (i, i)
+                                     for i in range(0, 2000, 2)),
+                 416, None, "bytes */%d" % size),
+                ("bytes=20-10", 200, data, None),
+                ("lines=1-2", 200, data, None),
+                ("bytes=x-y", 200, data, None)]:
+            response, got = yield self.download(
+                url, headers={"Range": header})
+            self.assertEqual(response.code, code, header[:40])
+            if body is not None:
+                self.assertEqual(got, body, header[:40])
+            self.assertEqual(response.headers.getRawHeaders("content-range"),
+                             None if content_range is None
+                             else [content_range], header[:40])
+
+    @defer.inlineCallbacks
+    def test_serveHostilePaths(self):
+        """A badly encoded token is a 403; NUL or bad UTF-8 in the path a
+        404; none a traceback."""
+        aliasid = yield self.add(b"secret", "s.txt", restricted=True)
+        yield self.assertRefused(
+            "/%d/s.txt?token=%%ff%%fe&expires=%d" % (aliasid, NOW + 60),
+            403, b"This file is restricted: a valid token is needed")
+        yield self.assertRefused(
+            "/%d/s.txt?token=abc&expires=%%ff" % aliasid,
+            403, b"This file is restricted: a valid token is needed")
+        for path in ("/%d/s%%00.txt" % aliasid, "/%d/%%00" % aliasid,
+                     "/%d/%%c3%%28" % aliasid):
+            yield self.assertRefused(path, 404, b"No such file")
+
+    @defer.inlineCallbacks
     def test_serveHead(self):
         aliasid = yield self.add(b"12345")
         response = yield self.http.head(

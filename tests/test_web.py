@@ -358,6 +358,11 @@ class ApiTests(WebTestCase):
         error = yield self.getJSON("/api/nothing", code=404)
         self.assertEqual(error, {"error": "no such API resource: "
                                           "/api/nothing"})
+        # NUL and bad UTF-8 name nothing: 404, not a 500 and a traceback.
+        for path in ("/api/builders/%00", "/api/builders/bob%00",
+                     "/api/builders/%ff"):
+            error = yield self.getJSON(path, code=404)
+            self.assertEqual(error, {"error": "no such API resource"})
 
 
 class LiveMaster:

@@ -20,6 +20,7 @@ from twisted.web import resource, server, static
 from lp_buildmaster import failures
 from lp_buildmaster.librarian.gunzip import (
     GunzipProducer, acceptsGzip, isGzippedText)
+from lp_buildmaster.librarian.ranges import UNSATISFIABLE, normaliseRange
 from lp_buildmaster.librarian.tokens import checkToken
 
 #: Seconds a client is asked to wait while the database is away.
@@ -58,6 +59,9 @@ class LibrarianResource(resource.Resource):
         try:
             filename = path[1].decode("utf-8")
         except UnicodeDecodeError:
+            return self._error(request, 404, "No such file")
+        if "\0" in filename:
+            # PostgreSQL text cannot hold NUL: no stored name has one.
             return self._error(request, 404, "No such file")
         if self.database is not None and not self.database.available:
             return self._unavailable(request)
@@ -99,9 +103,30 @@ class LibrarianResource(resource.Resource):
         if isGzippedText(alias.filename, alias.mimetype):
             self._serveGzippedText(request, path)
             return
+        if not self._checkRange(request, path):
+            return
         content = static.File(str(path))
         content.type, content.encoding = alias.mimetype, None
         self._finish(request, content.render(request))
+
+    def _checkRange(self, request, path):
+        """Normalise the Range header (L{normaliseRange}) for static.File;
+        answer 416 and return False when it cannot be satisfied."""
+        header = request.getHeader(b"range")
+        if header is None:
+            return True
+        size = os.path.getsize(path)
+        ranges = normaliseRange(header, size)
+        if ranges is UNSATISFIABLE:
+            request.setHeader(b"content-range", b"bytes */%d" % size)
+            self._finish(request, self._error(
+                request, 416, "Range Not Satisfiable"))
+            return False
+        if ranges is None:
+            request.requestHeaders.removeHeader(b"range")
+        else:
+            request.requestHeaders.setRawHeaders(b"range", [ranges])
+        return True
 
     def _serveGzippedText(self, request, path):
         """A build log: the stored gzip with C{Content-Encoding: gzip} to
@@ -109,6 +134,8 @@ class LibrarianResource(resource.Resource):
         text decompressed on the fly (no Range then)."""
         request.setHeader(b"vary", b"accept-encoding")
         if acceptsGzip(request):
+            if not self._checkRange(request, path):
+                return
             content = static.File(str(path))
             content.type = "text/plain; charset=utf-8"
             content.encoding = "gzip"
@@ -172,8 +199,12 @@ class LibrarianResource(resource.Resource):
 
 
 def _arg(request, name):
-    """A query argument as str, or None."""
+    """A query argument as str, or None (also when it is not ASCII, as no
+    token or expiry is: the file is then refused, never a 500)."""
     values = request.args.get(name)
     if not values:
         return None
-    return values[0].decode("ascii", "replace")
+    try:
+        return values[0].decode("ascii")
+    except UnicodeDecodeError:
+        return None

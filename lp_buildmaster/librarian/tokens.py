@@ -27,7 +27,7 @@ def checkToken(secret, aliasid, token, expires, now):
     if not (expires and expires.isascii() and expires.isdigit()
             and len(expires) <= 12):
         return False
-    if int(expires) <= now or not token:
+    if int(expires) <= now or not token or not token.isascii():
         return False
     return hmac.compare_digest(
         makeToken(secret, aliasid, int(expires)), token)

@@ -144,6 +144,9 @@ class ApiResource(resource.Resource):
             path = [segment.decode("utf-8") for segment in request.postpath]
         except UnicodeDecodeError:
             raise NotFound("no such API resource")
+        if any("\0" in segment for segment in path):
+            # No name holds NUL (PostgreSQL text cannot).
+            raise NotFound("no such API resource")
         if path and path[-1] == "":
             path.pop()
         if path == ["builders"]:
