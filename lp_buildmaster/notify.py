@@ -49,6 +49,15 @@ MAIL_POLICY = email.policy.default.clone(cte_type="7bit")
 
 _WHITESPACE = re.compile(r"\s+")
 
+#: Addresses taken from a source's Maintainer (and Changed-By) at most.
+MAX_SOURCE_RECIPIENTS = 3
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL = re.compile(r"%s(\.%s)*" % (_ATOM, _ATOM))
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
 
 def _oneLine(value):
     """Collapse all whitespace (CR and LF included) to single spaces, so
@@ -103,10 +112,21 @@ def parseAddresses(text):
         return addresses, rejected
     if isinstance(text, str):
         text = [text]
-    for name, spec in email.utils.getaddresses(list(text)):
+    fields = []
+    for field in text:
+        # Maintainer and Changed-By are one-line fields: a continuation
+        # line (" Bcc: victim@...") or a group ("Bcc: a@b;") is not an
+        # address of the package's people but an attempt to add some.
+        if "\n" in field or "\r" in field or ":" in field or ";" in field:
+            rejected.append(_oneLine(field)[:200])
+        else:
+            fields.append(field)
+    for name, spec in email.utils.getaddresses(fields):
         address = _makeAddress(name, spec)
         if address is None:
             rejected.append(spec or name)
+        elif len(addresses) >= MAX_SOURCE_RECIPIENTS:
+            rejected.append(spec)
         else:
             addresses.append(address)
     return addresses, rejected
@@ -123,6 +143,10 @@ def _makeAddress(name, spec):
         local.encode("ascii")
         domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
+        return None
+    # A dot-atom local part (no encoded word) and a host name with a dot.
+    if (not _LOCAL.fullmatch(local) or local.startswith("=?")
+            or not _DOMAIN.fullmatch(domain)):
         return None
     try:
         return Address(display_name=_oneLine(name),
@@ -315,9 +339,9 @@ class BuildNotifier:
             ("Architecture", "Architecture",
              _describe(getattr(build, "architecturetag", None))),
             ("Distribution", "Distribution",
-             _describe(getattr(build, "distribution", None))),
+             _describe(getattr(build, "distribution_name", None))),
             ("Distrorelease", "Distrorelease",
-             _describe(getattr(build, "distrorelease", None))),
+             _describe(getattr(build, "distrorelease_name", None))),
             ("Pocket", "Pocket",
              _describe(getattr(build, "pocket", None))),
             ("Builder", "Builder", self._builderName(build)),

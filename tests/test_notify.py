@@ -50,8 +50,9 @@ class FakeBuild:
         self.buildstate = buildstate
         self.maintainer = maintainer
         self.dependencies = dependencies
-        self.distribution = "ubuntu"
-        self.distrorelease = "hoary"
+        # As the store's Build record has them: ids and names.
+        self.distribution, self.distribution_name = 1, "ubuntu"
+        self.distrorelease, self.distrorelease_name = 3, "hoary"
         self.architecturetag = "i386"
         self.source_name = "pmount"
         self.source_version = "0.1-1"
@@ -367,6 +368,38 @@ class BuildNotifierTests(unittest.TestCase):
             self.assertIsNone(message["Cc"])
             self.assertIn("Build Log: (not available)",
                           message.get_content())
+
+    @defer.inlineCallbacks
+    def test_hostileMaintainerFields(self):
+        """Recipients come from the Maintainer field parsed by
+        getaddresses, each validated and at most three: fifty addresses,
+        a continuation line adding a Bcc, a group, and an encoded word
+        smuggling an address add nobody. The body names the distribution
+        and series, not their ids."""
+        server, port = self.startServer()
+        notifier = self.makeNotifier(port)
+        many = ", ".join("m%d@example.com" % i for i in range(50))
+        cases = [
+            (many, ["m0@example.com", "m1@example.com", "m2@example.com"]),
+            ("Foo <foo@example.com>\n Bcc: victim@example.com", []),
+            ("Foo <foo@example.com>, Bcc: victim@example.com;", []),
+            ("=?utf-8?q?Foo?= <=?utf-8?q?=20victim-enc@example.com?=>", []),
+            ("Foo <foo@localhost>", []),
+            ("Foo <foo@example.com>", ["foo@example.com"]),
+        ]
+        admins = ["admin1@example.com", "admin2@example.com"]
+        for number, (maintainer, expected) in enumerate(cases, 1):
+            build = FakeBuild(BuildStatus.FAILEDTOBUILD, id=number,
+                              maintainer=maintainer)
+            self.assertIs(notifier.notify(build), True)
+            yield notifier.whenIdle()
+            sender, recipients, message = server.messages()[-1]
+            self.assertEqual(sorted(recipients), sorted(expected + admins),
+                             maintainer)
+            self.assertNotIn("victim", str(message))
+        body = message.get_content()
+        self.assertIn(" * Distribution: ubuntu\n", body)
+        self.assertIn(" * Distrorelease: hoary\n", body)
 
     @defer.inlineCallbacks
     def test_maintainerWhoIsAlsoAdminMailedOnce(self):
