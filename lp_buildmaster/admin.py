@@ -9,6 +9,7 @@ import argparse
 import datetime
 import hashlib
 import math
+import os
 import mimetypes
 import re
 import sys
@@ -42,6 +43,16 @@ def librarianRoot(config):
 
 def uploadRoot(config):
     return Path(config.master_state_dir) / "uploads"
+
+
+#: The only commands that may create the embedded database.
+CREATING_COMMANDS = ("init", "sampledata")
+
+
+def cmd_init(args, config, dsn):
+    """Create the database (embedded unless one is configured) and bring
+    its schema up to date."""
+    print("database ready: %s" % connection.describeDSN(dsn))
 
 
 def cmd_sampledata(args, config, dsn):
@@ -925,6 +936,8 @@ def makeParser():
                         help="print listings as JSON")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    sub.add_parser("init", help=cmd_init.__doc__).set_defaults(
+        func=cmd_init)
     sub.add_parser("sampledata", help=cmd_sampledata.__doc__).set_defaults(
         func=cmd_sampledata)
     addBuilderCommands(sub)
@@ -1073,6 +1086,15 @@ def main(argv=None):
         config = configmodule.load(args.config, overrides={
             ("master", "database"): args.database,
             ("master", "state_dir"): args.state_dir})
+        if (args.command not in CREATING_COMMANDS
+                and not (config.master_database
+                         or os.environ.get("BUILDMASTER_DATABASE"))
+                and not connection.embeddedExists(config.master_state_dir)):
+            raise AdminError(
+                "no database in %s: run 'buildmaster-admin init' (or "
+                "sampledata) to create one, or name the master's state "
+                "directory with --state-dir"
+                % Path(config.master_state_dir).resolve())
         connection.checkStateDir(config.master_state_dir)
         dsn = connection.resolveDSN(config.master_database,
                                     config.master_state_dir)

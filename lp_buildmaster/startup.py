@@ -141,5 +141,10 @@ def makeService(options):
         # builders back at once.
         config = config.replace(master_name=socket.gethostname())
     dsn = prepare(config, log=lambda line: print(line, file=sys.stderr))
+    from twisted.internet import reactor
+    # After the reactor has stopped, before twistd re-raises the signal
+    # that stopped it (which would skip every exit handler).
+    reactor.addSystemEventTrigger("after", "shutdown",
+                                  connection.stopEmbedded)
     from lp_buildmaster.service import MasterService
     return MasterService(config, dsn)

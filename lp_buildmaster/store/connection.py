@@ -68,13 +68,38 @@ def embeddedDSN(state_dir):
     return withDatabase(admin_dsn, EMBEDDED_DBNAME)
 
 
+#: The embedded servers this process joined, for L{stopEmbedded}.
+_joined = []
+
+
 def startPgserver(pgdir):
     """Start or join the pgserver PostgreSQL whose data is in C{pgdir}."""
     # platformdirs (under pgserver) warns when XDG_RUNTIME_DIR is unset,
     # on import and later; harmless here.
     warnings.filterwarnings("ignore", module="platformdirs")
     import pgserver
-    return pgserver.get_server(str(pgdir), cleanup_mode="stop")
+    server = pgserver.get_server(str(pgdir), cleanup_mode="stop")
+    _joined.append(server)
+    return server
+
+
+def embeddedExists(state_dir):
+    """Whether C{state_dir} holds an embedded database already."""
+    return (Path(state_dir) / "postgres" / "PG_VERSION").is_file()
+
+
+def stopEmbedded():
+    """Leave every embedded PostgreSQL this process joined: the last
+    process to leave one stops it. pgserver does this at exit, but a
+    process ended by a signal (twistd re-raises SIGTERM and SIGINT once
+    its reactor has stopped) never gets there: call this before."""
+    while _joined:
+        server = _joined.pop()
+        try:
+            server.cleanup()
+        except Exception:
+            # At worst the server outlives us, as it did before.
+            pass
 
 
 def withDatabase(dsn, dbname):
