@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO ?= 4
 
-.PHONY: run test install clean chromium gnupg
+.PHONY: run test install clean chromium gnupg swift
 
 install: $(STAMP)
 
@@ -31,7 +31,14 @@ gnupg:
 	test -x /usr/bin/gpg || { apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnupg; }
 
-test: $(STAMP) chromium gnupg
+# A real OpenStack Swift for tests/test_librarian_shared.py (tests/swiftaio.py
+# starts it on loopback): Debian's packages and memcached; needs root.
+swift:
+	{ /usr/bin/python3 -c 'import swift' 2>/dev/null && command -v memcached >/dev/null; } || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    swift swift-proxy swift-account swift-container swift-object memcached; }
+
+test: $(STAMP) chromium gnupg swift
 	$(BIN)/trial $(TRIAL_ARGS) tests
 
 clean:

@@ -41,6 +41,34 @@ def librarianRoot(config):
     return Path(config.master_state_dir) / "librarian"
 
 
+def librarianTarget(config):
+    """Where files added here go: the state directory's librarian, or a
+    factory C{f(store)} of the client of the shared librarian
+    (C{[librarian] url}) or of the Swift backend."""
+    if not config.librarian_url and config.librarian_backend == "local":
+        return librarianRoot(config)
+
+    def client(store):
+        from lp_buildmaster.service import librarianSecret
+        state = Path(config.master_state_dir)
+        secret = librarianSecret(state, config.librarian_secret_file)
+        if config.librarian_url:
+            from twisted.internet import reactor
+            from twisted.web.client import HTTPConnectionPool
+
+            from lp_buildmaster.librarian.remote import (
+                RemoteLibrarianClient)
+            # One command, one upload: no connection kept afterwards.
+            return RemoteLibrarianClient(
+                config.librarian_url, secret, state / "librarian-spool",
+                pool=HTTPConnectionPool(reactor, persistent=False))
+        from lp_buildmaster.librarian.backends import backendFromConfig
+        from lp_buildmaster.librarian.client import LibrarianClient
+        return LibrarianClient(store, backendFromConfig(config, state), "",
+                               secret)
+    return client
+
+
 def uploadRoot(config):
     return Path(config.master_state_dir) / "uploads"
 
@@ -378,7 +406,7 @@ def _builderSet(store, args):
 def cmd_chroot_set(args, config, dsn):
     """Store a chroot tarball and use it for a series, arch and pocket."""
     path = checkTarball(checkFile(args.file))
-    row = runWithStore(dsn, _chrootSet, args, librarianRoot(config), path)
+    row = runWithStore(dsn, _chrootSet, args, librarianTarget(config), path)
     output(args, row, lambda r: (
         "chroot of %(distribution)s %(series)s %(arch)s %(pocket)s is now "
         "%(filename)s (library file %(alias)d)" % r))
@@ -422,7 +450,14 @@ def mimetypeOf(path):
 @defer.inlineCallbacks
 def addLibraryFile(store, root, path):
     """Copy the file at C{path} into the librarian; fires with its alias
-    id."""
+    id.
+
+    @param root: the librarian's directory, or see L{librarianTarget}.
+    """
+    if callable(root):
+        with path.open("rb") as f:
+            return (yield root(store).addFile(
+                path.name, path.stat().st_size, f, mimetypeOf(path)))
     content_store = ContentStore(root)
     try:
         from lp_buildmaster.librarian.client import LibrarianClient
@@ -550,7 +585,7 @@ def cmd_source_add(args, config, dsn):
     dsc_path = checkFile(args.dsc)
     files = [checkFile(f) for f in args.files]
     dsc, text = readDsc(dsc_path, files)
-    row = runWithStore(dsn, _sourceAdd, args, librarianRoot(config),
+    row = runWithStore(dsn, _sourceAdd, args, librarianTarget(config),
                        dsc_path, files, dsc, text)
     output(args, row, lambda r: (
         "source %(name)s %(version)s added (id %(id)d), published in "

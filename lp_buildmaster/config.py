@@ -115,6 +115,26 @@ KEYS = {
         "interface and port."),
     ("librarian", "token_lifetime"): (
         "86400", _int(1), "Seconds a restricted file's token stays valid."),
+    ("librarian", "url"): (
+        "", _str, "The librarian this master uses, running on its own "
+        "(twistd -n librarian), e.g. http://10.0.0.5:8011/; empty: the "
+        "master runs one itself on interface and port."),
+    ("librarian", "secret_file"): (
+        "", _str, "File holding the librarian's secret (it signs tokens "
+        "and opens the librarian's API to masters); the librarian and "
+        "every master using it need the same. Empty: "
+        "STATE_DIR/librarian.secret, made at the first start."),
+    ("librarian", "backend"): (
+        "local", _choice("local", "swift"), "Where the librarian keeps "
+        "file content: local (STATE_DIR/librarian) or swift."),
+    ("librarian", "swift_auth_url"): (
+        "", _str, "Swift's v1.0 auth URL (with backend = swift), e.g. "
+        "http://127.0.0.1:8080/auth/v1.0."),
+    ("librarian", "swift_user"): ("", _str, "Swift user, e.g. test:tester."),
+    ("librarian", "swift_key"): ("", _str, "Swift key (password)."),
+    ("librarian", "swift_container"): (
+        "librarian", _str, "Swift container holding the content, made "
+        "when missing."),
     ("manhole", "port"): ("0", _int(0, 65535),
                           "SSH manhole port on 127.0.0.1; 0 disables it."),
     ("manhole", "authorized_keys"): (

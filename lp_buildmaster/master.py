@@ -222,14 +222,14 @@ class Dispatcher:
         aliases = yield self.store.library.getAliases(
             (context.chroot,) + context.source_files)
         chroot = aliases[context.chroot]
+        # Restricted files get a token; a librarian of its own makes them.
+        urls = yield self.librarian.urlsFor(aliases.values())
         filemap = {}
-        files = {chroot.sha1: self.librarian.urlFor(
-            chroot, token=chroot.restricted)}
+        files = {chroot.sha1: urls[chroot.id]}
         for alias_id in context.source_files:
             alias = aliases[alias_id]
             filemap[alias.filename] = alias.sha1
-            files.setdefault(alias.sha1, self.librarian.urlFor(
-                alias, token=alias.restricted))
+            files.setdefault(alias.sha1, urls[alias_id])
         if not any(name.endswith(".dsc") for name in filemap):
             raise InvalidBuildRequest(
                 job.builder.name, "%s has no .dsc among its files"

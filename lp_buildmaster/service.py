@@ -27,9 +27,11 @@ from twisted.web import server
 from lp_buildmaster import failures
 from lp_buildmaster.logfile import JSONLinesObserver
 from lp_buildmaster.buildergroup import BuilderGroup
+from lp_buildmaster.librarian.api import LibrarianAPI, LibrarianRoot
+from lp_buildmaster.librarian.backends import backendFromConfig
 from lp_buildmaster.librarian.client import LibrarianClient
+from lp_buildmaster.librarian.remote import RemoteLibrarianClient
 from lp_buildmaster.librarian.server import LibrarianResource
-from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.master import Dispatcher, InstantDispatch
 from lp_buildmaster.model.failure import Thresholds
 from lp_buildmaster.outage import DatabaseWatch
@@ -48,9 +50,11 @@ from lp_buildmaster.web.listening import ListeningService, tcpEndpoint
 log = Logger(namespace="lp_buildmaster.service")
 
 
-def librarianSecret(state_dir):
-    """The librarian's token secret, made once and kept in the state dir."""
-    path = Path(state_dir) / "librarian.secret"
+def librarianSecret(state_dir, secret_file=""):
+    """The librarian's secret, made once and kept in C{secret_file} (by
+    default in the state dir)."""
+    path = Path(secret_file) if secret_file else (
+        Path(state_dir) / "librarian.secret")
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -198,7 +202,8 @@ class MasterService(service.MultiService):
     def _portsChosen(self):
         """With port 0 asked for, tell builders the ports we got."""
         config = self.config
-        if not config.librarian_public_url and self.librarian_service.port:
+        if (not config.librarian_public_url and self.librarian_service
+                and self.librarian_service.port):
             self.config = config = config.replace(
                 librarian_port=self.librarian_service.port.getHost().port)
             self.librarian.base_url = self.librarianURL().rstrip("/")
@@ -212,6 +217,8 @@ class MasterService(service.MultiService):
 
     def librarianURL(self):
         config = self.config
+        if config.librarian_url:
+            return config.librarian_url
         return config.librarian_public_url or "http://%s:%d/" % (
             config.librarian_interface, config.librarian_port)
 
@@ -224,20 +231,31 @@ class MasterService(service.MultiService):
         they start (and the reverse of the order they stop)."""
         config, store, reactor = self.config, self.store, self.reactor
         state = self.state_dir
-        content = ContentStore(state / "librarian")
-        secret = librarianSecret(state)
-        self.librarian = LibrarianClient(
-            store, content, self.librarianURL(), secret, clock=reactor,
-            token_lifetime=config.librarian_token_lifetime)
+        secret = librarianSecret(state, config.librarian_secret_file)
         self.database = DatabaseWatch(
             store, reactor, probe_interval=min(2.0, config.master_scan_interval))
-        librarian_site = _LibrarianSite(LibrarianResource(
-            store, content, secret, reactor, database=self.database))
-        self.librarian_service = ListeningService(
-            tcpEndpoint(reactor, config.librarian_port,
-                        config.librarian_interface),
-            librarian_site, "librarian")
-        self.librarian_service.setServiceParent(self)
+        self.pool = makePool(reactor, maxDownloads=config.builders_pool_size)
+        self.librarian_service = None
+        if config.librarian_url:
+            # One librarian for all masters, over HTTP.
+            self.librarian = RemoteLibrarianClient(
+                config.librarian_url, secret, state / "librarian-spool",
+                reactor=reactor, pool=self.pool)
+        else:
+            backend = backendFromConfig(config, state, reactor=reactor,
+                                        pool=self.pool)
+            self.librarian = LibrarianClient(
+                store, backend, self.librarianURL(), secret, clock=reactor,
+                token_lifetime=config.librarian_token_lifetime)
+            librarian_site = _LibrarianSite(LibrarianRoot(
+                LibrarianResource(store, backend, secret, reactor,
+                                  database=self.database),
+                LibrarianAPI(self.librarian, secret)))
+            self.librarian_service = ListeningService(
+                tcpEndpoint(reactor, config.librarian_port,
+                            config.librarian_interface),
+                librarian_site, "librarian")
+            self.librarian_service.setServiceParent(self)
 
         area = UploadArea(state / "uploads")
         area.ensure()
@@ -274,7 +292,6 @@ class MasterService(service.MultiService):
             build_url=self.webURL() + "/builds/%d",
             reset_command=config.builders_reset_command or None,
             reset_timeout=config.builders_reset_timeout, reactor=reactor)
-        self.pool = makePool(reactor, maxDownloads=config.builders_pool_size)
         self.manager = ScannerManager(
             store, self.group, self.slaveFor, clock=reactor,
             interval=config.master_scan_interval,

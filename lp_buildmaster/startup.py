@@ -90,9 +90,12 @@ def checkPorts(config):
 
     @raise configmodule.ConfigError: naming the port and why not.
     """
-    wanted = [("[web] port", config.web_interface, config.web_port),
-              ("[librarian] port", config.librarian_interface,
-               config.librarian_port)]
+    wanted = [("[web] port", config.web_interface, config.web_port)]
+    if not config.librarian_url:
+        # With a librarian of its own (which may well run on this host
+        # and port), the master serves no files.
+        wanted.append(("[librarian] port", config.librarian_interface,
+                       config.librarian_port))
     if config.manhole_port:
         wanted.append(("[manhole] port", "127.0.0.1", config.manhole_port))
     for key, interface, port in wanted:

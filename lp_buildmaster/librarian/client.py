@@ -8,10 +8,11 @@ never appears in the librarian.
 
 from urllib.parse import quote
 
-from twisted.internet import defer, task, threads
+from twisted.internet import defer, task
 from zope.interface import implementer
 
 from lp_buildmaster.interfaces import ILibrarianClient
+from lp_buildmaster.librarian.backends import asBackend
 from lp_buildmaster.librarian.tokens import makeToken
 
 #: Bytes read from a file per step of the cooperative copy.
@@ -43,7 +44,7 @@ class LibraryFileWriter:
 
     def __init__(self, client):
         self._client = client
-        self._pending = client.content_store.newFile()
+        self._pending = client.backend.newFile()
 
     @property
     def size(self):
@@ -58,10 +59,9 @@ class LibraryFileWriter:
             raise
 
     def finish(self, name, contentType, restricted=False, expires=None):
-        """Move the content into place and record a new alias for it.
-
-        The fsync and rename run in a thread: on a big file they can take
-        a while.
+        """Move the content into its backend and record a new alias for
+        it (the local backend fsyncs and renames in a thread: on a big
+        file that can take a while).
 
         @return: a Deferred firing with the new alias id.
         """
@@ -70,7 +70,7 @@ class LibraryFileWriter:
         except ValueError:
             self.abort()
             return defer.fail()
-        d = threads.deferToThread(self._pending.commit)
+        d = defer.maybeDeferred(self._pending.commit)
         d.addCallback(lambda stored: self._client.store.library.addAlias(
             *stored, name, contentType, restricted=restricted,
             expires=expires))
@@ -85,30 +85,8 @@ class LibraryFileWriter:
         self._pending.abort()
 
 
-@implementer(ILibrarianClient)
-class LibrarianClient:
-    """Stores files in a L{ContentStore} and their aliases in the database.
-
-    @ivar base_url: where the librarian's web server is, e.g.
-        C{http://localhost:58000}.
-    @ivar token_lifetime: seconds a restricted URL's token stays valid.
-    """
-
-    def __init__(self, store, content_store, base_url, secret, clock=None,
-                 token_lifetime=3600, cooperator=None):
-        if clock is None:
-            from twisted.internet import reactor as clock
-        self.store = store
-        self.content_store = content_store
-        self.base_url = base_url.rstrip("/")
-        self.secret = secret
-        self.clock = clock
-        self.token_lifetime = token_lifetime
-        self._cooperate = (cooperator or task).cooperate
-
-    def newFile(self):
-        """A L{LibraryFileWriter} for content of unknown size."""
-        return LibraryFileWriter(self)
+class CopyingClient:
+    """L{ILibrarianClient.addFile} on top of C{newFile}."""
 
     def addFile(self, name, size, file, contentType, restricted=False,
                 expires=None):
@@ -141,6 +119,39 @@ class LibrarianClient:
             name, contentType, restricted=restricted, expires=expires))
         return d.addErrback(writer._failed)
 
+    def urlsFor(self, aliases):
+        """Fires with C{{alias id: http_url}} for the L{LibraryFileAlias}
+        records C{aliases}, restricted ones with a token."""
+        return defer.succeed({alias.id: self.urlFor(
+            alias, token=alias.restricted) for alias in aliases})
+
+
+@implementer(ILibrarianClient)
+class LibrarianClient(CopyingClient):
+    """Stores files in a backend (by default a L{ContentStore}'s
+    directory) and their aliases in the database.
+
+    @ivar base_url: where the librarian's web server is, e.g.
+        C{http://localhost:58000}.
+    @ivar token_lifetime: seconds a restricted URL's token stays valid.
+    """
+
+    def __init__(self, store, content_store, base_url, secret, clock=None,
+                 token_lifetime=3600, cooperator=None):
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.store = store
+        self.backend = asBackend(content_store)
+        self.base_url = base_url.rstrip("/")
+        self.secret = secret
+        self.clock = clock
+        self.token_lifetime = token_lifetime
+        self._cooperate = (cooperator or task).cooperate
+
+    def newFile(self):
+        """A L{LibraryFileWriter} for content of unknown size."""
+        return LibraryFileWriter(self)
+
     @defer.inlineCallbacks
     def getAlias(self, aliasid):
         """The L{LibraryFileAlias} record of C{aliasid}.
@@ -157,7 +168,8 @@ class LibrarianClient:
         """Fires with the alias's content as an open binary file, which the
         caller closes."""
         alias = yield self.getAlias(aliasid)
-        return open(self.content_store.path(alias.sha1.strip()), "rb")
+        content = yield self.backend.open(alias.sha1.strip())
+        return content
 
     def urlFor(self, alias, token=False):
         """The http_url of a L{LibraryFileAlias} record.

@@ -1,8 +1,8 @@
 """The librarian's web server: C{GET /<alias id>/<filename>}.
 
-Content is streamed from the content store by L{twisted.web.static.File}
-(which also answers Range requests) with the alias's own content type. A
-gzipped text file (a build log) is served with C{Content-Encoding: gzip}
+Content is streamed from the storage backend (L{backends}: a directory or
+Swift), which answers Range requests too, with the alias's own content
+type. A gzipped text file (a build log) is served with C{Content-Encoding: gzip}
 to clients that accept it and decompressed on the fly to others, so a
 browser shows it as text.
 Restricted files need a token from L{lp_buildmaster.librarian.tokens};
@@ -12,12 +12,11 @@ with C{Retry-After}: a client (a builder's C{ensurepresent}) should try
 again, and the master does not count it against that builder.
 """
 
-import os
-
 from twisted.logger import Logger
-from twisted.web import resource, server, static
+from twisted.web import resource, server
 
 from lp_buildmaster import failures
+from lp_buildmaster.librarian.backends import ContentNotFound, asBackend
 from lp_buildmaster.librarian.gunzip import (
     GunzipProducer, acceptsGzip, isGzippedText)
 from lp_buildmaster.librarian.ranges import UNSATISFIABLE, normaliseRange
@@ -46,7 +45,7 @@ class LibrarianResource(resource.Resource):
         self.database = database
         self._errors = failures.OncePerChange()
         self.store = store
-        self.content_store = content_store
+        self.backend = asBackend(content_store)
         self.secret = secret
         self.clock = clock
 
@@ -94,28 +93,26 @@ class LibrarianResource(resource.Resource):
         if refusal is not None:
             self._finish(request, self._error(request, *refusal))
             return
-        path = self.content_store.path(alias.sha1)
-        if not os.path.isfile(path):
-            self.log.error("Content of alias {id} ({sha1}) is missing",
-                           id=alias.id, sha1=alias.sha1)
-            self._finish(request, self._error(request, 404, "No such file"))
+        sha1 = alias.sha1.strip()
+        try:
+            if isGzippedText(alias.filename, alias.mimetype):
+                self._serveGzippedText(request, alias, sha1)
+                return
+            # The size the database records: the same for every backend.
+            if not self._checkRange(request, alias.filesize):
+                return
+            body = self.backend.render(request, sha1, alias.mimetype)
+        except ContentNotFound:
+            self._missing(request, alias)
             return
-        if isGzippedText(alias.filename, alias.mimetype):
-            self._serveGzippedText(request, path)
-            return
-        if not self._checkRange(request, path):
-            return
-        content = static.File(str(path))
-        content.type, content.encoding = alias.mimetype, None
-        self._finish(request, content.render(request))
+        self._finish(request, body)
 
-    def _checkRange(self, request, path):
-        """Normalise the Range header (L{normaliseRange}) for static.File;
+    def _checkRange(self, request, size):
+        """Normalise the Range header (L{normaliseRange}) for the backend;
         answer 416 and return False when it cannot be satisfied."""
         header = request.getHeader(b"range")
         if header is None:
             return True
-        size = os.path.getsize(path)
         ranges = normaliseRange(header, size)
         if ranges is UNSATISFIABLE:
             request.setHeader(b"content-range", b"bytes */%d" % size)
@@ -128,30 +125,25 @@ class LibrarianResource(resource.Resource):
             request.requestHeaders.setRawHeaders(b"range", [ranges])
         return True
 
-    def _serveGzippedText(self, request, path):
+    def _missing(self, request, alias):
+        self.log.error("Content of alias {id} ({sha1}) is missing",
+                       id=alias.id, sha1=alias.sha1)
+        self._finish(request, self._error(request, 404, "No such file"))
+
+    def _serveGzippedText(self, request, alias, sha1):
         """A build log: the stored gzip with C{Content-Encoding: gzip} to
         a client that accepts it (browsers show it as text), else the
         text decompressed on the fly (no Range then)."""
         request.setHeader(b"vary", b"accept-encoding")
         if acceptsGzip(request):
-            if not self._checkRange(request, path):
+            if not self._checkRange(request, alias.filesize):
                 return
-            content = static.File(str(path))
-            content.type = "text/plain; charset=utf-8"
-            content.encoding = "gzip"
-            self._finish(request, content.render(request))
+            self._finish(request, self.backend.render(
+                request, sha1, "text/plain; charset=utf-8", encoding="gzip"))
             return
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         if request.method == b"HEAD":
             request.finish()
-            return
-        try:
-            f = open(path, "rb")
-        except OSError as e:
-            self.log.error("Cannot open {path}: {error}", path=path,
-                           error=e)
-            self._finish(request, self._error(
-                request, 500, "The librarian could not serve this file"))
             return
 
         def done(error=None):
@@ -160,7 +152,18 @@ class LibrarianResource(resource.Resource):
                 request.loseConnection()
             elif not request.finished:
                 request.finish()
-        GunzipProducer(f, request, done=done).start()
+
+        def failed(failure):
+            if failure.check(ContentNotFound):
+                self._missing(request, alias)
+                return
+            self.log.error("Cannot open {sha1}: {error}", sha1=sha1,
+                           error=failure.getErrorMessage())
+            self._finish(request, self._error(
+                request, 500, "The librarian could not serve this file"))
+        d = self.backend.open(sha1)
+        d.addCallbacks(
+            lambda f: GunzipProducer(f, request, done=done).start(), failed)
 
     def _failed(self, failure, request, gone):
         if failures.classify(failure).database:

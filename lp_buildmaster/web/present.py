@@ -18,8 +18,10 @@ from lp_buildmaster.web.state import builderState
 
 
 def librarianBaseURL(config):
-    """The librarian's public URL, without a trailing slash."""
-    url = config.get("librarian", "public_url")
+    """The librarian's public URL, without a trailing slash: the shared
+    librarian's when the master uses one."""
+    url = (config.get("librarian", "url")
+           or config.get("librarian", "public_url"))
     if not url:
         host = config.get("librarian", "interface")
         if ":" in host:
