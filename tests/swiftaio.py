@@ -33,12 +33,22 @@ def available():
     """Why Swift cannot run here, or None when it can."""
     try:
         subprocess.run([PYTHON, "-c", "import swift"], check=True,
-                       capture_output=True)
+                       capture_output=True, env=_environ())
     except (OSError, subprocess.CalledProcessError):
         return "%s cannot import swift: run make swift" % PYTHON
     if shutil.which("memcached") is None:
         return "no memcached: run make swift"
     return None
+
+
+def _environ():
+    """The environment for Swift's interpreter: none of ours (trial's
+    workers set PYTHONPATH to this Python's library, which Debian's
+    Python cannot load)."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("PYTHON")}
+    env["EVENTLET_NO_GREENDNS"] = "yes"
+    return env
 
 
 def _freePorts(count):
@@ -167,15 +177,19 @@ class SwiftAIO:
             port=proxy, root=root, memcached=memcached, account=ACCOUNT,
             user=USER, key=KEY))
         (root / "etc" / "launch.py").write_text(_LAUNCH)
-        subprocess.run([PYTHON, "-c", _RINGS, str(root / "etc"),
-                        str(account), str(container), str(obj)],
-                       check=True, capture_output=True)
+        rings = subprocess.run([PYTHON, "-c", _RINGS, str(root / "etc"),
+                                str(account), str(container), str(obj)],
+                               capture_output=True, text=True,
+                               env=_environ())
+        if rings.returncode:
+            raise RuntimeError("building Swift's rings failed:\n"
+                               + rings.stderr[-2000:])
         self.auth_url = "http://127.0.0.1:%d/auth/v1.0" % proxy
         return memcached
 
     def _spawn(self, name, argv):
         log = open(self.root / "log" / ("%s.log" % name), "ab")
-        env = dict(os.environ, EVENTLET_NO_GREENDNS="yes")
+        env = _environ()
         self.processes.append((name, subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=env, start_new_session=True)))
