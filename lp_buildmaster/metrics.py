@@ -44,3 +44,18 @@ FAILOVERS = Counter(
     "buildmaster_failovers",
     "Builders this master took from a master judged dead.",
     registry=REGISTRY)
+MASTER_LIVE = Gauge(
+    "buildmaster_master_live",
+    "1 for each registered master whose heartbeat is current, else 0.",
+    ["master"], registry=REGISTRY)
+MASTER_HEARTBEAT_AGE = Gauge(
+    "buildmaster_master_heartbeat_age_seconds",
+    "Seconds since each registered master's last heartbeat.",
+    ["master"], registry=REGISTRY)
+MASTER_BUILDERS = Gauge(
+    "buildmaster_master_builders", "Builders each master holds.",
+    ["master"], registry=REGISTRY)
+BUILDER_MASTER = Gauge(
+    "buildmaster_builder_master",
+    "1 for each builder, labelled with the master holding it (none: '').",
+    ["builder", "master"], registry=REGISTRY)

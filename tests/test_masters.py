@@ -10,10 +10,17 @@ import collections
 from twisted.internet import defer, task
 from twisted.trial import unittest
 
+from prometheus_client import generate_latest
+
+from lp_buildmaster import config as configmodule
+from lp_buildmaster import metrics
 from lp_buildmaster.assignment import assign, moved
 from lp_buildmaster.master import InstantDispatch
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.store import Store
+from lp_buildmaster.web.metrics import FarmGauges
+from lp_buildmaster.web.pages import dashboardHTML
+from lp_buildmaster.web.present import Farm
 from tests import mockslaves
 from tests.database import DatabaseTestCase
 from tests.farm import addBuilder, captureLogs, makeGroup
@@ -332,3 +339,50 @@ class InstantDispatchOwnerTests(SeveralMastersTestCase):
         yield self.settle()
         self.assertEqual(self.scans[freed][before:],
                          [(self.clock.seconds(), "beta")])
+
+
+class VisibilityTests(SeveralMastersTestCase):
+    """The metrics, the dashboard and the API say which master holds
+    which builder, how old each heartbeat is, and count handovers and
+    failovers."""
+
+    @defer.inlineCallbacks
+    def test_metricsDashboardAndAPI(self):
+        alpha = yield self.master("alpha")
+        yield self.advance(INTERVAL)
+        handovers = metrics.HANDOVERS.labels("released")._value.get()
+        yield self.master("beta")
+        yield self.advance(2 * INTERVAL)
+        self.assertEqual(
+            metrics.HANDOVERS.labels("released")._value.get() - handovers,
+            alpha.counts["released"])
+        owners = yield self.owners()
+
+        yield FarmGauges(self.store).refresh()
+        text = generate_latest(metrics.REGISTRY).decode()
+        for name, owner in owners.items():
+            self.assertIn('buildmaster_builder_master{builder="%s",'
+                          'master="%s"} 1.0' % (name, owner), text)
+        self.assertIn('buildmaster_master_live{master="alpha"} 1.0', text)
+        self.assertIn('buildmaster_master_builders{master="beta"} 15.0',
+                      text)
+        self.assertIn("buildmaster_master_heartbeat_age_seconds"
+                      "{master=\"alpha\"}", text)
+        self.assertIn("buildmaster_failovers_total", text)
+
+        config = configmodule.load(environ={})
+        farm = Farm(self.store, config, clock=self.clock)
+        data = yield farm.dashboard()
+        self.assertEqual({b["name"]: b["master"] for b in data["builders"]},
+                         owners)
+        self.assertEqual([(m["name"], m["live"], m["builders"])
+                          for m in data["masters"]],
+                         [("alpha", True, 15), ("beta", True, 15)])
+        page = dashboardHTML(data).decode("utf-8")
+        self.assertIn('<tr class="master" data-name="alpha"><td>alpha</td>'
+                      '<td>live</td>', page)
+        self.assertIn('<td class="master">beta</td>', page)
+        masters = yield farm.masters()
+        self.assertEqual([(m["name"], m["web_url"]) for m in masters],
+                         [("alpha", "http://127.0.0.1:1/alpha"),
+                          ("beta", "http://127.0.0.1:1/beta")])

@@ -42,11 +42,13 @@ class BuildView:
 
 @record
 class BuilderView:
-    """A builder as a page shows it: C{build} is what its job builds."""
+    """A builder as a page shows it: C{build} is what its job builds;
+    C{master}, the master holding it (None: none does)."""
     builder: Builder
     processor_name: str
     job: Optional[BuildQueue]
     build: Optional[BuildView]
+    master: Optional[str] = None
 
 
 @record
@@ -59,6 +61,7 @@ class BuilderSummary:
     manual: bool
     has_job: bool
     buildstate: Optional[BuildStatus]
+    master: Optional[str] = None
 
 
 _QUEUE_FIELDS = [f.name for f in dataclasses.fields(BuildQueue)]
@@ -77,7 +80,7 @@ BUILD_VIEW_SELECT = """
     _JOB_COLUMNS, BUILD_SELECT)
 
 BUILDERS_SELECT = """
-    SELECT %s, p.name AS processor_name, %s
+    SELECT %s, p.name AS processor_name, b.owner AS master, %s
       FROM builder b
       JOIN processor p ON p.id = b.processor
       LEFT JOIN buildqueue q ON q.builder = b.id""" % (
@@ -98,7 +101,7 @@ AVERAGE_DURATIONS = """
 
 BUILDER_SUMMARIES = """
     SELECT b.name, p.name AS processor_name, b.active, b.builderok, b.manual,
-           q.id IS NOT NULL AS has_job, bd.buildstate
+           q.id IS NOT NULL AS has_job, bd.buildstate, b.owner AS master
       FROM builder b
       JOIN processor p ON p.id = b.processor
       LEFT JOIN buildqueue q ON q.builder = b.id
@@ -193,7 +196,8 @@ class ViewStore(Component):
             result.append(BuilderView(
                 builder=fromRow(Builder, row),
                 processor_name=row["processor_name"], job=job,
-                build=builds.get(job.build) if job else None))
+                build=builds.get(job.build) if job else None,
+                master=row["master"]))
         return result
 
     @defer.inlineCallbacks
@@ -213,8 +217,14 @@ class ViewStore(Component):
             active=row["active"], builderok=row["builderok"],
             manual=row["manual"], has_job=row["has_job"],
             buildstate=(None if row["buildstate"] is None
-                        else BuildStatus(row["buildstate"])))
+                        else BuildStatus(row["buildstate"])),
+            master=row["master"])
             for row in rows]
+
+    def masters(self):
+        """L{lp_buildmaster.store.masters.MasterInfo}s of the registered
+        masters, with their heartbeat ages and builder counts."""
+        return self.store.masters.all()
 
     @defer.inlineCallbacks
     def queueDepths(self):

@@ -155,6 +155,8 @@ class ApiResource(resource.Resource):
             return self._builder(path[1])
         if path == ["queue"]:
             return self.farm.queue()
+        if path == ["masters"]:
+            return self.farm.masters()
         if path == ["builds"]:
             state = parseState(argument(request, "state"))
             limit = parseLimit(argument(request, "limit"))

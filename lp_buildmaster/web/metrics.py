@@ -1,9 +1,9 @@
 """C{/metrics}: the registry, with the farm's gauges read at scrape time.
 
 The gauges that describe the farm (builders by state and processor,
-queue depth) are set from the database by L{FarmGauges} when a scrape
-comes, in two queries, so a scrape never shows older data than the API
-does. The histograms and counters are observed by the master as it
+queue depth, the master holding each builder, the masters' heartbeats)
+are set from the database by L{FarmGauges} when a scrape comes, in three
+queries, so a scrape never shows older data than the API does. The histograms and counters are observed by the master as it
 works.
 """
 
@@ -66,6 +66,21 @@ class FarmGauges:
         metrics.QUEUE_DEPTH.clear()
         for processor, depth in depths.items():
             metrics.QUEUE_DEPTH.labels(processor=processor).set(depth)
+        metrics.BUILDER_MASTER.clear()
+        for s in summaries:
+            metrics.BUILDER_MASTER.labels(builder=s.name,
+                                          master=s.master or "").set(1)
+        reader = getattr(self.views, "masters", None)
+        if reader is None:
+            return
+        masters = yield reader()
+        for gauge in (metrics.MASTER_LIVE, metrics.MASTER_HEARTBEAT_AGE,
+                      metrics.MASTER_BUILDERS):
+            gauge.clear()
+        for m in masters:
+            metrics.MASTER_LIVE.labels(master=m.name).set(int(m.live))
+            metrics.MASTER_HEARTBEAT_AGE.labels(master=m.name).set(m.age)
+            metrics.MASTER_BUILDERS.labels(master=m.name).set(m.builders)
 
 
 class MetricsResource(resource.Resource):

@@ -136,19 +136,32 @@ def dashboardHTML(data):
            "<p class=\"muted\">As of %s</p>" % h(formatTime(now)),
            "<h2>Builders</h2>",
            "<table id=\"builders\"><tr><th>Builder</th><th>Processor</th>"
-           "<th>State</th><th>Build</th><th>Log tail</th>"
+           "<th>State</th><th>Master</th><th>Build</th><th>Log tail</th>"
            "<th>Notes</th></tr>"]
     for b in data["builders"]:
         build = b["build"]
         out.append(
             "<tr class=\"builder\" data-name=\"%s\"><td title=\"%s\">%s</td>"
             "<td>%s</td><td><span class=\"state %s\">%s</span></td>"
+            "<td class=\"master\">%s</td>"
             "<td>%s</td><td><pre>%s</pre></td><td>%s</td></tr>" % (
                 h(b["name"]), h(b["title"]), h(b["name"]), h(b["processor"]),
-                h(b["state"]), h(b["state"]),
+                h(b["state"]), h(b["state"]), h(b.get("master") or "-"),
                 buildLink(build) if build else "-",
                 h(b["logtail"]), h(b["failnotes"])))
     out.append("</table>")
+    if data.get("masters"):
+        out.append("<h2>Masters</h2>")
+        out.append("<table id=\"masters\"><tr><th>Master</th><th>State</th>"
+                   "<th>Heartbeat</th><th>Builders</th></tr>")
+        for m in data["masters"]:
+            out.append(
+                "<tr class=\"master\" data-name=\"%s\"><td>%s</td>"
+                "<td>%s</td><td>%.1f s ago</td><td>%s</td></tr>" % (
+                    h(m["name"]), h(m["name"]),
+                    "live" if m["live"] else "dead", m["heartbeat_age"],
+                    h(m["builders"])))
+        out.append("</table>")
     out.append("<h2>Queue</h2>")
     if data["queue"]:
         out.append("<table id=\"queue\"><tr><th>#</th><th>Processor</th>"

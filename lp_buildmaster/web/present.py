@@ -112,6 +112,7 @@ class Farm:
             "name": builder.name,
             "title": builder.title,
             "processor": view.processor_name,
+            "master": view.master,
             "state": state,
             "virtualized": builder.virtualized,
             "manual": builder.manual,
@@ -190,11 +191,28 @@ class Farm:
         return self._build(view, self.now())
 
     @defer.inlineCallbacks
+    def masters(self):
+        """Dicts of the masters registered in the database: whether each
+        is alive, its heartbeat's age in seconds, the builders it holds
+        and where its services are."""
+        reader = getattr(self.views, "masters", None)
+        if reader is None:
+            return []
+        masters = yield reader()
+        return [{"name": m.name, "live": m.live,
+                 "heartbeat_age": round(m.age, 3), "builders": m.builders,
+                 "web_url": m.web_url, "librarian_url": m.librarian_url}
+                for m in masters]
+
+    @defer.inlineCallbacks
     def dashboard(self, recent=25):
-        """C{{"builders", "queue", "recent", "now"}} for the front page."""
+        """C{{"builders", "masters", "queue", "recent", "now"}} for the
+        front page."""
         builder_views = yield self.views.builders()
         queue = yield self._queueWith(builder_views)
         finished = yield self.builds(limit=recent, finished=True)
+        masters = yield self.masters()
         now = self.now()
         return {"builders": [self._builder(v, now) for v in builder_views],
-                "queue": queue, "recent": finished, "now": now}
+                "masters": masters, "queue": queue, "recent": finished,
+                "now": now}
