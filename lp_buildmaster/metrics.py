@@ -40,6 +40,8 @@ HANDOVERS = Counter(
     "buildmaster_builder_handovers",
     "Builders this master took (taken) or handed over between scans "
     "(released).", ["direction"], registry=REGISTRY)
+for _direction in ("taken", "released"):
+    HANDOVERS.labels(_direction)
 FAILOVERS = Counter(
     "buildmaster_failovers",
     "Builders this master took from a master judged dead.",

@@ -90,6 +90,8 @@ class ScrapeTests(DatabaseTestCase):
         named = set(re.findall(r"`(buildmaster_[a-z_]+)", section))
         self.assertGreater(len(named), 6)
         yield self.store.runOperation("SELECT 1")
+        # The masters' gauges describe the registered masters.
+        yield self.store.masters.heartbeat("alpha", 15.0)
         metrics.BUILDS_FINISHED.labels("FULLYBUILT")
         metrics.FAILURES.labels("builder", "x")
         scraped = {name for name, _ in (yield self.scrape())}
