@@ -701,6 +701,7 @@ def buildRow(build, queue=None, builder_name=None):
         "datebuilt": build.datebuilt,
         "buildduration": build.buildduration,
         "dependencies": build.dependencies,
+        "failnotes": build.failnotes,
         "failure_count": build.failure_count,
         "buildlog": build.buildlog,
         "upload_log": build.upload_log,

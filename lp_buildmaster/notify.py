@@ -362,6 +362,9 @@ class BuildNotifier:
                 lines.append(" * %s: %s" % (label, value))
         lines.append(" * Build Log: %s" % (
             _oneLine(log_url) if log_url else "(not available)",))
+        failnotes = getattr(build, "failnotes", None)
+        if failnotes:
+            lines += ["", "Why it failed:", _indent(failnotes)]
         dependencies = getattr(build, "dependencies", None)
         if dependencies:
             lines += ["", "Missing dependencies:", _indent(dependencies)]

@@ -450,9 +450,9 @@ class UploadProcessor:
             ulog.write("DEBUG", "Creating directory %s" % self.area.path(kind))
         build_id = leafBuildId(leaf)
         try:
-            outcome = yield self._outcome(leafdir, build_id, ulog)
+            outcome, reason = yield self._outcome(leafdir, build_id, ulog)
             if outcome != ACCEPTED:
-                yield self._markFailed(build_id, ulog)
+                yield self._markFailed(build_id, ulog, reason)
                 ulog.write("DEBUG", "Rolling back any remaining transactions.")
         except Exception as e:
             if failures.classify(e).kind != failures.INFRASTRUCTURE:
@@ -482,10 +482,10 @@ class UploadProcessor:
             yield self._accept(leafdir, build_id, ulog)
         except UploadRejected as e:
             ulog.write("ERROR", "Rejected: %s" % e)
-            return REJECTED
+            return REJECTED, "Upload rejected: %s" % e
         except UploadFailed as e:
             ulog.write("ERROR", "Failed: %s" % e)
-            return FAILED
+            return FAILED, "Upload failed: %s" % e
         except Exception as e:
             if failures.classify(e).kind == failures.INFRASTRUCTURE:
                 # Our own side failed: not the upload's fault.
@@ -493,8 +493,9 @@ class UploadProcessor:
             ulog.write("ERROR", "Failed: unexpected error %s: %s"
                        % (type(e).__name__, e))
             ulog.write("DEBUG", traceback.format_exc().rstrip())
-            return FAILED
-        return ACCEPTED
+            return FAILED, "Upload failed: unexpected error %s: %s" % (
+                type(e).__name__, e)
+        return ACCEPTED, None
 
     @defer.inlineCallbacks
     def _accept(self, leafdir, build_id, ulog):
@@ -638,13 +639,14 @@ class UploadProcessor:
         return None
 
     @defer.inlineCallbacks
-    def _markFailed(self, build_id, ulog):
+    def _markFailed(self, build_id, ulog, reason=None):
         """Mark the build FAILEDTOUPLOAD, if it is still awaiting its
-        upload (a rejected duplicate leaves a finished build alone)."""
+        upload (a rejected duplicate leaves a finished build alone), with
+        C{reason} as its failnotes."""
         if build_id is None:
             return
         # A database error comes through: the leaf is postponed.
-        changed = yield self.store.jobs.markFailedToUpload(build_id)
+        changed = yield self.store.jobs.markFailedToUpload(build_id, reason)
         ulog.write("INFO", "Build %d marked FAILEDTOUPLOAD" % build_id
                    if changed else
                    "Build %d is not awaiting an upload; left as it is"

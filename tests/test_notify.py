@@ -399,6 +399,10 @@ class BuildNotifierTests(unittest.TestCase):
             self.assertNotIn("victim", str(message))
         body = message.get_content()
         self.assertIn(" * Distribution: ubuntu\n", body)
+        build = FakeBuild(BuildStatus.FAILEDTOUPLOAD, id=99,
+                          failnotes="Upload rejected: p.changes is missing")
+        self.assertIn("\nWhy it failed:\n  Upload rejected: p.changes is "
+                      "missing\n", notifier.buildMessage(build).get_content())
         self.assertIn(" * Distrorelease: hoary\n", body)
 
     @defer.inlineCallbacks

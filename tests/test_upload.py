@@ -16,6 +16,7 @@ from lp_buildmaster.upload import (
     ACCEPTED, FAILED, REJECTED, UPLOADER_LOG, UploadArea, UploadProcessor,
     runProcessUpload)
 from lp_buildmaster.slave import SlaveError, UnsafeFilename
+from lp_buildmaster.text import notes
 from tests.database import DatabaseTestCase
 from tests.test_librarian import fillDisk
 
@@ -336,6 +337,11 @@ class UploadTestCase(UploadFixture):
         self.assertEqual(results, [(leaf, REJECTED)])
         build = yield self.store.builds.get(7)
         self.assertEqual(build.buildstate, state)
+        if state == BuildStatus.FAILEDTOUPLOAD:
+            # The reason is on the build: build show, the API, the
+            # dashboard and the mail show it.
+            self.assertEqual(build.failnotes,
+                             notes("Upload rejected: %s" % reason))
         self.assertEqual((yield self.buildFiles()), [])
         self.assertEqual(self.storedFiles(), stored)
         self.assertEqual(self.contents(self.area.path("incoming")), [])

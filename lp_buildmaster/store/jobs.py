@@ -350,15 +350,18 @@ class JobStore(Component):
                     (changes, buildinfo, build_id))
         return self.store.runInteraction(record)
 
-    def markFailedToUpload(self, build_id):
-        """FAILEDTOUPLOAD if the build still awaits its upload; fires with
-        whether it did."""
+    def markFailedToUpload(self, build_id, failnotes=None):
+        """FAILEDTOUPLOAD, with C{failnotes} saying why, if the build still
+        awaits its upload; fires with whether it did."""
+        failnotes = notes(failnotes)
+
         @defer.inlineCallbacks
         def mark(txn):
             count = yield txn.rowcount(
-                "UPDATE build SET buildstate = %s"
+                "UPDATE build SET buildstate = %s,"
+                " failnotes = coalesce(%s, failnotes)"
                 " WHERE id = %s AND buildstate = ANY(%s)",
-                (BuildStatus.FAILEDTOUPLOAD.value, build_id,
+                (BuildStatus.FAILEDTOUPLOAD.value, failnotes, build_id,
                  [s.value for s in AWAITING_UPLOAD]))
             return count == 1
         return self.store.runInteraction(mark)

@@ -212,6 +212,7 @@ def buildHTML(build, now):
         ("Running for", "<span id=\"elapsed\">%s</span>"
          % h(formatDuration(build["elapsed"]))),
         ("Dependencies", h(build["dependencies"] or "-")),
+        ("Why it failed", h(build["failnotes"] or "-")),
         ("Log", logLink(build)),
     ]
     if build["queued"]:

@@ -90,6 +90,7 @@ class Farm:
             "duration": build.buildduration,
             "elapsed": elapsed,
             "dependencies": build.dependencies,
+            "failnotes": build.failnotes,
             "log": None if view.log is None else {
                 "id": view.log.id, "filename": view.log.filename,
                 "restricted": view.log.restricted,
