@@ -173,6 +173,12 @@ KEYS = {
     ("depwait", "interval"): (
         "300", _float(), "Seconds between retries of builds waiting for "
         "dependencies."),
+    ("upload", "max_files"): (
+        "1000", _int(1), "Result files one build may send; more fails the "
+        "builder."),
+    ("upload", "max_size"): (
+        str(32 * 1024 ** 3), _int(1), "Bytes one build's result files may "
+        "total; more fails the builder."),
     ("upload", "process_in_master"): (
         "true", _bool, "Process uploads inside the master (else run "
         "buildmaster-admin process-upload from cron)."),

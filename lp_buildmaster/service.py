@@ -257,7 +257,9 @@ class MasterService(service.MultiService):
                 librarian_site, "librarian")
             self.librarian_service.setServiceParent(self)
 
-        area = UploadArea(state / "uploads")
+        area = UploadArea(state / "uploads",
+                          max_files=self.config.upload_max_files,
+                          max_bytes=self.config.upload_max_size)
         area.ensure()
         for name in area.cleanGrabbing():
             log.info("removed unfinished download {name}", name=name)

@@ -46,7 +46,7 @@ from lp_buildmaster.model.policy import (
     PocketPolicyError, checkCollectionPolicy)
 from lp_buildmaster.model.names import filenameProblem
 from lp_buildmaster.model.records import parseCookie
-from lp_buildmaster.slave import UnsafeFilename
+from lp_buildmaster.slave import SlaveProtocolError, UnsafeFilename
 from lp_buildmaster.store.jobs import AWAITING_UPLOAD, NotAwaitingUpload
 
 ACCEPTED, REJECTED, FAILED = "accepted", "rejected", "failed"
@@ -56,6 +56,10 @@ OUTCOME_STATES = {ACCEPTED: BuildStatus.FULLYBUILT,
                   FAILED: BuildStatus.FAILEDTOUPLOAD}
 AREA_DIRS = ("grabbing", "incoming", ACCEPTED, REJECTED, FAILED, "locks")
 UPLOADER_LOG = "uploader.log"
+
+#: Result files and their total size one build may send, by default.
+MAX_FILES = 1000
+MAX_BYTES = 32 * 1024 ** 3
 #: A .changes larger than this is not read.
 MAX_CHANGES_SIZE = 1024 * 1024
 #: States in which a build may receive its upload.
@@ -117,10 +121,16 @@ def leafBuildId(leaf):
 
 
 class UploadArea:
-    """The directories uploads pass through, under C{root}."""
+    """The directories uploads pass through, under C{root}.
 
-    def __init__(self, root):
+    @ivar max_files: result files one build may send.
+    @ivar max_bytes: their total size.
+    """
+
+    def __init__(self, root, max_files=MAX_FILES, max_bytes=MAX_BYTES):
         self.root = Path(root).resolve()
+        self.max_files = max_files
+        self.max_bytes = max_bytes
 
     def path(self, kind, leaf=None):
         base = self.root / kind
@@ -161,20 +171,29 @@ class UploadArea:
             raise ValueError("not a build cookie: %r" % (cookie,))
         if clock is None:
             from twisted.internet import reactor as clock
+        builder = getattr(slave, "name", None)
+        if len(filemap) > self.max_files:
+            # The builder sent them: its fault, counted once.
+            raise SlaveProtocolError(builder, "%d result files, over the "
+                                     "limit of %d" % (len(filemap),
+                                                      self.max_files))
         for name in filemap:
             try:
                 checkFilename(name)
             except UnsafeUploadName as e:
-                # The builder named it: the builder's fault, counted once.
-                raise UnsafeFilename(getattr(slave, "name", None), str(e))
+                raise UnsafeFilename(builder, str(e))
         self.ensure()
         leaf = "%s-%s" % (time.strftime(
             "%Y%m%d-%H%M%S", time.gmtime(clock.seconds())), cookie)
         grabbing = self.path("grabbing", leaf)
         grabbing.mkdir()
         try:
+            left = self.max_bytes
             for name, sha1 in sorted(filemap.items()):
-                yield slave.fetchFile(sha1, str(grabbing), name)
+                # What is left of the build's allowance bounds each file.
+                path = yield slave.fetchFile(sha1, str(grabbing), name,
+                                             max_size=left)
+                left -= os.path.getsize(path)
             os.rename(grabbing, self.path("incoming", leaf))
         except BaseException:
             _remove(grabbing)
@@ -276,6 +295,13 @@ def readUpload(leafdir):
     except Exception as e:
         raise UploadRejected("%s could not be parsed: %s" % (names[0], e)
                              ) from None
+    unlisted = sorted(set(os.listdir(leafdir)) - set(listed) - {
+        names[0], UPLOADER_LOG, RECORDING})
+    if unlisted:
+        raise UploadRejected("%s not listed in %s" % (
+            ", ".join(unlisted[:5]) + (" and %d more" % (len(unlisted) - 5)
+                                       if len(unlisted) > 5 else ""),
+            names[0]))
     files = []
     for name, (size, digests) in listed.items():
         stat_ = _regularFile(leafdir, name)

@@ -15,7 +15,8 @@ from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.upload import (
     ACCEPTED, FAILED, REJECTED, UPLOADER_LOG, UploadArea, UploadProcessor,
     runProcessUpload)
-from lp_buildmaster.slave import SlaveError, UnsafeFilename
+from lp_buildmaster.slave import (
+    SlaveError, SlaveFileTooLarge, SlaveProtocolError, UnsafeFilename)
 from lp_buildmaster.text import notes
 from tests.database import DatabaseTestCase
 from tests.test_librarian import fillDisk
@@ -95,11 +96,14 @@ class FakeSlave:
         self.corrupt = corrupt
         self.fetched = []
 
-    def fetchFile(self, sha1, destdir, filename):
+    def fetchFile(self, sha1, destdir, filename, max_size=None):
         self.fetched.append(filename)
         data = self.files[filename]
         if filename in self.corrupt:
             data += b"!"
+        if max_size is not None and len(data) > max_size:
+            return defer.fail(SlaveFileTooLarge(
+                self.name, "%s passed %d bytes" % (filename, max_size)))
         temp = os.path.join(destdir, ".%s.part" % filename)
         with open(temp, "wb") as f:
             f.write(data)
@@ -209,6 +213,38 @@ class UploadTestCase(UploadFixture):
             self.assertEqual(self.contents(self.outside), before)
             for kind in ("grabbing", "incoming"):
                 self.assertEqual(self.contents(self.area.path(kind)), [])
+
+    @defer.inlineCallbacks
+    def test_grabLimits(self):
+        """A build's result files are limited in number and in total size
+        (each file gets what is left of the allowance); past either, the
+        builder is at fault and nothing is left behind."""
+        files = sampleFiles()
+        files[CHANGES] = changesText(files).encode("utf-8")
+        total = sum(len(data) for data in files.values())
+        for area, error in [
+                (UploadArea(self.area.root, max_files=len(files) - 1),
+                 SlaveProtocolError),
+                (UploadArea(self.area.root, max_bytes=total - 1),
+                 SlaveFileTooLarge)]:
+            e = yield self.assertFailure(area.grab(
+                FakeSlave(files), filemapOf(files), "7-99", self.clock),
+                error)
+            self.assertIsInstance(e, SlaveError)
+            for kind in ("grabbing", "incoming"):
+                self.assertEqual(self.contents(self.area.path(kind)), [])
+        area = UploadArea(self.area.root, max_files=len(files),
+                          max_bytes=total)
+        yield area.grab(FakeSlave(files), filemapOf(files), "7-99", self.clock)
+
+    def test_rejectedUnlistedFile(self):
+        """A file the .changes does not list (a 200 MB zz-extra.bin) gets
+        the upload rejected, saying which, instead of staying in
+        accepted/."""
+        return self.assertRejected(
+            "zz-extra.bin not listed in %s" % CHANGES,
+            prepare=lambda leafdir: open(
+                os.path.join(leafdir, "zz-extra.bin"), "wb").close())
 
     @defer.inlineCallbacks
     def test_grabChecksumMismatch(self):
