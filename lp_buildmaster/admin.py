@@ -7,11 +7,13 @@ line, with exit status 1 (2 for a usage error).
 
 import argparse
 import datetime
+import getpass
 import hashlib
 import math
 import os
 import mimetypes
 import re
+import socket
 import sys
 import tarfile
 from pathlib import Path
@@ -320,13 +322,29 @@ def getDistroArchRelease(store, distribution, series, arch):
 
 # Builders
 
+def cliActor():
+    """The CLI acts as the shell user, with every right (it can read the
+    master's configuration and database anyway)."""
+    from lp_buildmaster.actions import Actor
+    return Actor("cli:%s" % getpass.getuser(), "admin",
+                 "cli@%s" % socket.gethostname())
+
+
+def runAction(dsn, name, *args, **kwargs):
+    """Run C{Actions(store, cliActor()).name(*args, **kwargs)}."""
+    from lp_buildmaster.actions import Actions
+
+    def act(store):
+        return getattr(Actions(store, cliActor()), name)(*args, **kwargs)
+    return runWithStore(dsn, act)
+
+
 def cmd_builder_add(args, config, dsn):
     """Register a builder."""
-    problem = builderNameProblem(args.name)
-    if problem:
-        raise AdminError(problem)
-    checkBuilderURL(args.url)
-    builder_id = runWithStore(dsn, _builderAdd, args)
+    builder_id = runAction(
+        dsn, "addBuilder", args.name, args.url, args.processor,
+        title=args.title, virtualized=args.virtualized, manual=args.manual,
+        vm_host=args.vm_host)
     output(args, {"id": builder_id, "name": args.name},
            lambda row: "builder %s added (id %d)" % (row["name"], row["id"]))
 
@@ -373,7 +391,10 @@ def cmd_builder_set(args, config, dsn):
             or args.auto):
         args.parser.error(
             "builder set needs --enable, --disable, --manual or --auto")
-    row = runWithStore(dsn, _builderSet, args)
+    row = runAction(dsn, "setBuilder", args.name, enable=args.enable,
+                    disable=args.disable,
+                    manual=True if args.manual else
+                    (False if args.auto else None))
     output(args, row, lambda r: "builder %s: %s, %s" % (
         r["name"], r["status"], "manual" if r["manual"] else "auto"))
 
@@ -650,7 +671,9 @@ def cancelTarget(state):
 
 def cmd_build_request(args, config, dsn):
     """Create a build of a published source; prints the build id."""
-    build_id = runWithStore(dsn, _buildRequest, args)
+    build_id = runAction(dsn, "requestBuild", args.distribution,
+                         args.series, args.arch, args.source, args.version,
+                         pocket=args.pocket, archive=args.archive)
     output(args, {"id": build_id}, lambda r: str(r["id"]))
 
 
@@ -773,7 +796,7 @@ def _buildList(store, state, limit):
 
 def cmd_build_retry(args, config, dsn):
     """Queue a failed or cancelled build again."""
-    runWithStore(dsn, _buildRetry, args.id)
+    runAction(dsn, "retryBuild", args.id)
     output(args, {"id": args.id, "state": "NEEDSBUILD"},
            lambda r: "build %d is NEEDSBUILD again" % r["id"])
 
@@ -791,7 +814,7 @@ def _buildRetry(store, build_id):
 
 def cmd_build_cancel(args, config, dsn):
     """Cancel a waiting or running build."""
-    state = runWithStore(dsn, _buildCancel, args.id)
+    state = runAction(dsn, "cancelBuild", args.id)
     output(args, {"id": args.id, "state": state.name}, lambda r: (
         "build %d is %s" % (r["id"], r["state"])
         + (": the scanner aborts it on its builder"
@@ -816,10 +839,23 @@ def _buildCancel(store, build_id):
 
 
 def cmd_build_rescore(args, config, dsn):
-    """Set a waiting build's score by hand (kept by automatic rescoring)."""
-    runWithStore(dsn, _buildRescore, args.id, args.score)
-    output(args, {"id": args.id, "score": args.score, "manual": True},
-           lambda r: "build %(id)d now has score %(score)d" % r)
+    """Set a waiting build's score by hand (kept by automatic rescoring),
+    or with --auto hand it back to automatic scoring."""
+    if (args.score is None) == (not args.auto):
+        args.parser.error("build rescore needs a SCORE or --auto")
+    score = runAction(dsn, "rescoreBuild", args.id,
+                      None if args.auto else args.score)
+    output(args, {"id": args.id, "score": score, "manual": not args.auto},
+           lambda r: "build %(id)d now has score %(score)d" % r
+           + ("" if r["manual"] else " (automatic)"))
+
+
+def cmd_builder_remove(args, config, dsn):
+    """Retire a builder: no more jobs or scans; its history stays."""
+    runAction(dsn, "removeBuilder", args.name)
+    output(args, {"name": args.name, "retired": True},
+           lambda r: "builder %s retired; its builds keep naming it"
+           % r["name"])
 
 
 @defer.inlineCallbacks
@@ -980,6 +1016,7 @@ def makeParser():
     chroot = addChrootCommands(sub)
     addSourceCommands(sub)
     addBuildCommands(sub)
+    addAccountCommands(sub)
     # Imported here: it builds on this module's helpers.
     from lp_buildmaster.admin_world import addWorldCommands
     addWorldCommands(sub, chroot)
@@ -1033,6 +1070,11 @@ def addBuilderCommands(sub):
     p.add_argument("--vm-host", metavar="H")
     jsonOption(p)
     p.set_defaults(func=cmd_builder_add)
+
+    p = builder.add_parser("remove", help=cmd_builder_remove.__doc__)
+    p.add_argument("name", metavar="NAME")
+    jsonOption(p)
+    p.set_defaults(func=cmd_builder_remove)
 
     p = builder.add_parser("list", help=cmd_builder_list.__doc__)
     jsonOption(p)
@@ -1110,9 +1152,175 @@ def addBuildCommands(sub):
 
     p = build.add_parser("rescore", help=cmd_build_rescore.__doc__)
     p.add_argument("id", type=positiveInt, metavar="ID")
-    p.add_argument("score", type=integer(what="a score"), metavar="SCORE")
+    p.add_argument("--auto", action="store_true",
+                   help="back to automatic scoring")
+    p.add_argument("score", type=integer(what="a score"), metavar="SCORE",
+                   nargs="?")
     jsonOption(p)
-    p.set_defaults(func=cmd_build_rescore)
+    p.set_defaults(func=cmd_build_rescore, parser=p)
+
+
+# Accounts and tokens
+
+def cmd_account_add(args, config, dsn):
+    """Create an account with a role; --password reads one from stdin."""
+    from lp_buildmaster.store.accounts import DuplicateAccount, hashPassword
+    problem = builderNameProblem(args.name)
+    if problem:
+        raise AdminError(problem.replace("builder name", "account name"))
+    password_hash = None
+    if args.password:
+        password_hash = hashPassword(readPassword())
+
+    @defer.inlineCallbacks
+    def add(store):
+        from lp_buildmaster.store.accounts import AccountStore
+        try:
+            account_id = yield AccountStore(store).add(
+                args.name, args.role, password_hash)
+        except DuplicateAccount:
+            raise AdminError("an account named %r exists already"
+                             % (args.name,))
+        yield AccountStore(store).record(
+            cliActor().name, cliActor().origin, "account add",
+            detail="%s (%s)" % (args.name, args.role))
+        return account_id
+    account_id = runWithStore(dsn, add)
+    output(args, {"id": account_id, "name": args.name, "role": args.role},
+           lambda r: "account %(name)s added (id %(id)d, %(role)s)" % r)
+
+
+def readPassword():
+    """A password from stdin (a terminal prompts without echo)."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        raise AdminError("a password needs at least 8 characters")
+    return password
+
+
+def cmd_account_set(args, config, dsn):
+    """Change an account's role, or its password (--password, stdin)."""
+    from lp_buildmaster.store.accounts import AccountStore, hashPassword
+    if args.role is None and not args.password:
+        args.parser.error("account set needs --role or --password")
+    password_hash = hashPassword(readPassword()) if args.password else None
+
+    @defer.inlineCallbacks
+    def update(store):
+        accounts = AccountStore(store)
+        account = yield accounts.getByName(args.name)
+        if account is None:
+            raise AdminError("unknown account %r" % (args.name,))
+        yield accounts.update(account.id, role=args.role,
+                              password_hash=password_hash)
+        yield accounts.record(
+            cliActor().name, cliActor().origin, "account set",
+            detail="%s%s%s" % (args.name, " role %s" % args.role
+                               if args.role else "",
+                               " password" if password_hash else ""))
+        return (yield accounts.getByName(args.name))
+    account = runWithStore(dsn, update)
+    output(args, {"name": account.name, "role": account.role},
+           lambda r: "account %(name)s: %(role)s" % r)
+
+
+def cmd_account_list(args, config, dsn):
+    """List the accounts with their roles and live tokens."""
+    from lp_buildmaster.store.accounts import AccountStore
+    rows = runWithStore(dsn, lambda store: AccountStore(store).all())
+    output(args, rows, lambda rows: table(
+        ["NAME", "ROLE", "PASSWORD", "TOKENS"],
+        [[r["name"], r["role"], "yes" if r["has_password"] else "no",
+          r["tokens"]] for r in rows]))
+
+
+def cmd_token_create(args, config, dsn):
+    """Create an API token for an account; it is printed once."""
+    from lp_buildmaster.store.accounts import AccountStore
+
+    @defer.inlineCallbacks
+    def create(store):
+        accounts = AccountStore(store)
+        account = yield accounts.getByName(args.account)
+        if account is None:
+            raise AdminError("unknown account %r" % (args.account,))
+        token_id, secret = yield accounts.createToken(
+            account.id, args.description or "")
+        yield accounts.record(cliActor().name, cliActor().origin,
+                              "token create",
+                              detail="token %d for %s" % (token_id,
+                                                          account.name))
+        return {"id": token_id, "account": account.name,
+                "role": account.role, "token": secret}
+    row = runWithStore(dsn, create)
+    output(args, row, lambda r: (
+        "token %(id)d for %(account)s (%(role)s); it is shown only now:\n"
+        "%(token)s" % r))
+
+
+def cmd_token_revoke(args, config, dsn):
+    """Revoke an API token by its id."""
+    from lp_buildmaster.store.accounts import AccountStore
+
+    @defer.inlineCallbacks
+    def revoke(store):
+        accounts = AccountStore(store)
+        if not (yield accounts.revokeToken(args.id)):
+            raise AdminError("no live token %d" % (args.id,))
+        yield accounts.record(cliActor().name, cliActor().origin,
+                              "token revoke", detail="token %d" % args.id)
+    runWithStore(dsn, revoke)
+    output(args, {"id": args.id, "revoked": True},
+           lambda r: "token %(id)d revoked" % r)
+
+
+def cmd_token_list(args, config, dsn):
+    """List the API tokens (never their secrets)."""
+    from lp_buildmaster.store.accounts import AccountStore
+    rows = runWithStore(dsn, lambda store: AccountStore(store).tokens())
+    output(args, rows, lambda rows: table(
+        ["ID", "ACCOUNT", "CREATED", "REVOKED", "DESCRIPTION"],
+        [[r["id"], r["account"], formatting.textTime(r["datecreated"]),
+          formatting.textTime(r["date_revoked"])
+          if r["date_revoked"] else "", r["description"]] for r in rows]))
+
+
+def addAccountCommands(sub):
+    from lp_buildmaster.store.accounts import ROLES
+    account = group(sub, "account", "web and API accounts and their roles")
+    p = account.add_parser("add", help=cmd_account_add.__doc__)
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--role", choices=ROLES, required=True)
+    p.add_argument("--password", action="store_true",
+                   help="read a password for the login form from stdin")
+    jsonOption(p)
+    p.set_defaults(func=cmd_account_add)
+    p = account.add_parser("set", help=cmd_account_set.__doc__)
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--role", choices=ROLES)
+    p.add_argument("--password", action="store_true")
+    jsonOption(p)
+    p.set_defaults(func=cmd_account_set, parser=p)
+    p = account.add_parser("list", help=cmd_account_list.__doc__)
+    jsonOption(p)
+    p.set_defaults(func=cmd_account_list)
+
+    token = group(sub, "token", "API tokens")
+    p = token.add_parser("create", help=cmd_token_create.__doc__)
+    p.add_argument("account", metavar="ACCOUNT")
+    p.add_argument("--description", metavar="TEXT")
+    jsonOption(p)
+    p.set_defaults(func=cmd_token_create)
+    p = token.add_parser("revoke", help=cmd_token_revoke.__doc__)
+    p.add_argument("id", type=positiveInt, metavar="ID")
+    jsonOption(p)
+    p.set_defaults(func=cmd_token_revoke)
+    p = token.add_parser("list", help=cmd_token_list.__doc__)
+    jsonOption(p)
+    p.set_defaults(func=cmd_token_list)
 
 
 def main(argv=None):

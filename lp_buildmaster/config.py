@@ -104,6 +104,14 @@ KEYS = {
         "0", _int(0, 1000), "Run this many simulated builders with the "
         "sample data (for trying it out)."),
     ("web", "interface"): ("127.0.0.1", _str, "Address of the dashboard."),
+    ("web", "anonymous_read"): (
+        "true", _bool, "Let anyone read the pages and the API without "
+        "logging in (actions always need an account)."),
+    ("web", "session_lifetime"): (
+        "43200", _float(), "Seconds a browser login lasts."),
+    ("web", "secure_cookies"): (
+        "false", _bool, "Mark the login cookie Secure (set it when the "
+        "pages are served over HTTPS by a proxy)."),
     ("web", "port"): ("8010", _int(0, 65535), "Port of the dashboard, "
                       "JSON API and /metrics; 0 picks a free one."),
     ("librarian", "interface"): ("127.0.0.1", _str,

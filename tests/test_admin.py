@@ -485,6 +485,76 @@ class BuilderCommandTests(AdminCommandTestCase):
         self.assertEqual(code, 2)
 
 
+class AccountAndRemoveCommandTests(AdminCommandTestCase):
+
+    @defer.inlineCallbacks
+    def test_accountsTokensAndAudit(self):
+        out = yield self.assertSucceeds("account", "add", "olga", "--role",
+                                        "operator")
+        self.assertRegex(out, r"^account olga added \(id \d+, operator\)\n$")
+        yield self.assertFails("an account named 'olga' exists already",
+                               "account", "add", "olga", "--role", "admin")
+        row = json.loads((yield self.assertSucceeds(
+            "--json", "token", "create", "olga", "--description", "ci")))
+        self.assertEqual((row["account"], row["role"]), ("olga", "operator"))
+        self.assertTrue(row["token"].startswith("bm_"))
+        from lp_buildmaster.store.accounts import AccountStore, secretHash
+        accounts = AccountStore(self.store)
+        self.assertEqual((yield accounts.byToken(row["token"])).name, "olga")
+        stored = yield self.query("SELECT token_hash FROM apitoken")
+        self.assertEqual([r["token_hash"] for r in stored],
+                         [secretHash(row["token"])])
+        out = yield self.assertSucceeds("token", "list")
+        self.assertNotIn(row["token"], out)
+        self.assertIn("olga", out)
+        out = yield self.assertSucceeds("token", "revoke", str(row["id"]))
+        self.assertEqual(out, "token %d revoked\n" % row["id"])
+        self.assertIsNone((yield accounts.byToken(row["token"])))
+        yield self.assertFails("no live token %d" % row["id"],
+                               "token", "revoke", str(row["id"]))
+        yield self.assertFails("unknown account 'nobody'",
+                               "token", "create", "nobody")
+        audit = yield accounts.audit(limit=10)
+        self.assertEqual([a.action for a in audit],
+                         ["token revoke", "token create", "account add"])
+        self.assertTrue(audit[0].actor.startswith("cli:"))
+        self.assertTrue(audit[0].origin.startswith("cli@"))
+
+    @defer.inlineCallbacks
+    def test_builderRemoveKeepsHistory(self):
+        yield self.assertFails(
+            "builder bob is running build 8 (BUILDING); cancel it or wait "
+            "before removing the builder", "builder", "remove", "bob")
+        out = yield self.assertSucceeds("builder", "remove", "frog")
+        self.assertEqual(out, "builder frog retired; its builds keep "
+                         "naming it\n")
+        frog = yield self.store.builders.getByName("frog")
+        self.assertFalse(frog.active)
+        yield self.assertFails("builder frog is retired already",
+                               "builder", "remove", "frog")
+        # bob's history stays when bob is retired after its build.
+        bob = yield self.store.builders.getByName("bob")
+        yield self.store.runOperation(
+            "UPDATE buildqueue SET builder = NULL WHERE builder = %s",
+            (bob.id,))
+        yield self.assertSucceeds("builder", "remove", "bob")
+        self.assertEqual((yield self.store.builds.get(1)).builder, bob.id)
+        from lp_buildmaster.store.accounts import AccountStore
+        audit = yield AccountStore(self.store).audit(builder=frog.id)
+        self.assertEqual([a.action for a in audit], ["builder remove"])
+
+    @defer.inlineCallbacks
+    def test_rescoreBackToAutomatic(self):
+        yield self.assertSucceeds("build", "rescore", "10", "5000")
+        out = yield self.assertSucceeds("build", "rescore", "10", "--auto")
+        self.assertEqual(out, "build 10 now has score 2225 (automatic)\n")
+        entry = yield self.store.queue.getByBuild(10)
+        self.assertEqual((entry.lastscore, entry.manual), (2225, False))
+        out, err, code = yield self.admin("build", "rescore", "10")
+        self.assertEqual(code, 2)
+        self.assertIn("needs a SCORE or --auto", err)
+
+
 class ChrootAndSourceCommandTests(AdminCommandTestCase):
 
     def makeTarball(self):

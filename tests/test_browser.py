@@ -190,7 +190,8 @@ class BrowserTests(DatabaseTestCase):
               "#builders tr.builder")).map(function (row) {
             return [row.dataset.name,
                     row.querySelector(".state").textContent,
-                    (row.querySelector("a") || {}).textContent || null];
+                    (row.querySelector('a[href^="builds/"]') || {})
+                        .textContent || null];
           }),
           queue: Array.from(document.querySelectorAll("#queue tr.job")).map(
             function (row) {
@@ -199,9 +200,10 @@ class BrowserTests(DatabaseTestCase):
           }),
           recent: document.querySelectorAll("#recent tr.build").length
         })""")
-        self.assertEqual(seen["builders"], [["bob", "building", BUILD8],
+        self.assertEqual(seen["builders"], [["bob", "building", "8"],
                                             ["frog", "manual", None]])
-        self.assertEqual(seen["queue"], [["1", "x86", BUILD10, "10"]])
+        self.assertEqual(seen["queue"], [["1", "x86", "10 " + BUILD10,
+                                          "10"]])
         self.assertEqual(seen["recent"], 8)
 
     @defer.inlineCallbacks
@@ -228,4 +230,4 @@ class BrowserTests(DatabaseTestCase):
         # formats it (the build started in 2005).
         elapsed = yield self.browser.evaluate(
             page, "document.getElementById('elapsed').textContent")
-        self.assertRegex(elapsed, r"^\d+ h \d\d min$")
+        self.assertRegex(elapsed, r"^\d+:\d\d:\d\d$")

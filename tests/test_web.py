@@ -160,12 +160,21 @@ class DashboardTests(WebTestCase):
         self.assertIn('<tr class="builder" data-name="bob">', page)
         self.assertIn('<span class="state building">building</span>', page)
         self.assertIn('<span class="state manual">manual</span>', page)
-        self.assertIn('<a href="builds/8">%s</a>' % BUILD8, page)
-        # The queue: BuildQueue 2 first for x86; bob's build is long
-        # overdue, so bob should take it now.
+        self.assertIn('<a href="builders/bob">bob</a>', page)
+        self.assertIn('<a href="builds/8">8</a> %s' % BUILD8, page)
+        # The overview: one x86 builder building, one manual, one job.
+        self.assertIn(
+            '<tr class="pool"><td>x86, non-virtualized</td><td>0</td>'
+            '<td>1</td><td>0</td><td>1</td><td>1</td><td>now</td></tr>',
+            page)
+        # The queue, one table per processor and virtualization:
+        # BuildQueue 2 first for x86; bob's build is long overdue, so bob
+        # should take it now.
+        self.assertIn('<h3>x86, non-virtualized</h3>', page)
         self.assertIn(
             '<tr class="job" data-build="10"><td>1</td><td>x86</td>'
-            '<td><a href="builds/10">%s</a></td><td>10</td>' % BUILD10, page)
+            '<td><a href="builds/10">10</a> %s</td><td>10</td>' % BUILD10,
+            page)
         self.assertIn(">now</td>", page)
         # Recent builds: the finished ones, latest first (build 9).
         self.assertIn('<table id="recent">', page)
@@ -183,7 +192,7 @@ class DashboardTests(WebTestCase):
         page = body.decode("utf-8")
         self.assertIn("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; "
                       "&amp; done", page)
-        self.assertNotIn("<script>", page)
+        self.assertNotIn('<script>alert', page)
         self.assertIn("&lt;b&gt;disk&lt;/b&gt; full", page)
         self.assertIn('<span class="state failed">failed</span>', page)
 
@@ -218,27 +227,32 @@ class BuildPageTests(WebTestCase):
         self.assertEqual(response.code, 200)
         page = body.decode("utf-8")
         self.assertIn("<h1>%s</h1>" % BUILD8, page)
-        self.assertIn('<span id="state">Currently building</span>', page)
-        self.assertIn('<span id="builder">bob</span>', page)
-        self.assertIn('<pre class="full" id="logtail">dpkg-buildpackage: '
-                      '&lt;going&gt;</pre>', page)
+        self.assertIn('<span class="state BUILDING" id="state">Currently '
+                      'building</span>', page)
+        self.assertIn('<span id="builder"><a href="../builders/bob">bob</a>'
+                      '</span>', page)
+        self.assertIn('<dt>Build</dt><dd>8</dd>', page)
+        self.assertIn('<dt>Score</dt><dd>1000</dd>', page)
+        self.assertIn('<pre class="full tail" id="logtail">'
+                      'dpkg-buildpackage: &lt;going&gt;</pre>', page)
         self.assertIn('fetch("../api/builds/" + id', page)
         self.assertIn("var id = 8,", page)
 
     @defer.inlineCallbacks
-    def test_finished_build_page_has_no_script(self):
+    def test_finished_build_page_does_not_poll(self):
         response, body = yield self.get("/builds/4")
         page = body.decode("utf-8")
         self.assertIn("Dependency wait", page)
         self.assertIn("libc6 (&gt;= 2.3.5)", page)
-        self.assertNotIn("<script>", page)
+        self.assertNotIn("fetch(", page)
 
     @defer.inlineCallbacks
     def test_queued_build_page_shows_its_estimate(self):
         response, body = yield self.get("/builds/10")
         page = body.decode("utf-8")
-        self.assertIn("<dt>Queue position</dt><dd>1 (x86, score 10)</dd>",
-                      page)
+        self.assertIn("<dt>Queue position</dt><dd>1 of x86, "
+                      "non-virtualized</dd>", page)
+        self.assertIn("<dt>Score</dt><dd>10</dd>", page)
         self.assertIn("<dt>Estimated start</dt><dd>now", page)
 
     @defer.inlineCallbacks

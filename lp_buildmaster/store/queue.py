@@ -145,6 +145,26 @@ class BuildQueueStore(Component):
                 " WHERE id = %s", (score, buildqueue_id)))
         return count == 1
 
+    def automatic(self, buildqueue_id):
+        """Hand a waiting entry's score back to automatic scoring: its
+        computed score at once. Fires with the new score, or None if the
+        entry is gone or running."""
+        @defer.inlineCallbacks
+        def automatic(txn):
+            row = yield txn.fetchone(
+                "UPDATE buildqueue SET manual = false WHERE id = %s"
+                " AND builder IS NULL RETURNING build", (buildqueue_id,))
+            if row is None:
+                return None
+            inputs = yield txn.fetchone(SCORE_INPUTS + " WHERE b.id = %s",
+                                        (row["build"],))
+            score = automaticScore(inputs)
+            yield txn.execute(
+                "UPDATE buildqueue SET lastscore = %s WHERE id = %s",
+                (score, buildqueue_id))
+            return score
+        return self.store.runInteraction(automatic)
+
     def rescoreAll(self):
         """Recompute the scores of every waiting entry not scored by hand;
         fires with C{{build_id: new score}} of those that changed."""

@@ -38,6 +38,7 @@ class BuildView:
     builder_name: Optional[str]
     job: Optional[BuildQueue]
     log: Optional[LogFile]
+    upload_log: Optional[LogFile] = None
 
 
 @record
@@ -71,12 +72,15 @@ _JOB_COLUMNS = ", ".join("q.%s AS q_%s" % (name, name)
 # The builder shown is the one running the job, else the one that built it.
 BUILD_VIEW_SELECT = """
     SELECT v.*, COALESCE(qb.name, bb.name) AS builder_name, %s,
-           lfa.filename AS log_filename, lfa.restricted AS log_restricted
+           lfa.filename AS log_filename, lfa.restricted AS log_restricted,
+           ula.filename AS upload_log_filename,
+           ula.restricted AS upload_log_restricted
       FROM (%s) v
       LEFT JOIN buildqueue q ON q.build = v.id
       LEFT JOIN builder qb ON qb.id = q.builder
       LEFT JOIN builder bb ON bb.id = v.builder
-      LEFT JOIN libraryfilealias lfa ON lfa.id = v.buildlog""" % (
+      LEFT JOIN libraryfilealias lfa ON lfa.id = v.buildlog
+      LEFT JOIN libraryfilealias ula ON ula.id = v.upload_log""" % (
     _JOB_COLUMNS, BUILD_SELECT)
 
 BUILDERS_SELECT = """
@@ -127,9 +131,14 @@ def _buildView(row):
     if row["buildlog"] is not None and row["log_filename"] is not None:
         log = LogFile(row["buildlog"], row["log_filename"],
                       row["log_restricted"])
+    upload_log = None
+    if row["upload_log"] is not None and \
+            row["upload_log_filename"] is not None:
+        upload_log = LogFile(row["upload_log"], row["upload_log_filename"],
+                             row["upload_log_restricted"])
     return BuildView(build=fromRow(Build, row),
                      builder_name=row["builder_name"], job=_job(row),
-                     log=log)
+                     log=log, upload_log=upload_log)
 
 
 class ViewStore(Component):
@@ -147,17 +156,33 @@ class ViewStore(Component):
         views = yield self._buildViews("WHERE v.id = %s", (build_id,))
         return views[0] if views else None
 
-    def builds(self, state=None, limit=50, finished=False):
+    def builds(self, state=None, limit=50, finished=False, offset=0,
+               processor=None, distribution=None, series=None,
+               archive=None, source=None, builder=None):
         """L{BuildView}s, newest first.
 
         @param state: only builds in this L{BuildStatus}.
         @param finished: only builds in a terminal state, most recently
             finished first.
+        @param processor, distribution, series, archive, source: only
+            builds with these names.
+        @param offset: skip that many (paging).
         """
         conditions, args = [], []
         if state is not None:
             conditions.append("v.buildstate = %s")
             args.append(state.value)
+        for column, value in (("processor_name", processor),
+                              ("distribution_name", distribution),
+                              ("distrorelease_name", series),
+                              ("archive_name", archive),
+                              ("source_name", source)):
+            if value is not None:
+                conditions.append("v.%s = %%s" % column)
+                args.append(value)
+        if builder is not None:
+            conditions.append("COALESCE(qb.name, bb.name) = %s")
+            args.append(builder)
         if finished:
             conditions.append("v.buildstate = ANY(%s)")
             args.append(sorted(s.value for s in TERMINAL_BUILD_STATES))
@@ -165,8 +190,8 @@ class ViewStore(Component):
         else:
             order = "ORDER BY v.id DESC"
         where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-        return self._buildViews(where, tuple(args) + (limit,),
-                                order + " LIMIT %s")
+        return self._buildViews(where, tuple(args) + (limit, offset),
+                                order + " LIMIT %s OFFSET %s")
 
     def queue(self):
         """L{BuildView}s of the jobs waiting for a builder, by processor

@@ -3,19 +3,24 @@
 L{makeWebService} is what the master runs; L{makeWebResource} is its
 resource tree, for tests.
 
-    /                  the dashboard: builders, queue, recent builds
-    /builds/<id>       a build, its logtail live while it runs
-    /api/...           JSON (see L{lp_buildmaster.web.api})
+    /                  the dashboard: processors, builders, queue, recent
+    /builders/<name>   a builder, its history and actions
+    /builds            every build, filtered and paged
+    /builds/<id>       a build, its logtail live while it runs; /log
+    /login, /logout    browser sessions
+    /api/...           JSON, reads and actions (L{lp_buildmaster.web.api})
     /metrics           Prometheus text format
 """
 
 from twisted.web import resource, server
 
 from lp_buildmaster.web.api import ApiResource
+from lp_buildmaster.web.auth import Authenticator
 from lp_buildmaster.web.listening import ListeningService, tcpEndpoint
 from lp_buildmaster.web.metrics import FarmGauges, MetricsResource
 from lp_buildmaster.web.pages import (
-    BuildPageResource, DashboardResource, NotFoundResource)
+    BuilderPageResource, BuildPageResource, DashboardResource, LoginResource, LogoutResource,
+    NotFoundResource)
 from lp_buildmaster.web.present import Farm
 
 __all__ = ["makeWebResource", "makeWebService"]
@@ -23,12 +28,16 @@ __all__ = ["makeWebResource", "makeWebService"]
 
 class RootResource(resource.Resource):
 
-    def __init__(self, farm, store, master=None):
+    def __init__(self, farm, store, config, master=None):
         resource.Resource.__init__(self)
-        self.dashboard = DashboardResource(farm)
+        auth = Authenticator(store, config)
+        self.dashboard = DashboardResource(farm, auth)
         self.children_ = {
-            b"builds": BuildPageResource(farm),
-            b"api": ApiResource(farm),
+            b"builds": BuildPageResource(farm, auth),
+            b"builders": BuilderPageResource(farm, auth),
+            b"api": ApiResource(farm, auth, store),
+            b"login": LoginResource(auth),
+            b"logout": LogoutResource(auth),
             b"metrics": MetricsResource(FarmGauges(store, master)),
         }
         self.missing = NotFoundResource()
@@ -59,7 +68,7 @@ def makeWebResource(store, config, master=None, clock=None):
     @param clock: an C{IReactorTime} for "now"; the reactor by default.
     """
     return RootResource(Farm(store, config, master=master, clock=clock),
-                        store, master)
+                        store, config, master)
 
 
 def makeWebService(store, config, master=None, clock=None, reactor=None):

@@ -7,11 +7,14 @@ from the database alone: the master may be None.
 """
 
 import datetime
+from pathlib import Path
 from urllib.parse import quote
 
 from twisted.internet import defer
 
 from lp_buildmaster.enums import TERMINAL_BUILD_STATES
+from lp_buildmaster.librarian.storage import ContentStore
+from lp_buildmaster.store.accounts import AccountStore
 from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.web.estimate import DEFAULT_DURATION, estimateQueue
 from lp_buildmaster.web.state import builderState
@@ -46,6 +49,11 @@ class Farm:
         if clock is None:
             from twisted.internet import reactor as clock
         self.views = getattr(store, "views", None) or ViewStore(store)
+        self.store = store
+        self.accounts = getattr(store, "accounts", None) or \
+            AccountStore(store)
+        self.content = ContentStore(
+            Path(config.master_state_dir) / "librarian")
         self.master = master
         self.clock = clock
         self.librarian_url = librarianBaseURL(config)
@@ -97,6 +105,13 @@ class Farm:
                 "url": self.logURL(view.log)},
             "logtail": job.logtail if job is not None else None,
             "score": job.lastscore if job is not None else None,
+            "score_manual": job.manual if job is not None else None,
+            "virtualized": (job.virtualized if job is not None
+                            else build.archive_require_virtualized),
+            "upload_log": None if view.upload_log is None else {
+                "id": view.upload_log.id,
+                "filename": view.upload_log.filename,
+                "url": self.logURL(view.upload_log)},
             "queued": job is not None and job.builder is None,
             "position": position,
             "estimated_start": estimated,
@@ -172,9 +187,11 @@ class Farm:
         return result
 
     @defer.inlineCallbacks
-    def builds(self, state=None, limit=50, finished=False):
+    def builds(self, state=None, limit=50, finished=False, **filters):
+        """Dicts of builds, newest first; C{filters} as
+        L{lp_buildmaster.store.views.ViewStore.builds} takes them."""
         views = yield self.views.builds(state=state, limit=limit,
-                                        finished=finished)
+                                        finished=finished, **filters)
         now = self.now()
         return [self._build(view, now) for view in views]
 
@@ -204,6 +221,30 @@ class Farm:
                  "heartbeat_age": round(m.age, 3), "builders": m.builders,
                  "web_url": m.web_url, "librarian_url": m.librarian_url}
                 for m in masters]
+
+    @defer.inlineCallbacks
+    def binaries(self, build_id):
+        """C{[{"filename", "url"}]} of the files a build uploaded."""
+        rows = yield self.store.runQuery(
+            "SELECT a.id, a.filename FROM buildfile f"
+            "  JOIN libraryfilealias a ON a.id = f.libraryfile"
+            " WHERE f.build = %s ORDER BY a.filename", (build_id,))
+        return [{"filename": row["filename"],
+                 "url": "%s/%d/%s" % (self.librarian_url, row["id"],
+                                      quote(row["filename"], safe=""))}
+                for row in rows]
+
+    @defer.inlineCallbacks
+    def logPath(self, build_id):
+        """C{(path, restricted)} of a build's stored log, or None."""
+        rows = yield self.store.runQuery(
+            "SELECT a.restricted, c.sha1 FROM build b"
+            "  JOIN libraryfilealias a ON a.id = b.buildlog"
+            "  JOIN libraryfilecontent c ON c.id = a.content"
+            " WHERE b.id = %s", (build_id,))
+        if not rows:
+            return None
+        return self.content.path(rows[0]["sha1"]), rows[0]["restricted"]
 
     @defer.inlineCallbacks
     def dashboard(self, recent=25):

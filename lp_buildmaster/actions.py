@@ -1,0 +1,190 @@
+"""The actions that change the farm, one code path for the CLI, the JSON
+API and the pages: the same checks, the same messages, and an audit entry
+for each (who, what, when and from where).
+
+Each action needs a role: C{operator} steers builds and builders,
+C{admin} also adds and removes builders; a C{viewer} may only read. The
+checks themselves are those of L{lp_buildmaster.admin}, whose commands
+call these actions too.
+"""
+
+import types
+
+from twisted.internet import defer
+
+from lp_buildmaster import admin
+from lp_buildmaster.model.names import builderNameProblem
+from lp_buildmaster.model.records import record
+from lp_buildmaster.store.accounts import ROLES, AccountStore
+
+#: An action refused for what was asked (a bad value, a wrong state): the
+#: message says why. The CLI prints it; the API answers 400 (404 when the
+#: message starts with "unknown").
+Refused = admin.AdminError
+
+
+class Forbidden(Refused):
+    """The actor's role does not allow the action (HTTP 403)."""
+
+
+@record
+class Actor:
+    """Who acts: an account (or the shell user of the CLI), its role, and
+    where the request came from (an address, or C{cli})."""
+    name: str
+    role: str
+    origin: str
+
+
+def allows(role, needed):
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def _builderArgs(**values):
+    defaults = dict(title=None, virtualized=False, manual=False,
+                    vm_host=None)
+    defaults.update(values)
+    return types.SimpleNamespace(**defaults)
+
+
+class Actions:
+    """The actions, done by C{actor} on C{store}."""
+
+    def __init__(self, store, actor):
+        self.store = store
+        self.actor = actor
+        self.accounts = getattr(store, "accounts", None) or \
+            AccountStore(store)
+
+    def _need(self, role, what):
+        if not allows(self.actor.role, role):
+            raise Forbidden("%s (%s) may not %s: it needs the %s role"
+                            % (self.actor.name, self.actor.role, what, role))
+
+    def _audit(self, action, build=None, builder=None, detail=""):
+        return self.accounts.record(self.actor.name, self.actor.origin,
+                                    action, build=build, builder=builder,
+                                    detail=detail)
+
+    # -- builds --
+
+    @defer.inlineCallbacks
+    def requestBuild(self, distribution, series, arch, source, version,
+                     pocket="release", archive="primary"):
+        """Fires with the new build's id."""
+        self._need("operator", "request builds")
+        build_id = yield admin._buildRequest(self.store, types.SimpleNamespace(
+            distribution=distribution, series=series, arch=arch,
+            source=source, version=version, pocket=pocket, archive=archive))
+        yield self._audit("build request", build=build_id, detail="%s %s %s"
+                          " %s %s (%s, %s)" % (source, version, distribution,
+                                              series, arch, pocket, archive))
+        return build_id
+
+    @defer.inlineCallbacks
+    def retryBuild(self, build_id):
+        self._need("operator", "retry builds")
+        yield admin._buildRetry(self.store, build_id)
+        yield self._audit("build retry", build=build_id)
+
+    @defer.inlineCallbacks
+    def cancelBuild(self, build_id):
+        """Fires with the new L{BuildStatus}."""
+        self._need("operator", "cancel builds")
+        state = yield admin._buildCancel(self.store, build_id)
+        yield self._audit("build cancel", build=build_id, detail=state.name)
+        return state
+
+    @defer.inlineCallbacks
+    def rescoreBuild(self, build_id, score):
+        """C{score} an integer (kept by automatic rescoring) or None (back
+        to automatic scoring). Fires with the score now set."""
+        self._need("operator", "rescore builds")
+        if score is None:
+            build = yield admin.getBuild(self.store, build_id)
+            queue = yield self.store.queue.getByBuild(build_id)
+            score = None
+            if queue is not None and queue.builder is None:
+                score = yield self.store.queue.automatic(queue.id)
+            if score is None:
+                raise Refused("build %d is not waiting in the queue (it is "
+                              "%s)" % (build_id, build.buildstate.name))
+            yield self._audit("build rescore", build=build_id,
+                              detail="automatic: %d" % score)
+            return score
+        if not admin.INT4_MIN <= score <= admin.INT4_MAX:
+            raise Refused("score must be from %d to %d"
+                          % (admin.INT4_MIN, admin.INT4_MAX))
+        yield admin._buildRescore(self.store, build_id, score)
+        yield self._audit("build rescore", build=build_id,
+                          detail="manual: %d" % score)
+        return score
+
+    # -- builders --
+
+    @defer.inlineCallbacks
+    def addBuilder(self, name, url, processor, title=None, virtualized=False,
+                   manual=False, vm_host=None):
+        """Fires with the new builder's id."""
+        self._need("admin", "add builders")
+        problem = builderNameProblem(name)
+        if problem:
+            raise Refused(problem)
+        admin.checkBuilderURL(url)
+        builder_id = yield admin._builderAdd(self.store, _builderArgs(
+            name=name, url=url, processor=processor, title=title,
+            virtualized=virtualized, manual=manual, vm_host=vm_host))
+        yield self._audit("builder add", builder=builder_id,
+                          detail="%s %s" % (url, processor))
+        return builder_id
+
+    @defer.inlineCallbacks
+    def setBuilder(self, name, enable=False, disable=None, manual=None):
+        """C{enable}, or C{disable} with a reason; C{manual} True, False
+        (automatic) or None. Fires with the builder's row (as C{builder
+        list --json} gives it)."""
+        self._need("operator", "change builders")
+        if not (enable or disable is not None or manual is not None):
+            raise Refused("say what to change: enable, disable (with a "
+                          "reason), manual or automatic")
+        if enable and disable is not None:
+            raise Refused("a builder cannot be enabled and disabled at once")
+        row = yield admin._builderSet(self.store, types.SimpleNamespace(
+            name=name, enable=enable, disable=disable, manual=manual is True,
+            auto=manual is False))
+        changes = []
+        if enable:
+            changes.append("enabled")
+        if disable is not None:
+            changes.append("disabled: %s" % disable.strip())
+        if manual is not None:
+            changes.append("manual" if manual else "automatic")
+        builder = yield self.store.builders.getByName(name)
+        yield self._audit("builder set", builder=builder.id,
+                          detail=", ".join(changes))
+        return row
+
+    @defer.inlineCallbacks
+    def removeBuilder(self, name):
+        """Retire a builder: it takes no job and is no longer scanned, its
+        builds keep naming it. Refused while it runs a job."""
+        self._need("admin", "remove builders")
+        builder = yield admin.getBuilder(self.store, name)
+        if not builder.active:
+            raise Refused("builder %s is retired already" % (name,))
+        job = yield self.store.queue.getByBuilder(builder.id)
+        if job is not None:
+            build = yield self.store.builds.get(job.build)
+            raise Refused(
+                "builder %s is running build %d (%s); cancel it or wait "
+                "before removing the builder"
+                % (name, job.build, build.buildstate.name))
+        yield self.store.builders.update(builder.id, active=False,
+                                         manual=True)
+        yield self._audit("builder remove", builder=builder.id)
+
+
+def isNotFound(error):
+    """Whether a L{Refused} says that something does not exist."""
+    return str(error).startswith("unknown ")
+

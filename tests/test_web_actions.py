@@ -1,0 +1,335 @@
+"""The write API over real HTTP: tokens, roles, browser sessions with
+CSRF, the audit log, and the pages that show builders, builds and logs.
+
+Every request goes to a web server on 127.0.0.1 over the sample data:
+bob builds build 8, frog is manual, build 10 waits, build 3 failed.
+"""
+
+import gzip
+import io
+import json
+import os
+
+import treq
+from twisted.internet import defer, reactor, task
+from twisted.web.client import Agent, HTTPConnectionPool
+
+from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.librarian.client import LibrarianClient
+from lp_buildmaster.librarian.storage import ContentStore
+from lp_buildmaster.store.accounts import (
+    AccountStore, checkPassword, hashPassword)
+from lp_buildmaster.web import makeWebService
+from tests.database import DatabaseTestCase
+from tests.test_web import NOW, testConfig
+
+
+class ActionTestCase(DatabaseTestCase):
+
+    config = {}
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        self.clock = task.Clock()
+        self.clock.advance(NOW.timestamp())
+        self.state_dir = self.mktemp()
+        service = makeWebService(
+            self.store, testConfig(master_state_dir=self.state_dir,
+                                   **self.config), clock=self.clock)
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.base = "http://127.0.0.1:%d" % service.port.getHost().port
+        pool = self.pool = HTTPConnectionPool(reactor)
+        self.addCleanup(pool.closeCachedConnections)
+        self.http = treq.client.HTTPClient(Agent(reactor, pool=pool))
+        self.accounts = AccountStore(self.store)
+        self.tokens = {}
+        for name, role in (("vera", "viewer"), ("olga", "operator"),
+                           ("adam", "admin")):
+            account_id = yield self.accounts.add(name, role)
+            _, self.tokens[name] = yield self.accounts.createToken(
+                account_id)
+
+    @defer.inlineCallbacks
+    def call(self, method, path, body=None, token=None, code=200):
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = "Bearer " + token
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body).encode("utf-8")
+        response = yield self.http.request(method, self.base + path,
+                                           data=data, headers=headers)
+        content = yield response.content()
+        self.assertEqual(response.code, code, content)
+        return json.loads(content)
+
+
+class TokenTests(ActionTestCase):
+
+    @defer.inlineCallbacks
+    def test_operator_acts_viewer_is_refused(self):
+        """An operator's token retries a failed build; the audit says who,
+        what, when and from where; a viewer's is refused with 403, no
+        token with 401, a revoked or made-up one with 401."""
+        build = yield self.call("POST", "/api/builds/3/retry",
+                                token=self.tokens["olga"])
+        self.assertEqual((build["id"], build["state"]), (3, "NEEDSBUILD"))
+        error = yield self.call("POST", "/api/builds/10/cancel",
+                                token=self.tokens["vera"], code=403)
+        self.assertEqual(error["error"], "vera (viewer) may not cancel "
+                         "builds: it needs the operator role")
+        error = yield self.call("POST", "/api/builds/10/cancel", code=401)
+        self.assertIn("actions need an account", error["error"])
+        yield self.call("POST", "/api/builds/10/cancel", token="bm_nonsense",
+                        code=401)
+        self.assertEqual((yield self.store.builds.get(10)).buildstate,
+                         BuildStatus.NEEDSBUILD)
+        audit = yield self.call("GET", "/api/audit?build=3")
+        self.assertEqual(
+            [(a["actor"], a["origin"], a["action"], a["build"])
+             for a in audit], [("olga", "127.0.0.1", "build retry", 3)])
+        self.assertRegex(audit[0]["time"], r"^\d{4}-\d\d-\d\dT")
+
+        tokens = yield self.accounts.tokens()
+        olga = [t["id"] for t in tokens if t["account"] == "olga"][0]
+        self.assertTrue((yield self.accounts.revokeToken(olga)))
+        yield self.call("POST", "/api/builds/10/cancel",
+                        token=self.tokens["olga"], code=401)
+
+    @defer.inlineCallbacks
+    def test_tokens_are_stored_hashed(self):
+        rows = yield self.store.runQuery("SELECT token_hash FROM apitoken")
+        stored = {row["token_hash"] for row in rows}
+        for secret in self.tokens.values():
+            self.assertNotIn(secret, stored)
+            self.assertFalse(any(secret in h for h in stored))
+
+    @defer.inlineCallbacks
+    def test_request_cancel_rescore_and_back_to_automatic(self):
+        olga = self.tokens["olga"]
+        build = yield self.call("POST", "/api/builds", {
+            "distribution": "ubuntu", "series": "hoary", "arch": "i386",
+            "source": "mozilla-firefox", "version": "0.9"}, token=olga,
+            code=400)
+        self.assertIn("is BUILDING already", build["error"])
+        build = yield self.call("POST", "/api/builds/10/rescore",
+                                {"score": 5000}, token=olga)
+        self.assertEqual((build["score"], build["score_manual"]),
+                         (5000, True))
+        build = yield self.call("POST", "/api/builds/10/rescore",
+                                {"score": "auto"}, token=olga)
+        self.assertEqual((build["score"], build["score_manual"]),
+                         (2225, False))
+        build = yield self.call("POST", "/api/builds/10/cancel", token=olga)
+        self.assertEqual(build["state"], "CANCELLED")
+        error = yield self.call("POST", "/api/builds/999/retry", token=olga,
+                                code=404)
+        self.assertEqual(error["error"], "unknown build 999")
+        error = yield self.call("POST", "/api/builds/10/rescore",
+                                {"score": "high"}, token=olga, code=400)
+        self.assertEqual(error["error"], 'score must be an integer or "auto"')
+        audit = yield self.call("GET", "/api/audit?build=10")
+        self.assertEqual([a["action"] for a in audit],
+                         ["build cancel", "build rescore", "build rescore"])
+        self.assertEqual(audit[1]["detail"], "automatic: 2225")
+
+    @defer.inlineCallbacks
+    def test_builders_set_add_and_remove(self):
+        olga, adam = self.tokens["olga"], self.tokens["adam"]
+        frog = yield self.call("POST", "/api/builders/frog",
+                               {"enabled": False, "reason": "disk full"},
+                               token=olga)
+        self.assertEqual((frog["state"], frog["failnotes"]),
+                         ("failed", "disk full"))
+        frog = yield self.call("POST", "/api/builders/frog",
+                               {"enabled": True, "manual": False},
+                               token=olga)
+        self.assertEqual(frog["state"], "idle")
+        error = yield self.call("POST", "/api/builders", {
+            "name": "alf", "url": "http://127.0.0.1:9000/",
+            "processor": "x86"}, token=olga, code=403)
+        self.assertIn("needs the admin role", error["error"])
+        alf = yield self.call("POST", "/api/builders", {
+            "name": "alf", "url": "http://127.0.0.1:9000/",
+            "processor": "x86", "virtualized": True}, token=adam, code=201)
+        self.assertEqual((alf["name"], alf["virtualized"]), ("alf", True))
+        error = yield self.call("POST", "/api/builders", {
+            "name": "gnu", "url": "http://127.0.0.1/",
+            "processor": "x86"}, token=adam, code=400)
+        self.assertIn("malformed builder URL", error["error"])
+        # bob runs build 8: it cannot be retired under it.
+        error = yield self.call("DELETE", "/api/builders/bob", token=adam,
+                                code=400)
+        self.assertEqual(error["error"], "builder bob is running build 8 "
+                         "(BUILDING); cancel it or wait before removing "
+                         "the builder")
+        yield self.call("DELETE", "/api/builders/frog", token=olga,
+                        code=403)
+        gone = yield self.call("DELETE", "/api/builders/frog", token=adam)
+        self.assertEqual(gone, {"name": "frog", "retired": True})
+        frog = yield self.store.builders.getByName("frog")
+        self.assertFalse(frog.active)
+        # Retired, its record stays for the builds it made.
+        frog = yield self.call("GET", "/api/builders/frog")
+        self.assertEqual(frog["state"], "disabled")
+        audit = yield self.call("GET", "/api/audit?builder=frog")
+        self.assertEqual(
+            [(a["actor"], a["action"], a["detail"]) for a in audit],
+            [("adam", "builder remove", ""),
+             ("olga", "builder set", "enabled, automatic"),
+             ("olga", "builder set", "disabled: disk full")])
+
+    @defer.inlineCallbacks
+    def test_build_listing_filters_and_pages(self):
+        builds = yield self.call("GET", "/api/builds?source=pmount")
+        self.assertEqual([b["id"] for b in builds], [7, 6, 1])
+        builds = yield self.call(
+            "GET", "/api/builds?source=pmount&series=hoary")
+        self.assertEqual([b["id"] for b in builds], [7, 1])
+        builds = yield self.call("GET", "/api/builds?limit=3&offset=3")
+        self.assertEqual([b["id"] for b in builds], [7, 6, 5])
+        builds = yield self.call("GET", "/api/builds?state=fullybuilt"
+                                 "&processor=x86&archive=primary&limit=2")
+        self.assertEqual([b["id"] for b in builds], [9, 7])
+        builds = yield self.call("GET", "/api/builds?distribution=debian")
+        self.assertEqual(builds, [])
+        yield self.call("GET", "/api/builds?offset=-1", code=400)
+
+
+class AnonymousReadOffTests(ActionTestCase):
+
+    config = {"web_anonymous_read": False}
+
+    @defer.inlineCallbacks
+    def test_reading_needs_an_account(self):
+        yield self.call("GET", "/api/builders", code=401)
+        builders = yield self.call("GET", "/api/builders",
+                                   token=self.tokens["vera"])
+        self.assertEqual([b["name"] for b in builders], ["bob", "frog"])
+        response = yield self.http.get(self.base + "/builds/8")
+        self.assertEqual(response.code, 401)
+        yield response.content()
+
+
+class SessionTests(ActionTestCase):
+
+    @defer.inlineCallbacks
+    def login(self, name, password):
+        """Log in through the form; fires with the cookies and the
+        session's CSRF token (from /api/whoami)."""
+        response = yield self.http.get(self.base + "/login")
+        form = (yield response.content()).decode()
+        cookies = {c.name: c.value for c in response.cookies()}
+        token = form.split('name="csrf" value="')[1].split('"')[0]
+        self.assertEqual(cookies["bm_login"], token)
+        response = yield self.http.post(
+            self.base + "/login", data={"name": name, "password": password,
+                                        "csrf": token},
+            cookies=cookies, allow_redirects=False)
+        yield response.content()
+        if response.code != 303:
+            return response.code, None, None
+        cookies = {c.name: c.value for c in response.cookies()
+                   if c.value}
+        response = yield self.http.get(self.base + "/api/whoami",
+                                       cookies=cookies)
+        who = yield response.json()
+        return 303, cookies, who
+
+    @defer.inlineCallbacks
+    def test_login_then_form_actions_need_the_csrf_token(self):
+        yield self.accounts.update(
+            (yield self.accounts.getByName("olga")).id,
+            password_hash=hashPassword("correct horse"))
+        code, _, _ = yield self.login("olga", "wrong")
+        self.assertEqual(code, 403)
+        code, cookies, who = yield self.login("olga", "correct horse")
+        self.assertEqual((code, who["name"], who["role"]),
+                         (303, "olga", "operator"))
+        # A form posted without the session's CSRF token is refused.
+        response = yield self.http.post(
+            self.base + "/api/builds/3/retry",
+            data={"next": "../../../builds/3"}, cookies=cookies,
+            allow_redirects=False)
+        body = yield response.content()
+        self.assertEqual(response.code, 403, body)
+        self.assertIn(b"no valid CSRF token", body)
+        self.assertEqual((yield self.store.builds.get(3)).buildstate,
+                         BuildStatus.FAILEDTOBUILD)
+        # With it, the action is done and the browser goes back.
+        response = yield self.http.post(
+            self.base + "/api/builds/3/retry",
+            data={"next": "../../../builds/3", "csrf": who["csrf"]},
+            cookies=cookies, allow_redirects=False)
+        yield response.content()
+        self.assertEqual(response.code, 303)
+        self.assertEqual(response.headers.getRawHeaders(b"location"),
+                         [b"../../../builds/3"])
+        self.assertEqual((yield self.store.builds.get(3)).buildstate,
+                         BuildStatus.NEEDSBUILD)
+        # The build page shows the audit entry and the operator's forms.
+        response = yield self.http.get(self.base + "/builds/10",
+                                       cookies=cookies)
+        page = (yield response.content()).decode()
+        self.assertIn('id="cancel"', page)
+        self.assertIn('id="rescore-auto"', page)
+        self.assertIn("olga (operator)", page)
+        # treq keeps cookies: a fresh client is anonymous.
+        anonymous = treq.client.HTTPClient(Agent(reactor, pool=self.pool))
+        response = yield anonymous.get(self.base + "/builds/3")
+        page = (yield response.content()).decode()
+        self.assertIn('<td>olga</td><td>127.0.0.1</td><td>build retry</td>',
+                      page)
+        self.assertNotIn('id="cancel"', page)  # anonymous: no forms
+
+    def test_password_hashes(self):
+        stored = hashPassword("s3cret pass")
+        self.assertTrue(stored.startswith("scrypt$"))
+        self.assertNotIn("s3cret", stored)
+        self.assertTrue(checkPassword("s3cret pass", stored))
+        self.assertFalse(checkPassword("s3cret pasS", stored))
+        self.assertFalse(checkPassword("x", "garbage"))
+
+
+class PageTests(ActionTestCase):
+
+    @defer.inlineCallbacks
+    def test_builder_page_and_build_listing(self):
+        response = yield self.http.get(self.base + "/builders/bob")
+        page = (yield response.content()).decode()
+        self.assertEqual(response.code, 200)
+        self.assertIn("<h1>Builder bob</h1>", page)
+        self.assertIn('<a href="../builds/8">8</a>', page)
+        self.assertIn('<table id="history">', page)
+        response = yield self.http.get(self.base + "/builders/nobody")
+        self.assertEqual(response.code, 404)
+        yield response.content()
+        response = yield self.http.get(
+            self.base + "/builds?source=pmount&series=hoary")
+        page = (yield response.content()).decode()
+        self.assertEqual(page.count('<tr class="build"'), 2)
+        self.assertIn('name="source" value="pmount"', page)
+
+    @defer.inlineCallbacks
+    def test_log_page_streams_the_text(self):
+        text = b"".join(b"step %d <ok>\n" % i for i in range(20000))
+        stored = gzip.compress(text)
+        client = LibrarianClient(
+            self.store, ContentStore(os.path.join(self.state_dir,
+                                                  "librarian")),
+            "http://127.0.0.1:1/", b"secret")
+        alias = yield client.addFile("buildlog_7.txt.gz", len(stored),
+                                     io.BytesIO(stored), "text/plain")
+        yield self.store.builds.update(7, buildlog=alias)
+        response = yield self.http.get(self.base + "/builds/7/log")
+        body = yield response.content()
+        self.assertEqual(response.code, 200)
+        self.assertEqual(response.headers.getRawHeaders(b"content-type"),
+                         [b"text/plain; charset=utf-8"])
+        self.assertEqual(body, text)
+        response = yield self.http.get(self.base + "/builds/1/log")
+        self.assertEqual(response.code, 404)
+        yield response.content()
