@@ -107,6 +107,8 @@ class BuilderGroup:
         self.processor = processor
         self.builders = []
         self.logtails = {}
+        #: C{{builder id: jobs given back in a row}}
+        self.givebacks = {}
 
     # -- finding builders ---------------------------------------------------
 
@@ -248,6 +250,8 @@ class BuilderGroup:
         checkCollectionPolicy(job.build)
         log = yield self.getLogFromSlave(job.builder.slave, job, librarian,
                                          state=log_state or state)
+        # The builder finished a job: its run of give-backs ends.
+        self.givebacks.pop(job.builder.id, None)
         done = yield self.store.jobs.finishJob(
             job.queue.id, job.build.id, job.builder.id, state,
             utcnow(self.clock), buildlog=log, dependencies=dependencies,
@@ -322,7 +326,7 @@ class BuilderGroup:
             yield self._notify(job, BuildStatus.CHROOTWAIT, log)
 
     @defer.inlineCallbacks
-    def _giveBack(self, job, builder_failnotes=None, givenback=False):
+    def _giveBack(self, job, builder_failnotes=None):
         """Requeue the job, counting a failure against it and the builder;
         a job that failed too often is given up."""
         job_failures = job.build.failure_count + 1
@@ -333,7 +337,7 @@ class BuilderGroup:
                 "%s failed %d times on builders; giving up",
                 job.build.title, job_failures)
         done = yield self.store.jobs.releaseJob(
-            job.queue.id, job.builder.id, state, givenback=givenback,
+            job.queue.id, job.builder.id, state,
             job_failed=True, builder_failed=True,
             failnotes=builder_failnotes)
         self.logtails.pop(job.queue.id, None)
@@ -351,10 +355,30 @@ class BuilderGroup:
 
     @defer.inlineCallbacks
     def handleGivenBack(self, job, status, librarian):
+        """GIVENBACK counts against neither the job nor the builder (as
+        Launchpad does), but a builder that gives back C{thresholds.builder}
+        jobs in a row, collecting none, is failed: a broken builder cannot
+        churn the queue."""
         self.logger.warning("***** %s is GIVENBACK by %s *****",
                             status.cookie, job.builder.name)
+        builder_id = job.builder.id
+        given = self.givebacks[builder_id] = self.givebacks.get(
+            builder_id, 0) + 1
+        failnotes = None
+        if given >= self.thresholds.builder:
+            failnotes = "gave back %d jobs in a row" % given
+            self.logger.warning("Builder '%s' %s; failed", job.builder.name,
+                                failnotes)
+            del self.givebacks[builder_id]
         metrics.FAILURES.labels("job", "givenback").inc()
-        yield self._giveBack(job, givenback=True)
+        yield self.store.jobs.releaseJob(
+            job.queue.id, builder_id, BuildStatus.NEEDSBUILD, givenback=True,
+            failnotes=failnotes)
+        self.logtails.pop(job.queue.id, None)
+        if failnotes is not None:
+            self._failedInMemory(job.builder, FailureAction(
+                failnotes=failnotes))
+        yield job.builder.slave.clean()
 
     _WAITING = {
         "BuildStatus.OK": handleOk,

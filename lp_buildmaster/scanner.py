@@ -21,7 +21,8 @@ from twisted.internet import defer, task
 
 from lp_buildmaster import failures, metrics
 from lp_buildmaster.assignment import assign
-from lp_buildmaster.buildergroup import BuilderHandle, Job, utcnow
+from lp_buildmaster.buildergroup import (
+    BUILDERFAIL_NOTES, BuilderHandle, Job, utcnow)
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.records import makeCookie
 from lp_buildmaster.outage import DatabaseWatch
@@ -264,6 +265,25 @@ class SlaveScanner:
         """A CANCELLING build: abort it, and fail a builder that does not
         abort in time."""
         now = self.manager.clock.seconds()
+        if (status.builder_status == "BuilderStatus.WAITING"
+                and status.build_status == "BuildStatus.BUILDERFAIL"):
+            # The abort timed out on the builder: the build may still be
+            # running there. Cancelled, and the builder failed (as the
+            # seed fails any builder reporting BUILDERFAIL) rather than
+            # given the next job.
+            released = yield self.manager.store.jobs.releaseJob(
+                vitals.queue_id, builder.id, BuildStatus.CANCELLED,
+                failnotes=BUILDERFAIL_NOTES)
+            if released:
+                self.logger.warning(
+                    "Builder '%s' could not abort cancelled build %s "
+                    "(BUILDERFAIL): build CANCELLED, builder failed",
+                    builder.name, status.cookie)
+                metrics.BUILDS_FINISHED.labels("CANCELLED").inc()
+            self.manager.group.logtails.pop(vitals.queue_id, None)
+            self.abort_requested_at = None
+            yield self.manager.refreshOne(self.name)
+            return
         if status.builder_status in ("BuilderStatus.ABORTED",
                                      "BuilderStatus.WAITING"):
             job = yield self.manager.loadJob(vitals, builder)
@@ -411,6 +431,10 @@ class ScannerManager(service.Service):
         self.database = database
         database.addListener(self._databaseBack)
         self._errors = failures.OncePerChange()
+        #: read versions of snapshots (see L{_newer})
+        self._reads = 0
+        self._versions = {}
+        self._fullRead = 0
         self.vitals = {}
         self.scanners = {}
         #: L{MasterInfo} of every registered master, at the last heartbeat
@@ -592,8 +616,10 @@ class ScannerManager(service.Service):
     @defer.inlineCallbacks
     def _refresh(self):
         yield self.group.flushLogtails()
+        read = self._nextRead()
         if self.owner is None:
-            self.vitals = yield self.store.jobs.allVitals(self.vitals)
+            self.vitals = self._newer(
+                read, (yield self.store.jobs.allVitals(self.vitals)))
         else:
             if self._beatSent is None:
                 # No heartbeat yet: no assignment to act on.
@@ -611,7 +637,7 @@ class ScannerManager(service.Service):
             if self._gapAt is not None and sent >= self._gapAt:
                 self._gapAt = None
             self._counted(result.taken)
-            self.vitals = result.vitals
+            self.vitals = self._newer(read, result.vitals)
         if not self.running:
             return
         quick = self._started
@@ -657,6 +683,26 @@ class ScannerManager(service.Service):
             self._releaseNow = []
             if release:
                 yield self._release(release)
+
+    def _nextRead(self):
+        """A version for a snapshot about to be read: later reads get
+        higher ones."""
+        self._reads += 1
+        return self._reads
+
+    def _newer(self, read, vitals):
+        """C{vitals} (read as version C{read}) with the snapshot of each
+        builder re-read since (by L{refreshOne}) kept: an older snapshot
+        never replaces a newer one."""
+        for name, version in self._versions.items():
+            if version > read and name in self.vitals:
+                if name in vitals:
+                    vitals[name] = self.vitals[name]
+        self._versions = {name: version
+                          for name, version in self._versions.items()
+                          if version > read}
+        self._fullRead = max(self._fullRead, read)
+        return vitals
 
     def _counted(self, taken):
         for name, previous in taken.items():
@@ -751,8 +797,13 @@ class ScannerManager(service.Service):
 
     @defer.inlineCallbacks
     def refreshOne(self, name):
-        """Re-read one builder's vitals after changing its state."""
+        """Re-read one builder's vitals after changing its state; kept
+        unless a snapshot read later has arrived first."""
+        read = self._nextRead()
         vitals = yield self.store.jobs.vitals(name)
+        if max(self._versions.get(name, 0), self._fullRead) > read:
+            return self.vitals.get(name)
+        self._versions[name] = read
         if vitals is None:
             self.vitals.pop(name, None)
         elif name in self.scanners:

@@ -4,13 +4,15 @@ scanner counting and logging each kind of scan error once."""
 import logging
 
 import psycopg2
-from twisted.internet import defer, error, task
+from twisted.internet import defer, error, reactor, task
 from twisted.python import failure as tfailure
 from twisted.trial import unittest
 from txpostgres import reconnection, txpostgres
 
 from lp_buildmaster import failures
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
+from lp_buildmaster.librarian.client import LibrarianClient
+from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.master import DispatchError, Dispatcher, ResetFailed
 from lp_buildmaster.model.policy import PocketPolicyError
 from lp_buildmaster.scanner import ScannerManager
@@ -139,8 +141,7 @@ class FailingSlave(mockslaves.MockSlave):
         return defer.fail(self.exc)
 
 
-class ScanErrorTests(DatabaseTestCase):
-    """Each kind of scan error is counted once and logged once."""
+class ScannerFixture(DatabaseTestCase):
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -150,7 +151,12 @@ class ScanErrorTests(DatabaseTestCase):
         # The sample builders: bob builds 8-1, frog is idle.
         self.slaves = {"bob": mockslaves.SaneBuildingSlave(name="bob"),
                        "frog": mockslaves.OkSlave(name="frog")}
-        self.group = makeGroup(self.store, clock=self.clock)
+        self.group = makeGroup(self.store, clock=self.clock,
+                               librarian=LibrarianClient(
+                                   self.store,
+                                   ContentStore(self.librarian_root),
+                                   "http://127.0.0.1:1/", b"secret",
+                                   clock=self.clock))
         self.manager = ScannerManager(
             self.store, self.group, lambda b: self.slaves[b.name],
             clock=self.clock, interval=INTERVAL)
@@ -178,6 +184,10 @@ class ScanErrorTests(DatabaseTestCase):
     def assertNoTraceback(self):
         for line in self.logs.lines:
             self.assertNotIn("Traceback", line)
+
+
+class ScanErrorTests(ScannerFixture):
+    """Each kind of scan error is counted once and logged once."""
 
     @defer.inlineCallbacks
     def test_dnsLookupErrorCountsAgainstBuilder(self):
@@ -448,3 +458,116 @@ class FailureAccountingTests(DatabaseTestCase):
         build = yield self.store.builds.get(build_id)
         self.assertEqual((builder.failure_count, build.failure_count),
                          (1, 0))
+
+
+class HygieneTests(ScannerFixture):
+    """The deferred and accounting hazards of issue 11."""
+
+    @defer.inlineCallbacks
+    def test_builderfailAfterCancelFailsTheBuilder(self):
+        """A cancel whose abort timed out on the builder ends in WAITING
+        with BUILDERFAIL: the build is CANCELLED and the builder failed,
+        never idle and ready for the next job."""
+        from lp_buildmaster.buildergroup import BUILDERFAIL_NOTES
+        builder_id = yield addBuilder(self.store, "stuck")
+        build_id, queue_id = yield addRunningJob(
+            self.store, builder_id, state=BuildStatus.CANCELLING)
+        slave = self.slaves["stuck"] = mockslaves.WaitingSlave(
+            "BuildStatus.BUILDERFAIL", name="stuck",
+            cookie="%d-%d" % (build_id, queue_id))
+        yield self.start()
+        yield self.advance()
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.buildstate, BuildStatus.CANCELLED)
+        self.assertIsNone((yield self.store.queue.get(queue_id)))
+        builder = yield self.store.builders.get(builder_id)
+        self.assertFalse(builder.builderok)
+        self.assertEqual(builder.failnotes, BUILDERFAIL_NOTES)
+        self.assertNotIn(("clean", ()), slave.calls)
+        self.assertNotIn("stuck", self.manager.scanners)
+
+    @defer.inlineCallbacks
+    def givenBack(self, builder_id, name):
+        build_id, queue_id = yield addRunningJob(self.store, builder_id)
+        self.slaves[name].cookie = "%d-%d" % (build_id, queue_id)
+        self.manager.scanners[name].slave = self.slaves[name]
+        yield self.manager.refreshOne(name)
+        yield self.advance()
+        return build_id, queue_id
+
+    @defer.inlineCallbacks
+    def test_givenBackCountsAgainstNeither(self):
+        builder_id = yield addBuilder(self.store, "giver")
+        self.slaves["giver"] = mockslaves.WaitingSlave(
+            "BuildStatus.GIVENBACK", name="giver")
+        yield self.start()
+        build_id, queue_id = yield self.givenBack(builder_id, "giver")
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.buildstate, BuildStatus.NEEDSBUILD)
+        self.assertEqual(build.failure_count, 0)
+        queue = yield self.store.queue.get(queue_id)
+        self.assertEqual((queue.builder, queue.lastscore), (None, 0))
+        builder = yield self.store.builders.get(builder_id)
+        self.assertEqual(builder.failure_count, 0)
+        self.assertTrue(builder.builderok)
+
+    @defer.inlineCallbacks
+    def test_givingBackInARowFailsTheBuilder(self):
+        """Five jobs given back in a row fail the builder; a job collected
+        in between starts the run again."""
+        builder_id = yield addBuilder(self.store, "churn")
+        self.slaves["churn"] = mockslaves.WaitingSlave(
+            "BuildStatus.GIVENBACK", name="churn")
+        yield self.start()
+        for _ in range(4):
+            yield self.givenBack(builder_id, "churn")
+        # One build collected: the run of give-backs ends.
+        self.slaves["churn"] = mockslaves.WaitingSlave(
+            "BuildStatus.PACKAGEFAIL", name="churn")
+        yield self.givenBack(builder_id, "churn")
+        self.assertEqual(self.group.givebacks, {})
+        self.slaves["churn"] = mockslaves.WaitingSlave(
+            "BuildStatus.GIVENBACK", name="churn")
+        for _ in range(4):
+            yield self.givenBack(builder_id, "churn")
+        builder = yield self.store.builders.get(builder_id)
+        self.assertTrue(builder.builderok)
+        yield self.givenBack(builder_id, "churn")
+        builder = yield self.store.builders.get(builder_id)
+        self.assertFalse(builder.builderok)
+        self.assertEqual(builder.failnotes, "gave back 5 jobs in a row")
+        self.assertEqual(builder.failure_count, 0)
+
+    @defer.inlineCallbacks
+    def test_olderSnapshotNeverReplacesNewer(self):
+        """A full refresh read before a builder's own re-read, arriving
+        after it, keeps that builder's newer snapshot."""
+        yield self.start()
+        real = self.store.jobs.allVitals
+        gate = defer.Deferred()
+
+        def slow(*args, **kwargs):
+            d = real(*args, **kwargs)
+            return d.addCallback(lambda v: gate.addCallback(lambda _: v))
+        self.patch(self.store.jobs, "allVitals", slow)
+        refreshing = self.manager.refresh()
+        # The refresh has read its snapshot (bob idle at the time)...
+        for _ in range(100):
+            yield task.deferLater(reactor, 0.01, lambda: None)
+            if not gate.callbacks == [] or gate.called:
+                break
+        bob = yield self.store.builders.getByName("bob")
+        yield self.store.runOperation(
+            "UPDATE builder SET manual = true WHERE id = %s", (bob.id,))
+        # ...and bob's own re-read, later, sees the change first.
+        fresh = yield self.manager.refreshOne("bob")
+        self.assertTrue(fresh.builder.manual)
+        gate.callback(None)
+        yield refreshing
+        self.assertTrue(self.manager.vitals["bob"].builder.manual)
+        # The next full refresh, read after, is taken as it is.
+        yield self.store.runOperation(
+            "UPDATE builder SET manual = false WHERE id = %s", (bob.id,))
+        self.patch(self.store.jobs, "allVitals", real)
+        yield self.manager.refresh()
+        self.assertFalse(self.manager.vitals["bob"].builder.manual)
