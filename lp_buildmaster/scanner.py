@@ -432,6 +432,7 @@ class ScannerManager(service.Service):
         database.addListener(self._databaseBack)
         self._errors = failures.OncePerChange()
         #: read versions of snapshots (see L{_newer})
+        self._kicks = {}
         self._reads = 0
         self._versions = {}
         self._fullRead = 0
@@ -492,8 +493,30 @@ class ScannerManager(service.Service):
         self._errors.clear(name)
 
     def _databaseBack(self):
-        if self.running:
-            self.refresh()
+        """The database answers again: refresh, then scan every builder
+        once, spread over a second per thousand builders (at most a third
+        of an interval), instead of waiting for each one's turn, so that
+        collection and dispatch resume within one interval of the
+        return."""
+        if not self.running:
+            return
+        d = self.refresh()
+        d.addCallback(lambda _: self._kickAll())
+
+    def _kickAll(self):
+        if not self.running:
+            return
+        spread = min(self.interval / 3.0, 1.0 + len(self.scanners) / 1000.0)
+        for name, scanner in list(self.scanners.items()):
+            offset = (zlib.crc32(name.encode()) % 1000) / 1000.0 * spread
+            call = self.clock.callLater(offset, self._kick, name)
+            self._kicks[name] = call
+
+    def _kick(self, name):
+        self._kicks.pop(name, None)
+        scanner = self.scanners.get(name)
+        if scanner is not None and self.running:
+            scanner.scanNow()
 
     @defer.inlineCallbacks
     def stopService(self):
@@ -501,6 +524,10 @@ class ScannerManager(service.Service):
         for loop in (self.beat, self.loop):
             if loop.running:
                 loop.stop()
+        for call in self._kicks.values():
+            if call.active():
+                call.cancel()
+        self._kicks.clear()
         yield self.database.stop()
         while self._refreshing is not None or self._beating is not None:
             # A heartbeat landing after leave() would make this master

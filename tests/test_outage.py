@@ -139,9 +139,10 @@ class OutageTests(DatabaseTestCase):
                 break
             yield advance(1)
         self.assertEqual(len(manager.database.outages), 1)
-        # Scans resume within one interval of the return.
+        # Every builder is scanned again at once (spread over at most a
+        # third of an interval), not at its next turn.
         before = sum(1 for c in slaves["frog"].calls if c[0] == "status")
-        yield advance(INTERVAL)
+        yield advance(INTERVAL / 3 + 1)
         after = sum(1 for c in slaves["frog"].calls if c[0] == "status")
         self.assertGreaterEqual(after, before + 1)
         # Nothing was counted against anyone, and the outage is two lines.
