@@ -15,7 +15,6 @@ one line at a time.
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -121,23 +120,31 @@ def mountedUnder(path):
     return found
 
 
-def makeTarball(workdir, output, progress):
+def makeTarball(workdir, output, progress, tar="tar"):
     """C{workdir/chroot-autobuild} as a gzipped tarball at C{output},
-    numeric owners kept."""
-    count = 0
+    numeric owners kept (GNU tar: much faster than Python's tarfile on a
+    whole system)."""
     started = time.monotonic()
-
-    def counted(info):
-        nonlocal count
-        count += 1
-        if count % 5000 == 0:
-            progress("packing: %d entries (%.0f s)" % (
-                count, time.monotonic() - started))
-        return info
-    with tarfile.open(output, "w:gz", compresslevel=6) as tar:
-        tar.add(os.path.join(workdir, TOP), arcname=TOP, filter=counted)
-    progress("packed %d entries into %s (%d bytes)" % (
-        count, os.path.basename(output), os.path.getsize(output)))
+    argv = [tar, "-C", str(workdir), "--numeric-owner",
+            "--checkpoint=2000", "--checkpoint-action=echo=%u",
+            "-czf", str(output), TOP]
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE) as proc:
+        errors = []
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace").strip()
+            number = line.rsplit(":", 1)[-1].strip()
+            if number.isdigit():
+                progress("packing: %s records (%.0f s)" % (
+                    number, time.monotonic() - started))
+            elif line:
+                errors = (errors + [line])[-3:]
+        code = proc.wait()
+    if code:
+        raise ChrootError("tar failed (exit %d): %s" % (
+            code, " / ".join(errors)))
+    progress("packed %s (%d bytes)" % (os.path.basename(output),
+                                       os.path.getsize(output)))
 
 
 def makeChroot(output, suite, mirror, arch, progress, include=(),
