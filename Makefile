@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO ?= 4
 
-.PHONY: run test install clean chromium gnupg swift
+.PHONY: run test install clean chromium gnupg swift test-realbuild realbuild-tools
 
 install: $(STAMP)
 
@@ -40,6 +40,20 @@ swift:
 
 test: $(STAMP) chromium gnupg swift
 	$(BIN)/trial $(TRIAL_ARGS) tests
+
+# The real-build suite (tests/realbuild/suite.py): Debian's sbuild,
+# schroot, debootstrap, dpkg-dev and python3-apt, as root; a no-op when
+# they are there already.
+realbuild-tools:
+	test -x /usr/bin/sbuild -a -x /usr/bin/schroot -a -x /usr/sbin/debootstrap \
+	  -a -x /usr/bin/dpkg-source -a -x /usr/bin/sudo \
+	  -a -n "$$(ls /usr/lib/python3/dist-packages/apt_pkg*.so 2>/dev/null)" || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install \
+	    -y -q --no-install-recommends sbuild schroot debootstrap dpkg-dev \
+	    python3-apt sudo; }
+
+test-realbuild: $(STAMP) realbuild-tools
+	$(BIN)/trial $(TRIAL_ARGS) tests.realbuild.suite
 
 clean:
 	rm -rf $(VENV) _trial_temp* var/test-pg
