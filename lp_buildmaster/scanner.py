@@ -38,6 +38,14 @@ class LostJob(SlaveError):
     transient = True
 
 
+def _few(names, count=5):
+    """The first C{count} of C{names}, and how many more."""
+    names = sorted(names)
+    more = len(names) - count
+    return ", ".join(names[:count]) + (" and %d more" % more
+                                       if more > 0 else "")
+
+
 def usable(builder):
     """Whether a builder is scanned at all."""
     return builder.active and builder.builderok
@@ -391,7 +399,7 @@ class ScannerManager(service.Service):
     def __init__(self, store, group, slaveFactory, clock=None, interval=15.0,
                  dispatcher=None, logger=None, cancel_timeout=180.0,
                  owner=None, dbclock=None, web_url=None, librarian_url=None,
-                 database=None):
+                 database=None, control=None):
         """
         @param group: the L{BuilderGroup} whose logic the scanners run.
         @param slaveFactory: C{f(builder_record)} -> an L{ISlave}.
@@ -405,12 +413,16 @@ class ScannerManager(service.Service):
             database's C{now()} (tests pass their Clock's C{seconds}).
         @param web_url: this master's dashboard, as its master row says.
         @param librarian_url: the librarian it uses, likewise.
+        @param control: the L{Store} for heartbeats, refreshes and
+            releases (default C{store}): one of their own, so that they
+            never wait behind the scans' statements.
         @param database: the L{DatabaseWatch} that pauses scans while the
             database is unavailable (one is made by default).
         """
         if clock is None:
             from twisted.internet import reactor as clock
         self.store = store
+        self.control = control if control is not None else store
         self.group = group
         self.slaveFactory = slaveFactory
         self.clock = clock
@@ -422,8 +434,10 @@ class ScannerManager(service.Service):
         self.dbclock = dbclock
         self.web_url = web_url
         self.librarian_url = librarian_url
-        #: A master without heartbeat for this long is dead.
-        self.lifetime = interval
+        #: A master without heartbeat for this long is dead: the others,
+        #: heartbeating four times an interval, see it within 1.5
+        #: intervals of its last heartbeat.
+        self.lifetime = 1.25 * interval
         self.thresholds = group.thresholds
         if database is None:
             database = DatabaseWatch(store, clock,
@@ -539,7 +553,7 @@ class ScannerManager(service.Service):
         try:
             yield self.group.flushLogtails()
             if self.owner is not None:
-                yield self.store.masters.leave(self.owner)
+                yield self.control.masters.leave(self.owner)
         except Exception as e:
             # The database is gone: the others see this master's heartbeat
             # stop instead.
@@ -564,7 +578,7 @@ class ScannerManager(service.Service):
     def heartbeat(self):
         """One heartbeat; never fails, so the LoopingCall never dies."""
         sent = self.clock.seconds()
-        d = self._beating = self.store.masters.heartbeat(
+        d = self._beating = self.control.masters.heartbeat(
             self.owner, self.lifetime, now=self._dbnow(),
             web_url=self.web_url, librarian_url=self.librarian_url)
         d.addCallbacks(self._beaten, self._beatFailed, callbackArgs=(sent,))
@@ -654,7 +668,7 @@ class ScannerManager(service.Service):
             for attempt in range(2):
                 sent = self.clock.seconds()
                 wanted = self._wanted()
-                result = yield self.store.jobs.leasedVitals(
+                result = yield self.control.jobs.leasedVitals(
                     self.owner, wanted, self.vitals, now=self._dbnow())
                 self.owners = result.owners
                 # The first refresh, or new builders: take at once what
@@ -679,27 +693,36 @@ class ScannerManager(service.Service):
                     scanner = None
                 if scanner is None:
                     self.startScanner(vitals.builder, quick=quick)
+        # A handover moves many builders at once: one line per kind of
+        # move and per master, not one per builder.
+        handed, taken = [], collections.defaultdict(list)
         for name in list(self.scanners):
             vitals = self.vitals.get(name)
             if vitals is None or not usable(vitals.builder):
                 owner, ok = self.owners.get(name, (None, False))
+                if self.owner is not None and owner == self.owner and ok:
+                    handed.append(name)
+                    self._releaseAfter(name, self.scanners.pop(name))
+                    continue
                 if self.owner is not None and owner == self.owner:
-                    scanner = self.scanners.pop(name)
-                    self.logger.info(
-                        "Builder '%s' %s; released %s", name,
-                        "handed over" if ok else "disabled",
-                        "now" if scanner._inflight is None
-                        else "once its scan ends")
-                    self._releaseAfter(name, scanner)
+                    self.logger.info("Builder '%s' disabled; released once "
+                                     "its scan ends", name)
+                    self._releaseAfter(name, self.scanners.pop(name))
                     continue
                 if owner is not None and owner != self.owner:
-                    self.logger.warning(
-                        "Builder '%s' was taken by master '%s'; no longer "
-                        "scanned here", name, owner)
+                    taken[owner].append(name)
                 else:
                     self.logger.info("Builder '%s' removed or disabled; no "
                                      "longer scanned", name)
                 self._retire(self.scanners.pop(name))
+        if handed:
+            self.logger.info("%d builders handed over, each released once "
+                             "its scan ends: %s", len(handed), _few(handed))
+        for owner, names in sorted(taken.items()):
+            self.logger.warning(
+                "%d builders were taken by master '%s' (this master was "
+                "judged dead); no longer scanned here: %s", len(names),
+                owner, _few(names))
         if self.owner is not None:
             # Held without a scanner (after a restart), or whose scanner
             # has just stopped between scans: released at once.
@@ -744,9 +767,8 @@ class ScannerManager(service.Service):
             names = sorted(name for name, previous in taken.items()
                            if previous == master)
             self.logger.warning(
-                "master '%s' is dead: took %d of its builders (%s)",
-                master, len(names), ", ".join(names[:5])
-                + (", ..." if len(names) > 5 else ""))
+                "master '%s' is dead: took %d of its builders: %s",
+                master, len(names), _few(names))
 
     def _releaseAfter(self, name, scanner):
         """Stop C{scanner}, then release its builder: never mid-scan.
@@ -765,7 +787,7 @@ class ScannerManager(service.Service):
     def _release(self, names):
         self._releasing.update(names)
         try:
-            yield self.store.jobs.release(self.owner, names)
+            yield self.control.jobs.release(self.owner, names)
             self.counts["released"] += len(names)
             metrics.HANDOVERS.labels("released").inc(len(names))
         except Exception as e:

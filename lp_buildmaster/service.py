@@ -86,6 +86,7 @@ class MasterService(service.MultiService):
         self.config = config
         self.dsn = dsn
         self.store = None
+        self.control = None
         self.manager = None
         self._handler = None
         self._jsonlog = None
@@ -112,6 +113,10 @@ class MasterService(service.MultiService):
     def _start(self):
         try:
             self.store = yield Store.connect(self.dsn, size=8)
+            # Heartbeats and the scanners' refresh on connections of their
+            # own: behind the scans' statements they could come too late,
+            # and the other masters would judge this one dead.
+            self.control = yield Store.connect(self.dsn, size=2)
         except Exception as e:
             raise StartupError("cannot connect to the database %s: %s" % (
                 connection.describeDSN(self.dsn),
@@ -151,6 +156,9 @@ class MasterService(service.MultiService):
         if self.store is not None:
             self.store.close()
             self.store = None
+        if self.control is not None:
+            self.control.close()
+            self.control = None
         self._stopLogging()
         _exit["status"] = 1
         if self.reactor.running:
@@ -300,7 +308,8 @@ class MasterService(service.MultiService):
             dispatcher=self.dispatcher,
             logger=logging.getLogger("lp_buildmaster.scanner"),
             cancel_timeout=config.failures_cancel_timeout,
-            owner=config.master_name or None, web_url=self.webURL(),
+            owner=config.master_name or None, control=self.control,
+            web_url=self.webURL(),
             librarian_url=self.librarianURL(), database=self.database)
         self.manager.setServiceParent(self)
         InstantDispatch(self.dsn, self.manager).setServiceParent(self)
@@ -349,6 +358,9 @@ class MasterService(service.MultiService):
         if self.store is not None:
             self.store.close()
             self.store = None
+        if self.control is not None:
+            self.control.close()
+            self.control = None
         log.info("buildmaster stopped")
         self._stopLogging()
 

@@ -302,7 +302,7 @@ class FailoverTests(SeveralMastersTestCase):
         self.assertTrue(alpha.fenced())
         alpha_last = max(when for scans in self.scans.values()
                          for when, master in scans if master == "alpha")
-        self.assertLess(alpha_last, cut + alpha.FENCE * INTERVAL)
+        self.assertLess(alpha_last, cut + alpha.FENCE * alpha.lifetime)
         owners = yield self.owners()
         self.assertEqual(set(owners.values()), {"beta"})
         self.assertEqual(len(beta.scanners), 30)

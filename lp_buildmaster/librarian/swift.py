@@ -235,7 +235,8 @@ class SwiftBackend:
         # The client went away: stop reading from Swift.
         request.notifyFinish().addErrback(
             lambda _: done.called or relay.transport.stopProducing())
-        done.addCallback(lambda _: request.finished or request.finish())
+        done.addCallback(lambda _: request.finished or request._disconnected
+                         or request.finish())
         return done
 
     def _failed(self, failure, request, sha1):
