@@ -364,9 +364,9 @@ def parseArgs(argv=None):
                         help="seconds of warm-up after the first interval "
                         "(default 5)")
     parser.add_argument("--leases", action="store_true",
-                        help="scan as a master that holds builder leases "
-                        "(as twistd does), renewing them in the vitals "
-                        "statement")
+                        help="scan as a named master (as twistd does): "
+                        "registered in the master table, heartbeating, "
+                        "holding the builders the assignment gives it")
     parser.add_argument("--simulators", type=int, default=1,
                         help="simulator processes (default 1)")
     parser.add_argument("--timeout", type=float, default=30.0,
