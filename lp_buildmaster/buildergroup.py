@@ -526,9 +526,11 @@ class BuilderGroup:
         judgement = judged[-1]
         metrics.FAILURES.labels("builder", type(error).__name__).inc()
         self.logger.info(
-            "Builder '%s' failure %s (job failures %s): %s -> builder %s,"
-            " job %s", builder.name, builder_count, job_count, error,
-            judgement.builder, judgement.job)
+            "Builder '%s' failure %s%s: %s -> builder %s%s", builder.name,
+            builder_count, "" if job_count is None
+            else " (job failures %s)" % job_count,
+            getattr(error, "reason", error), judgement.builder,
+            "" if job is None else ", job %s" % judgement.job)
         if job is not None and action.job_state is not None:
             self.logtails.pop(job.queue.id, None)
             if action.job_state == BuildStatus.FAILEDTOBUILD:

@@ -178,6 +178,9 @@ KEYS = {
         "build dependencies from (the sources.list line of each build)."),
     ("builders", "pool_size"): (
         "16", _int(1), "Concurrent file downloads from builders."),
+    ("master", "rescore_interval"): (
+        "300", _float(), "Seconds between passes of automatic rescoring "
+        "(a given-back job gets its computed score back)."),
     ("depwait", "interval"): (
         "300", _float(), "Seconds between retries of builds waiting for "
         "dependencies."),

@@ -367,10 +367,11 @@ class SlaveScanner:
 
 
 def _text(error):
-    """A SlaveError's message names its builder already; other errors
-    get their type."""
+    """An error for a line that names its builder already: a SlaveError's
+    message without its own "Builder 'NAME': ", other errors with their
+    type."""
     if isinstance(error, SlaveError):
-        return str(error)
+        return getattr(error, "reason", str(error))
     return failures.describe(error)
 
 

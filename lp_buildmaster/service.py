@@ -314,6 +314,9 @@ class MasterService(service.MultiService):
         self.manager.setServiceParent(self)
         InstantDispatch(self.dsn, self.manager).setServiceParent(self)
         self._addDepWait()
+        from lp_buildmaster.rescore import Rescorer
+        Rescorer(store, reactor, interval=config.master_rescore_interval
+                 ).setServiceParent(self)
 
         self.web = makeWebService(store, config, master=self, clock=reactor,
                                   reactor=reactor)

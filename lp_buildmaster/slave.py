@@ -63,6 +63,8 @@ class SlaveError(Exception):
     def __init__(self, builder, message):
         Exception.__init__(self, "Builder %r: %s" % (builder, message))
         self.builder = builder
+        #: The message without the builder's name, for lines that name it.
+        self.reason = message
 
 
 class SlaveTimeout(SlaveError):

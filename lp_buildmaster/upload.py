@@ -376,6 +376,8 @@ class UploaderLog:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND
                      | os.O_NOFOLLOW, 0o644)
         self._file = os.fdopen(fd, "a", encoding="utf-8")
+        #: Where the log is once its leaf has moved (set by the processor).
+        self.final_path = None
         self._log, self._leaf = log, leaf
 
     def write(self, level, message):
@@ -450,9 +452,39 @@ class UploadProcessor:
                 outcome = yield self._process(leaf, leafdir, lock, ulog)
             finally:
                 ulog.close()
+            if outcome is not None:
+                yield self._storeUploadLog(leafBuildId(leaf),
+                                           ulog.final_path, outcome)
         finally:
             lock.release()
         return outcome
+
+    @defer.inlineCallbacks
+    def _storeUploadLog(self, build_id, path, outcome):
+        """Keep a processed leaf's uploader.log in the librarian as the
+        build's C{upload_log}, so the build page and C{build show} link
+        it. Failing that is one log line; the upload stands."""
+        if build_id is None or path is None:
+            return
+        try:
+            build = yield self.store.builds.get(build_id)
+            # Only the processing that settled the build: a rejected
+            # duplicate leaves a finished build's own upload log alone.
+            settled = (BuildStatus.FULLYBUILT if outcome == ACCEPTED
+                       else BuildStatus.FAILEDTOUPLOAD)
+            if build is None or build.upload_log is not None or \
+                    build.buildstate != settled:
+                return
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                alias = yield self.librarian.addFile(
+                    "upload_%d_log.txt" % build_id, size, f, "text/plain",
+                    restricted=build.archive_private)
+            yield self.store.builds.update(build_id, upload_log=alias)
+        except Exception as e:
+            self.log.warn("Build {build_id}: the upload log could not be "
+                          "stored: {error}", build_id=build_id,
+                          error=failures.describe(e))
 
     @defer.inlineCallbacks
     def _stillCollecting(self, leaf):
@@ -492,6 +524,7 @@ class UploadProcessor:
         target = _unused(self.area.path(outcome, leaf))
         ulog.write("INFO", "Moving upload to %s" % target)
         os.rename(leafdir, target)
+        ulog.final_path = target / UPLOADER_LOG
         ulog.write("DEBUG", "Removing lock file: %s" % lock.path)
         return outcome
 

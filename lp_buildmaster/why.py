@@ -139,15 +139,27 @@ def explain(build, queue, builders, busy, chroot, published, pending,
     if queue is not None and queue.id in pending:
         position = pending.index(queue.id) + 1
         waiting = len(pending)
+    blocked = bool(reasons)
     if position is not None and usable:
         duration = mean_duration or DEFAULT_DURATION
         idle = [b for b in usable if b.id not in busy]
+        line = "number %d of %d waiting for a %s %s builder" % (
+            position, waiting, _kind(virtualized), build.processor_name)
+        if blocked:
+            # Something above keeps it from starting at all: no estimate,
+            # which would say it starts soon.
+            if position > len(idle):
+                reasons.append(Reason(
+                    "busy", "%s; %d of %d usable builders busy (%s); no "
+                    "estimate until the above is resolved"
+                    % (line, len(usable) - len(idle), len(usable),
+                       _names(u for u in usable if u.id in busy))))
+            return Explanation(build.id, build.buildstate, tuple(reasons),
+                               position, waiting, None)
         estimate = estimateStart(
             position - 1, len(usable), duration, now,
             [freeAt(now, busy[b.id], duration)
              for b in usable if b.id in busy])
-        line = "number %d of %d waiting for a %s %s builder" % (
-            position, waiting, _kind(virtualized), build.processor_name)
         if position > len(idle):
             reasons.append(Reason(
                 "busy", "%s; %d of %d usable builders busy (%s); estimated "
@@ -156,7 +168,7 @@ def explain(build, queue, builders, busy, chroot, published, pending,
                    _names(u for u in usable if u.id in busy),
                    estimate.strftime("%Y-%m-%d %H:%M %Z").strip(),
                    describeDelay(estimate - now))))
-        elif not reasons:
+        else:
             reasons.append(Reason(
                 "idle", "%s; %s idle: it should start at the next scan"
                 % (line, _names(idle))))

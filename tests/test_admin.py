@@ -185,6 +185,17 @@ class WhyTests(unittest.TestCase):
         self.assertEqual(explanation.asDict()["estimated_start"],
                          "2026-01-01T13:30:00+00:00")
 
+    def test_neverBlockedAndStartingSoon(self):
+        """A build that cannot start (no chroot) is never also said to
+        start at the next scan or "any moment now"."""
+        for busy in ({}, {1: NOW}):
+            explanation = why.explain(**context(chroot=None, busy=busy))
+            text = why.formatText(explanation)
+            self.assertIn("no chroot", text)
+            self.assertNotIn("any moment now", text)
+            self.assertNotIn("next scan", text)
+            self.assertIsNone(explanation.estimated_start)
+
     def test_idleBuilderTakenByJobsAhead(self):
         explanation = why.explain(**context(pending=[5, 2]))
         self.assertEqual([r.code for r in explanation.reasons], ["busy"])
@@ -891,7 +902,11 @@ class WhyAndWatchCommandTests(AdminCommandTestCase):
             (row["build"], row["state"], row["queue_position"],
              row["queue_length"], [r["code"] for r in row["reasons"]]),
             (10, "NEEDSBUILD", 1, 1, ["no-chroot", "busy"]))
-        self.assertIsNotNone(row["estimated_start"])
+        # No chroot: it cannot start, so no estimate says it soon will.
+        self.assertIsNone(row["estimated_start"])
+        self.assertIn("no estimate until the above is resolved",
+                      row["reasons"][1]["message"])
+        self.assertNotIn("any moment now", out)
         out = yield self.assertSucceeds("why", "8")
         self.assertEqual(out, "build 8: BUILDING\n  - build 8 is BUILDING "
                          "(Currently building), not waiting to be built\n")

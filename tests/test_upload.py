@@ -318,6 +318,10 @@ class UploadTestCase(UploadFixture):
         self.assertEqual(
             self.contents(self.area.path(ACCEPTED, LEAF)),
             sorted([DEB, BUILDINFO, CHANGES, "uploader.log"]))
+        # The uploader.log is the build's upload log in the librarian.
+        build = yield self.store.builds.get(7)
+        with (yield self.librarian.getFileByAlias(build.upload_log)) as f:
+            self.assertEqual(f.read().decode(), self.uploaderLog(ACCEPTED))
         self.assertEqual(self.uploaderLog(ACCEPTED), self.logHead() + (
             "DEBUG   Build 7: i386 build of pmount 0.1-1 in ubuntu hoary"
             " RELEASE (UPLOADING)\n"
@@ -379,9 +383,17 @@ class UploadTestCase(UploadFixture):
             self.assertEqual(build.failnotes,
                              notes("Upload rejected: %s" % reason))
         self.assertEqual((yield self.buildFiles()), [])
-        self.assertEqual(self.storedFiles(), stored)
-        self.assertEqual(self.contents(self.area.path("incoming")), [])
         log = self.uploaderLog(REJECTED, leaf)
+        # Nothing of the upload is stored; only its log, as the build's
+        # upload log when this processing failed the build.
+        added = sorted(set(self.storedFiles()) - set(stored))
+        if state == BuildStatus.FAILEDTOUPLOAD:
+            self.assertEqual(len(added), 1, added)
+            with open(added[0]) as f:
+                self.assertEqual(f.read(), log)
+        else:
+            self.assertEqual(added, [])
+        self.assertEqual(self.contents(self.area.path("incoming")), [])
         self.assertTrue(log.startswith(self.logHead()))
         self.assertIn("\nERROR   Rejected: %s\n" % reason, log)
         self.assertTrue(log.endswith(self.logTail(
@@ -390,6 +402,22 @@ class UploadTestCase(UploadFixture):
             "INFO    Build 7 is not awaiting an upload; left as it is",
             REJECTED)))
         return log
+
+    @defer.inlineCallbacks
+    def test_rejectedKeepsItsUploadLog(self):
+        """A rejected upload's log is the build's upload log too: the
+        build page links the reason."""
+        files = writeUpload(self.area.path("incoming", LEAF))
+        corrupt = self.area.path("incoming", LEAF) / DEB
+        corrupt.write_bytes(b"x" + files[DEB][1:])
+        results = yield self.processor.processIncoming()
+        self.assertEqual(results, [(LEAF, REJECTED)])
+        build = yield self.store.builds.get(7)
+        self.assertEqual(build.buildstate, BuildStatus.FAILEDTOUPLOAD)
+        with (yield self.librarian.getFileByAlias(build.upload_log)) as f:
+            text = f.read().decode()
+        self.assertIn("Rejected:", text)
+        self.assertEqual(text, self.uploaderLog(REJECTED))
 
     def test_rejectedBadMD5(self):
         files = sampleFiles()
@@ -504,8 +532,12 @@ class UploadTestCase(UploadFixture):
         build = yield self.store.builds.get(7)
         self.assertEqual(build.buildstate, BuildStatus.FAILEDTOUPLOAD)
         self.assertEqual((yield self.buildFiles()), [])
-        self.assertEqual(self.storedFiles(), stored)
         log = self.uploaderLog(FAILED)
+        # Only the log is stored, as the build's upload log.
+        added = sorted(set(self.storedFiles()) - set(stored))
+        self.assertEqual(len(added), 1, added)
+        with open(added[0]) as f:
+            self.assertEqual(f.read(), log)
         self.assertTrue(log.startswith(self.logHead()))
         self.assertIn("\nERROR   Failed: %s\n" % reason, log)
         self.assertTrue(log.endswith(self.logTail(

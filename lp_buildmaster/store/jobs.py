@@ -408,13 +408,19 @@ def _release(txn, queue_id, build_id, builder_id, state, givenback=False,
     transaction holding its queue row (see L{JobStore.releaseJob})."""
     failnotes = notes(failnotes)
     build_failnotes = notes(build_failnotes)
+    # Back to NEEDSBUILD, the build has no builder and no start time
+    # until its next dispatch.
+    waiting = state == BuildStatus.NEEDSBUILD
     yield txn.execute(
         "UPDATE build SET buildstate = %s,"
         " failure_count = failure_count + %s,"
         " buildlog = coalesce(%s, buildlog),"
-        " failnotes = coalesce(%s, failnotes) WHERE id = %s",
+        " failnotes = coalesce(%s, failnotes),"
+        " builder = CASE WHEN %s THEN NULL ELSE builder END,"
+        " date_started = CASE WHEN %s THEN NULL ELSE date_started END"
+        " WHERE id = %s",
         (state.value, int(job_failed), buildlog, build_failnotes,
-         build_id))
+         waiting, waiting, build_id))
     if state == BuildStatus.NEEDSBUILD:
         yield txn.execute(
             "UPDATE buildqueue SET builder = NULL, buildstart = NULL,"
