@@ -370,6 +370,7 @@ class _CappedQueryProtocol(xmlrpc.QueryProtocol):
     _parser = None
     _refused = False
     _ended = False
+    _bodyStarted = False
 
     def _replyParser(self):
         if self._parser is None:
@@ -386,8 +387,15 @@ class _CappedQueryProtocol(xmlrpc.QueryProtocol):
             self.factory.refuse(e, self._received)
             self.transport.abortConnection()
 
+    def handleEndHeaders(self):
+        self._bodyStarted = True
+        xmlrpc.QueryProtocol.handleEndHeaders(self)
+
     def handleResponseEnd(self):
-        if self._ended or self._refused:
+        # A connection lost before the headers ended is no reply at all:
+        # leave it to connectionLost, which fails the call as a connection
+        # error (transient), as Twisted's own QueryProtocol does.
+        if self._ended or self._refused or not self._bodyStarted:
             return
         self._ended = True
         parser = self._replyParser()
