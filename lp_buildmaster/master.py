@@ -88,11 +88,16 @@ class Dispatcher:
     def __init__(self, store, librarian, clock=None, logger=None,
                  archive_url="http://127.0.0.1/ubuntu",
                  build_url="http://127.0.0.1:8010/builds/%d",
-                 reset_command=None, reset_timeout=300.0, reactor=None):
+                 reset_command=None, reset_timeout=300.0, reactor=None,
+                 empty_for=0.0):
         """
         @param reset_command: for virtualized builders, the command (a
             string, C{{vm_host}} and C{{name}} substituted) that resets a
             dirty builder; None to reset nothing and only check it echoes.
+        @param empty_for: once a reservation found nothing for a processor
+            and virtualization, idle builders of that kind ask again only
+            after this many seconds or once L{jobQueued} says a job came
+            (instant dispatch does); 0 asks at every idle scan.
         """
         if clock is None:
             from twisted.internet import reactor as clock
@@ -110,6 +115,11 @@ class Dispatcher:
         self.group = None
         self.idleCalls = 0
         self.lastIdle = {}
+        self.empty_for = empty_for
+        #: C{{(processor, virtualized): when a reservation found nothing}}
+        self._emptySince = {}
+        #: C{{(processor, virtualized): when a job was last queued}}
+        self._queuedAt = {}
 
     def builderIdle(self, builder, vitals=None):
         """An IDLE builder with nothing assigned: give it a job.
@@ -151,10 +161,34 @@ class Dispatcher:
             return None
         if record.virtualized and not record.clean:
             yield self.resetBuilder(builder)
+        key = (record.processor, record.virtualized)
+        started = self.clock.seconds()
+        if self._knownEmpty(key, started):
+            return None
         reservation = yield self.store.dispatch.reserve(
             record.id, record.processor, record.virtualized)
+        if (self.empty_for and (reservation is None or (
+                reservation.queue_id is None
+                and not reservation.superseded))
+                and self._queuedAt.get(key, float("-inf")) < started):
+            self._emptySince[key] = started
         job = yield self._dispatchReserved(builder, reservation)
         return job
+
+    def _knownEmpty(self, key, now):
+        """Whether a reservation for C{key} found nothing less than
+        C{empty_for} seconds ago, and no job was queued since."""
+        since = self._emptySince.get(key)
+        return (since is not None and now - since < self.empty_for
+                and self._queuedAt.get(key, float("-inf")) < since)
+
+    def jobQueued(self, processor, virtualized=None):
+        """A job was queued (or given back) for C{processor} and
+        C{virtualized} (None: either): idle builders ask again."""
+        now = self.clock.seconds()
+        for v in ((True, False) if virtualized is None else (virtualized,)):
+            self._queuedAt[(processor, v)] = now
+            self._emptySince.pop((processor, v), None)
 
     @defer.inlineCallbacks
     def _dispatchReserved(self, builder, reservation):
@@ -473,6 +507,9 @@ class InstantDispatch(service.Service):
             key = parseQueuePayload(payload)
             if key is not None:
                 self._queued[key] += 1
+                queued = getattr(self._dispatcher, "jobQueued", None)
+                if queued is not None:
+                    queued(*key)
         elif channel == "builder_freed":
             if payload.isdigit():
                 self._freed.add(int(payload))

@@ -301,7 +301,10 @@ class MasterService(service.MultiService):
             archive_url=config.builders_archive_url,
             build_url=self.webURL() + "/builds/%d",
             reset_command=config.builders_reset_command or None,
-            reset_timeout=config.builders_reset_timeout, reactor=reactor)
+            reset_timeout=config.builders_reset_timeout, reactor=reactor,
+            # Idle builders ask for a job at most once an interval while
+            # none is queued for them (instant dispatch says when one is).
+            empty_for=config.master_scan_interval)
         self.manager = ScannerManager(
             store, self.group, self.slaveFor, clock=reactor,
             interval=config.master_scan_interval,

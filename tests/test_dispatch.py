@@ -4,7 +4,7 @@ virtual builder reset and instant dispatch."""
 import logging
 import sys
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, task
 
 from lp_buildmaster.enums import (
     BuildStatus, PackagePublishingPocket, PackagePublishingStatus)
@@ -485,3 +485,38 @@ class InstantDispatchWakesOneTestCase(InstantMasterFixture):
         queue = yield self.store.queue.get(queue_id)
         self.assertIsNotNone(queue.buildstart)
         self.assertEqual(instant.counts["queued"], 1)
+
+
+class KnownEmptyQueueTestCase(DatabaseTestCase):
+    """With C{empty_for}, idle builders stop asking the database for a job
+    of a kind it just had none of, until a job of that kind is queued or
+    the time is up."""
+
+    @defer.inlineCallbacks
+    def test_idleBuildersSkipAKnownEmptyQueue(self):
+        from lp_buildmaster.master import Dispatcher
+        clock = task.Clock()
+        dispatcher = Dispatcher(self.store, None, clock=clock,
+                                empty_for=15.0)
+        reserves = []
+        reserve = self.store.dispatch.reserve
+
+        def counted(*args):
+            reserves.append(args)
+            return reserve(*args)
+        self.patch(self.store.dispatch, "reserve", counted)
+        yield self.store.runOperation("DELETE FROM buildqueue")
+        yield addBuilder(self.store, "idle1")
+        frog = yield self.store.builders.getByName("idle1")
+        builder = BuilderHandle(frog, mockslaves.OkSlave(name="idle1"))
+        self.assertIsNone((yield dispatcher.builderIdle(builder)))
+        self.assertIsNone((yield dispatcher.builderIdle(builder)))
+        self.assertEqual(len(reserves), 1)
+        # A job queued for that kind: asked again at once.
+        dispatcher.jobQueued(frog.processor, frog.virtualized)
+        self.assertIsNone((yield dispatcher.builderIdle(builder)))
+        self.assertEqual(len(reserves), 2)
+        # Nothing said, but the time is up: asked again.
+        clock.advance(15.0)
+        self.assertIsNone((yield dispatcher.builderIdle(builder)))
+        self.assertEqual(len(reserves), 3)
