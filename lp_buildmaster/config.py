@@ -100,6 +100,9 @@ KEYS = {
         "by name, so each needs its own. Empty means the host name."),
     ("master", "scan_interval"): (
         "15", _float(), "Seconds between two scans of one builder."),
+    ("master", "rescore_interval"): (
+        "300", _float(), "Seconds between passes of automatic rescoring "
+        "(a given-back job gets its computed score back)."),
     ("master", "demo"): (
         "0", _int(0, 1000), "Run this many simulated builders with the "
         "sample data (for trying it out)."),
@@ -178,9 +181,6 @@ KEYS = {
         "build dependencies from (the sources.list line of each build)."),
     ("builders", "pool_size"): (
         "16", _int(1), "Concurrent file downloads from builders."),
-    ("master", "rescore_interval"): (
-        "300", _float(), "Seconds between passes of automatic rescoring "
-        "(a given-back job gets its computed score back)."),
     ("depwait", "interval"): (
         "300", _float(), "Seconds between retries of builds waiting for "
         "dependencies."),
