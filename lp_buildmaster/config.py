@@ -190,6 +190,10 @@ KEYS = {
     ("upload", "max_size"): (
         str(32 * 1024 ** 3), _int(1), "Bytes one build's result files may "
         "total; more fails the builder."),
+    ("upload", "retention"): (
+        str(7 * 24 * 3600), _float(), "Seconds finished upload leaves "
+        "(accepted/, rejected/, failed/) are kept once their content is in "
+        "the librarian (default 7 days)."),
     ("upload", "process_in_master"): (
         "true", _bool, "Process uploads inside the master (else run "
         "buildmaster-admin process-upload from cron)."),

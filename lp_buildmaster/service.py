@@ -275,8 +275,9 @@ class MasterService(service.MultiService):
         if config.upload_process_in_master:
             processor = UploadProcessor(store, self.librarian, area,
                                         clock=reactor)
-            UploadSweeper(processor, reactor,
-                          database=self.database).setServiceParent(self)
+            UploadSweeper(processor, reactor, database=self.database,
+                          retention=config.upload_retention
+                          ).setServiceParent(self)
 
         self.notifier = None
         if config.smtp_enabled:
@@ -389,9 +390,10 @@ class UploadSweeper(PeriodicService):
     the database is away."""
 
     def __init__(self, processor, clock, interval=10.0, database=None,
-                 reconcile_every=30):
+                 reconcile_every=30, retention=7 * 24 * 3600.0):
         PeriodicService.__init__(self, clock, interval)
         self.processor = processor
+        self.retention = retention
         self.database = database
         self.reconcile_every = reconcile_every
         self.runs = 0
@@ -403,6 +405,8 @@ class UploadSweeper(PeriodicService):
         d = defer.succeed(None)
         if self.runs % self.reconcile_every == 0:
             d.addCallback(lambda _: self.processor.reconcile())
+            # Finished leaves past the retention, their content stored.
+            d.addCallback(lambda _: self.processor.expire(self.retention))
         self.runs += 1
         d.addCallback(lambda _: self.processor.processIncoming())
         d.addCallbacks(self._worked, self._failed)

@@ -98,6 +98,13 @@ RETRY_FIRST, RETRY_MAX = 10.0, 600.0
 #: upload's file name).
 RECORDING = ".recording"
 
+#: Marks a finished leaf whose upload log is in the librarian (its
+#: binaries are, if accepted): it may be removed after the retention.
+STORED = ".stored"
+
+#: Seconds finished leaves are kept, by default: 7 days.
+RETENTION = 7 * 24 * 3600.0
+
 
 def checkFilename(name):
     """Refuse names that could leave a leaf or clash with its log.
@@ -200,6 +207,28 @@ class UploadArea:
             raise
         return self.path("incoming", leaf)
 
+    def expire(self, now, retention=RETENTION):
+        """Remove the leaves of accepted/, rejected/ and failed/ whose
+        content has been in the librarian (L{STORED}) for C{retention}
+        seconds.
+
+        @return: the paths removed.
+        """
+        removed = []
+        for kind in (ACCEPTED, REJECTED, FAILED):
+            base = self.path(kind)
+            if not base.is_dir():
+                continue
+            for leaf in sorted(os.listdir(base)):
+                try:
+                    stored = os.stat(base / leaf / STORED).st_mtime
+                except OSError:
+                    continue
+                if stored + retention <= now:
+                    _remove(base / leaf)
+                    removed.append(base / leaf)
+        return removed
+
     def incomingLeaves(self):
         """Names of the directories in incoming/, oldest name first."""
         with os.scandir(self.path("incoming")) as entries:
@@ -296,7 +325,7 @@ def readUpload(leafdir):
         raise UploadRejected("%s could not be parsed: %s" % (names[0], e)
                              ) from None
     unlisted = sorted(set(os.listdir(leafdir)) - set(listed) - {
-        names[0], UPLOADER_LOG, RECORDING})
+        names[0], UPLOADER_LOG, RECORDING, STORED})
     if unlisted:
         raise UploadRejected("%s not listed in %s" % (
             ", ".join(unlisted[:5]) + (" and %d more" % (len(unlisted) - 5)
@@ -459,6 +488,12 @@ class UploadProcessor:
             lock.release()
         return outcome
 
+    def expire(self, retention=RETENTION):
+        """Remove the finished leaves past C{retention} seconds
+        (L{UploadArea.expire}); fires with their paths."""
+        return defer.succeed(self.area.expire(self.clock.seconds(),
+                                              retention))
+
     @defer.inlineCallbacks
     def _storeUploadLog(self, build_id, path, outcome):
         """Keep a processed leaf's uploader.log in the librarian as the
@@ -481,6 +516,8 @@ class UploadProcessor:
                     "upload_%d_log.txt" % build_id, size, f, "text/plain",
                     restricted=build.archive_private)
             yield self.store.builds.update(build_id, upload_log=alias)
+            # The leaf's content is all in the librarian now.
+            (Path(path).parent / STORED).touch()
         except Exception as e:
             self.log.warn("Build {build_id}: the upload log could not be "
                           "stored: {error}", build_id=build_id,

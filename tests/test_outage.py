@@ -167,6 +167,9 @@ class FakeProcessor:
         self.calls.append("reconcile")
         return defer.succeed({})
 
+    def expire(self, retention):
+        return defer.succeed([])
+
     def processIncoming(self):
         self.calls.append("process")
         if self.fail is not None:

@@ -317,7 +317,7 @@ class UploadTestCase(UploadFixture):
         self.assertEqual(self.contents(self.area.path("locks")), [])
         self.assertEqual(
             self.contents(self.area.path(ACCEPTED, LEAF)),
-            sorted([DEB, BUILDINFO, CHANGES, "uploader.log"]))
+            sorted([DEB, BUILDINFO, CHANGES, "uploader.log", upload.STORED]))
         # The uploader.log is the build's upload log in the librarian.
         build = yield self.store.builds.get(7)
         with (yield self.librarian.getFileByAlias(build.upload_log)) as f:
@@ -333,6 +333,27 @@ class UploadTestCase(UploadFixture):
                 len(files[BUILDINFO]), CHANGES, os.path.getsize(
                     self.area.path(ACCEPTED, LEAF) / CHANGES)))
             + self.logTail("INFO    Build 7 marked FULLYBUILT with 2 files"))
+
+    @defer.inlineCallbacks
+    def test_finishedLeavesExpire(self):
+        """Finished leaves (accepted/, rejected/, failed/) are removed once
+        their content (binaries, upload log) has been in the librarian for
+        the retention period, and only then."""
+        writeUpload(self.area.path("incoming", LEAF))
+        yield self.processor.processIncoming()
+        build = yield self.store.builds.get(7)
+        self.assertIsNotNone(build.upload_log)
+        kept = self.area.path(ACCEPTED, LEAF)
+        unstored = self.area.path(FAILED, "20050101-080000-8-98")
+        unstored.mkdir(parents=True)
+        now = os.stat(kept / upload.STORED).st_mtime
+        self.assertEqual(self.area.expire(now + 3600, retention=7200), [])
+        self.assertTrue(kept.exists())
+        self.assertEqual(self.area.expire(now + 7200, retention=7200), [kept])
+        self.assertFalse(kept.exists())
+        # A leaf whose content never reached the librarian stays.
+        self.assertEqual(self.area.expire(now + 10 ** 9), [])
+        self.assertTrue(unstored.exists())
 
     @defer.inlineCallbacks
     def test_acceptedKeepsChangesAndBuildinfo(self):
