@@ -7,17 +7,25 @@ no websocket client and no extra package. Every wait is for a condition
 (a reply, an event, a predicate in the page) with a bounded timeout.
 """
 
+import gzip
+import io
 import json
 import os
 
 from twisted.internet import defer, error, protocol, reactor
+from twisted.web.server import Site
 
+from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.librarian.client import LibrarianClient
+from lp_buildmaster.librarian.server import LibrarianResource
+from lp_buildmaster.librarian.storage import ContentStore
+from lp_buildmaster.store.accounts import AccountStore, hashPassword
 from lp_buildmaster.web import makeWebService
 from tests.database import DatabaseTestCase
 from tests.test_web import BUILD8, BUILD10, testConfig
 
 CHROMIUM = "/usr/bin/chromium"
-TIMEOUT = 30
+TIMEOUT = 90  # a 10 MB log on a busy machine
 
 
 class DevToolsError(Exception):
@@ -171,8 +179,22 @@ class BrowserTests(DatabaseTestCase):
     @defer.inlineCallbacks
     def setUp(self):
         yield super().setUp()
+        # A librarian on loopback, so the pages' log links work.
+        self.state_dir = os.path.abspath(self.mktemp())
+        os.makedirs(self.state_dir)
+        content = ContentStore(os.path.join(self.state_dir, "librarian"))
+        librarian_port = reactor.listenTCP(0, Site(LibrarianResource(
+            self.store, content, b"secret", reactor)),
+            interface="127.0.0.1")
+        self.addCleanup(librarian_port.stopListening)
+        librarian_url = "http://127.0.0.1:%d/" % (
+            librarian_port.getHost().port)
+        self.librarian = LibrarianClient(self.store, content, librarian_url,
+                                         b"secret")
         # The pages' "now" is the real time here: the browser polls in it.
-        web = makeWebService(self.store, testConfig(), clock=reactor)
+        web = makeWebService(self.store, testConfig(
+            master_state_dir=self.state_dir,
+            librarian_public_url=librarian_url), clock=reactor)
         web.startService()
         self.addCleanup(web.stopService)
         self.base = "http://127.0.0.1:%d" % web.port.getHost().port
@@ -181,6 +203,33 @@ class BrowserTests(DatabaseTestCase):
         self.browser = Chromium.start(profile)
         self.addCleanup(self.browser.close)
         yield self.browser.send("Browser.getVersion")
+        self.accounts = AccountStore(self.store)
+
+    @defer.inlineCallbacks
+    def navigate(self, page, script):
+        """Run C{script}, which leaves the page (a form submitted, a link
+        followed), and wait for the next page to load."""
+        loaded = self.browser.expect("Page.loadEventFired", page)
+        yield self.browser.evaluate(page, "(function () { %s; return true; "
+                                    "})()" % script)
+        yield loaded
+
+    @defer.inlineCallbacks
+    def logIn(self, name, role):
+        """An account with a password, logged in through the form; fires
+        with the tab."""
+        yield self.accounts.add(name, role, hashPassword("pass word 1"))
+        page = yield self.browser.openPage(self.base + "/login")
+        yield self.navigate(page, """
+          document.querySelector('input[name=name]').value = %s;
+          document.querySelector('input[name=password]').value =
+              'pass word 1';
+          document.getElementById('loginform').submit()""" % json.dumps(
+            name))
+        user = yield self.browser.evaluate(
+            page, "document.getElementById('user').textContent")
+        self.assertIn("%s (%s)" % (name, role), user)
+        return page
 
     @defer.inlineCallbacks
     def test_dashboard_shows_builders_and_queue(self):
@@ -231,3 +280,147 @@ class BrowserTests(DatabaseTestCase):
         elapsed = yield self.browser.evaluate(
             page, "document.getElementById('elapsed').textContent")
         self.assertRegex(elapsed, r"^\d+:\d\d:\d\d$")
+
+    @defer.inlineCallbacks
+    def test_every_page_renders_filters_and_pages(self):
+        checks = [
+            ("/", "document.querySelectorAll('#overview tr.pool').length"),
+            ("/builders/bob", "document.querySelectorAll("
+             "'#history tr.build').length"),
+            ("/builds/8", "document.getElementById('state').textContent"),
+            ("/builds/10", "document.querySelector('h1').textContent"),
+            ("/login", "document.querySelectorAll('#loginform input')"
+             ".length"),
+        ]
+        for path, expression in checks:
+            page = yield self.browser.openPage(self.base + path)
+            value = yield self.browser.evaluate(page, expression)
+            self.assertTrue(value, path)
+        # The listing: a filter typed into its form, then paging.
+        page = yield self.browser.openPage(self.base + "/builds")
+        count = yield self.browser.evaluate(
+            page, "document.querySelectorAll('#builds tr.build').length")
+        self.assertEqual(count, 10)
+        yield self.navigate(page, """
+          document.querySelector('#filters input[name=source]').value =
+              'pmount';
+          document.getElementById('filters').submit()""")
+        ids = yield self.browser.evaluate(page, """Array.from(
+          document.querySelectorAll('#builds tr.build')).map(
+            function (row) { return row.dataset.build; })""")
+        self.assertEqual(ids, ["7", "6", "1"])
+        yield self.store.runOperation(
+            "INSERT INTO build (distroarchrelease, sourcepackagerelease,"
+            " archive, pocket, buildstate)"
+            " SELECT distroarchrelease, sourcepackagerelease, archive,"
+            " pocket, 1 FROM build, generate_series(1, 30) WHERE id = 1")
+        page = yield self.browser.openPage(self.base + "/builds")
+        first = yield self.browser.evaluate(
+            page, "document.querySelector('#builds tr.build').dataset.build")
+        yield self.navigate(page, "document.getElementById('older').click()")
+        older = yield self.browser.evaluate(page, """Array.from(
+          document.querySelectorAll('#builds tr.build')).map(
+            function (row) { return +row.dataset.build; })""")
+        self.assertEqual(len(older), 15)  # 40 builds, 25 a page
+        self.assertLess(max(older), int(first) - 24)
+        self.assertTrue((yield self.browser.evaluate(
+            page, "!!document.getElementById('newer')")))
+
+    @defer.inlineCallbacks
+    def test_live_tail_follows_and_stays_on_the_newest_line(self):
+        page = yield self.browser.openPage(self.base + "/builders/bob")
+        lines = "\n".join("line %d" % i for i in range(200))
+        yield self.store.runOperation(
+            "UPDATE buildqueue SET logtail = %s WHERE id = 1", (lines,))
+        followed = yield self.browser.evaluate(page, WAIT_FOR % {
+            "ms": 15000, "predicate": """(function () {
+              var e = document.getElementById('logtail');
+              return e.textContent.indexOf('line 199') >= 0 &&
+                     e.scrollTop + e.clientHeight >= e.scrollHeight - 2;
+            })()"""})
+        self.assertTrue(followed, "the builder page's tail did not follow")
+
+    @defer.inlineCallbacks
+    def test_operator_acts_viewer_is_refused(self):
+        page = yield self.logIn("olga", "operator")
+        loaded = self.browser.expect("Page.loadEventFired", page)
+        yield self.browser.send("Page.navigate", {
+            "url": self.base + "/builds/3"}, session=page)
+        yield loaded
+        yield self.navigate(page, "document.querySelector('#retry')"
+                            ".submit()")
+        state = yield self.browser.evaluate(
+            page, "document.getElementById('state').textContent")
+        self.assertEqual(state, "Needs building")
+        self.assertEqual((yield self.store.builds.get(3)).buildstate,
+                         BuildStatus.NEEDSBUILD)
+        audit = yield self.browser.evaluate(
+            page, "document.querySelector('#audit tr.audit').textContent")
+        self.assertIn("olga", audit)
+        self.assertIn("build retry", audit)
+
+    @defer.inlineCallbacks
+    def test_viewer_is_refused(self):
+        page = yield self.logIn("vera", "viewer")
+        loaded = self.browser.expect("Page.loadEventFired", page)
+        yield self.browser.send("Page.navigate", {
+            "url": self.base + "/builds/10"}, session=page)
+        yield loaded
+        forms = yield self.browser.evaluate(
+            page, "document.querySelectorAll('#actions form').length")
+        self.assertEqual(forms, 0)
+        # Posting anyway, with the session's own CSRF token, is refused.
+        answer = yield self.browser.evaluate(page, """
+          fetch('../api/whoami').then(function (r) { return r.json(); })
+            .then(function (who) {
+              return fetch('../api/builds/10/cancel', {method: 'POST',
+                headers: {'X-CSRF-Token': who.csrf}});
+            }).then(function (r) {
+              return r.json().then(function (b) { return [r.status,
+                                                          b.error]; });
+            })""")
+        self.assertEqual(answer, [403, "vera (viewer) may not cancel builds:"
+                                  " it needs the operator role"])
+        self.assertEqual((yield self.store.builds.get(10)).buildstate,
+                         BuildStatus.NEEDSBUILD)
+
+    @defer.inlineCallbacks
+    def test_form_without_csrf_token_is_refused(self):
+        page = yield self.logIn("olga", "operator")
+        loaded = self.browser.expect("Page.loadEventFired", page)
+        yield self.browser.send("Page.navigate", {
+            "url": self.base + "/builds/10"}, session=page)
+        yield loaded
+        yield self.navigate(page, """
+          var form = document.getElementById('cancel');
+          form.querySelector('input[name=csrf]').remove();
+          form.submit()""")
+        message = yield self.browser.evaluate(
+            page, "document.getElementById('message').textContent")
+        self.assertIn("no valid CSRF token", message)
+        self.assertEqual((yield self.store.builds.get(10)).buildstate,
+                         BuildStatus.NEEDSBUILD)
+
+    @defer.inlineCallbacks
+    def test_log_of_a_finished_10MB_build_opens_as_text(self):
+        text = b"".join(b"%08d compiling something rather long here\n" % i
+                        for i in range(230000))
+        self.assertGreaterEqual(len(text), 10 * 1000 * 1000)
+        stored = gzip.compress(text, compresslevel=1)
+        alias = yield self.librarian.addFile(
+            "buildlog_ubuntu-hoary-i386.pmount_0.1-1_FULLYBUILT.txt.gz",
+            len(stored), io.BytesIO(stored), "text/plain")
+        yield self.store.builds.update(7, buildlog=alias)
+        page = yield self.browser.openPage(self.base + "/builds/7")
+        href = yield self.browser.evaluate(page, """
+          document.querySelector('a[href$=".txt.gz"]').href""")
+        for url in (href, self.base + "/builds/7/log"):
+            page = yield self.browser.openPage(url)
+            seen = yield self.browser.evaluate(page, """({
+              type: document.contentType,
+              length: document.body.textContent.length,
+              last: document.body.textContent.slice(-46)})""")
+            self.assertEqual(seen, {
+                "type": "text/plain", "length": len(text),
+                "last": "00229999 compiling something rather long here\n"},
+                url)

@@ -61,7 +61,7 @@ def parseLimit(text):
 
 
 def parseState(text):
-    if text is None:
+    if text is None or text == "":
         return None
     try:
         return BuildStatus.byName(text)
