@@ -413,3 +413,27 @@ class ResourceTests(DatabaseTestCase):
         result = yield farm.builders("bob")
         self.assertEqual(calls, ["bob"])
         self.assertEqual(result[0]["name"], "bob")
+
+
+class DatabaseAwayTests(WebTestCase):
+    """While the database cannot be reached the API answers 503 with
+    Retry-After, and says so in one log line, not a traceback a request."""
+
+    @defer.inlineCallbacks
+    def test_api503OneLine(self):
+        from twisted.logger import globalLogPublisher
+        from txpostgres import reconnection
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        self.patch(self.store, "runQuery",
+                   lambda *a, **k: defer.fail(reconnection.ConnectionDead()))
+        for _ in range(3):
+            response, body = yield self.get("/api/builders")
+            self.assertEqual(response.code, 503, body)
+            self.assertEqual(response.headers.getRawHeaders(b"retry-after"),
+                             [b"10"])
+        said = [e for e in events
+                if "answering 503" in e.get("log_format", "")]
+        self.assertEqual(len(said), 1)
+        self.assertEqual([e for e in events if "log_failure" in e], [])

@@ -14,6 +14,7 @@ from twisted.web import resource, server
 
 from lp_buildmaster.actions import (
     Actions, Forbidden, Refused, isNotFound)
+from lp_buildmaster import failures
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.formatting import jsonDefault
 from lp_buildmaster.store.accounts import AccountStore
@@ -24,6 +25,8 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
 
 log = Logger(namespace="lp_buildmaster.web")
+#: Errors logged once while they repeat (a traceback once, not per request).
+_errors = failures.OncePerChange()
 
 
 class BadRequest(Exception):
@@ -92,6 +95,7 @@ def respond(request, producer, render, error_render):
     request.notifyFinish().addErrback(lambda _: gone.append(True))
 
     def succeeded(value):
+        _errors.clear("database")
         return render(request, value)
 
     def failed(failure):
@@ -108,9 +112,18 @@ def respond(request, producer, render, error_render):
         elif failure.check(Refused):
             message = failure.value.args[0]
             code = 404 if isNotFound(failure.value) else 400
+        elif failures.classify(failure).database:
+            # One line per outage, not a traceback per request.
+            if _errors.first("database", failures.signature(failure)):
+                log.warn("the database cannot be reached ({error}): "
+                         "answering 503", error=failures.describe(failure))
+            request.setHeader(b"retry-after", b"10")
+            code, message = 503, ("the database cannot be reached; try "
+                                  "again in a moment")
         else:
-            log.failure("rendering {uri} failed", failure,
-                        uri=request.uri.decode("ascii", "replace"))
+            if _errors.first("unexpected", failures.signature(failure)):
+                log.failure("rendering {uri} failed", failure,
+                            uri=request.uri.decode("ascii", "replace"))
             code, message = 500, "internal error; see the master's log"
         request.setResponseCode(code)
         return error_render(request, code, message)

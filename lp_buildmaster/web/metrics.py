@@ -12,7 +12,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web import resource, server
 
-from lp_buildmaster import metrics
+from lp_buildmaster import failures, metrics
 from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.web.state import BUILDER_STATES, builderState
 
@@ -96,6 +96,7 @@ class MetricsResource(resource.Resource):
         resource.Resource.__init__(self)
         self.gauges = gauges
         self.registry = registry
+        self._errors = failures.OncePerChange()
 
     def render_GET(self, request):
         gone = []
@@ -104,11 +105,15 @@ class MetricsResource(resource.Resource):
             self.gauges.refresh if self.gauges is not None else lambda: None)
 
         def refreshed(_):
+            self._errors.clear("gauges")
             request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
             return generate_latest(self.registry)
 
         def failed(failure):
-            log.failure("reading the farm for /metrics failed", failure)
+            # Once while it repeats: scrapers ask every few seconds.
+            if self._errors.first("gauges", failures.signature(failure)):
+                log.warn("reading the farm for /metrics failed: {error}",
+                         error=failures.describe(failure))
             request.setResponseCode(503)
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             return b"the database cannot be read; see the master's log\n"
