@@ -67,6 +67,7 @@ class LogWatch:
         self.dispatched = []
         self.outage_lines = []
         self.levels = collections.Counter()
+        self.warnings = []
 
     def __call__(self, event):
         from twisted.logger import formatEvent
@@ -75,6 +76,8 @@ class LogWatch:
         level = event.get("log_level")
         if level is not None:
             self.levels[level.name] += 1
+            if level.name in ("warn", "error", "critical"):
+                self.warnings.append("%s: %s" % (level.name, text[:200]))
         if failure is not None or "Traceback (most recent call last)" in text:
             self.tracebacks += 1
             if len(self.first_tracebacks) < 3:
@@ -210,7 +213,8 @@ async def run(reactor, args, state):
                                             allowSQL(dbname, True))
             back = time.monotonic()
             faults.append({"kind": kind, "at_s": round(at - started, 1),
-                           "lasted_s": round(back - at, 1), "_back": back})
+                           "lasted_s": round(back - at, 1), "_back": back,
+                           "_at": at})
             await common.sleep(reactor, args.gap)
     feeding["on"] = False
     await feeder
@@ -251,10 +255,14 @@ async def run(reactor, args, state):
         if not builder.builderok or not builder.active:
             disabled.append("%s: %s" % (name, builder.failnotes))
 
-    for fault in faults:
+    for fault, following in zip(faults, faults[1:] + [None]):
         back = fault.pop("_back")
-        later = [t for t in watch.dispatched if t >= back]
+        # The first dispatch before the next fault starts (None: none).
+        end = (following["_at"] if following is not None else float("inf"))
+        later = [t for t in watch.dispatched if back <= t < end]
         fault["resume_s"] = round(later[0] - back, 2) if later else None
+    for fault in faults:
+        fault.pop("_at")
     outages = [round(end - start, 2)
                for start, end in master.database.outages]
 
@@ -286,7 +294,8 @@ async def run(reactor, args, state):
         "details": {"lost": lost[:20], "stuck": stuck[:20],
                     "wrongly_failed": wrongly_failed[:20],
                     "disabled": disabled[:20],
-                    "first_tracebacks": watch.first_tracebacks},
+                    "first_tracebacks": watch.first_tracebacks,
+                    "warnings_and_errors": watch.warnings[:30]},
     }
     result["meets_target"] = (
         result["lost"] == 0 and result["stuck"] == 0
@@ -323,6 +332,10 @@ def main():
     args = parser.parse_args()
     if args.builders < 1 or args.rounds < 1 or args.interval <= 0:
         parser.error("--builders, --rounds and --interval must be positive")
+    if args.gap <= args.interval:
+        # Dispatch is measured until the next fault: the gap must leave it
+        # a whole interval.
+        parser.error("--gap must be longer than --interval")
     if args.verbose:
         from twisted.logger import globalLogBeginner, textFileLogObserver
         globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)])

@@ -5,6 +5,7 @@ import logging
 
 import psycopg2
 from twisted.internet import defer, reactor, task
+from twisted.python import failure
 from twisted.trial import unittest
 from txpostgres import reconnection
 
@@ -215,3 +216,24 @@ class UploadSweeperTests(unittest.TestCase):
         self.assertNotIn("log_failure", said[0])
         sweeper.stopService()
         self.assertEqual(clock.getDelayedCalls(), [])
+
+
+class QuietConnectionTests(unittest.TestCase):
+    """A connection the server closes is a reason the connection was lost
+    (the detector reconnects), not an unhandled traceback."""
+
+    def test_doReadErrorsBecomeTheReason(self):
+        from txpostgres import txpostgres
+        from lp_buildmaster.store import ReconnectingConnection
+        conn = ReconnectingConnection(reactor=reactor)
+        for raised in (psycopg2.OperationalError("server closed the "
+                                                 "connection unexpectedly"),
+                       ValueError("file descriptor cannot be a negative "
+                                  "integer (-1)")):
+            def doRead(self, raised=raised):
+                raise raised
+            self.patch(txpostgres.Connection, "doRead", doRead)
+            reason = conn.doRead()
+            self.assertIsInstance(reason, psycopg2.Error)
+            self.assertTrue(conn.detector.deathChecker(
+                failure.Failure(reason)))

@@ -43,6 +43,11 @@ class ReconnectingConnection(txpostgres.Connection):
             return super().doRead()
         except psycopg2.Error as e:
             return e
+        except (ValueError, OSError) as e:
+            # Its socket went away under it (its descriptor is -1 by the
+            # time it is watched again): the same, said as a database error
+            # so that the detector reconnects.
+            return psycopg2.InterfaceError("connection lost: %s" % e)
 
     def _runInteraction(self, interaction, *args, **kwargs):
         """As txpostgres does (BEGIN, the interaction, COMMIT or ROLLBACK),
