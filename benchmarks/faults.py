@@ -175,18 +175,28 @@ async def run(reactor, args, state):
     hoary = await store.distro.getDistroArchRelease("ubuntu", "hoary",
                                                     "i386")
     requested = []
+    unqueued = []
     feeding = {"on": True, "failures": 0}
 
     async def feed():
-        while feeding["on"]:
+        # As an operator would: a build whose queue entry could not be
+        # made (the database went away in between) is queued again later.
+        while feeding["on"] or unqueued:
             try:
+                while unqueued:
+                    if (await store.queue.getByBuild(unqueued[0])) is None:
+                        await store.queue.enqueueBuild(unqueued[0])
+                    unqueued.pop(0)
                 pending = await store.queue.pending()
-                for _ in range(max(0, args.builders - len(pending))):
+                wanted = args.builders - len(pending) if feeding["on"] else 0
+                for _ in range(max(0, wanted)):
                     build_id = await store.builds.create(
                         hoary.id, template.sourcepackagerelease,
                         template.archive, PackagePublishingPocket.RELEASE)
                     requested.append(build_id)
+                    unqueued.append(build_id)
                     await store.queue.enqueueBuild(build_id)
+                    unqueued.remove(build_id)
             except Exception:
                 # The database is away: the operator's requests fail too.
                 feeding["failures"] += 1

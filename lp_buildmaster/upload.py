@@ -190,6 +190,13 @@ class UploadArea:
             except UnsafeUploadName as e:
                 raise UnsafeFilename(builder, str(e))
         self.ensure()
+        for existing in self.incomingLeaves():
+            match = _LEAF.match(existing)
+            if match and match.group(1) == cookie:
+                # Grabbed whole by a collection whose record failed (the
+                # database went away): the same files, not fetched again
+                # (and not processed twice).
+                return self.path("incoming", existing)
         leaf = "%s-%s" % (time.strftime(
             "%Y%m%d-%H%M%S", time.gmtime(clock.seconds())), cookie)
         grabbing = self.path("grabbing", leaf)

@@ -195,6 +195,23 @@ class UploadTestCase(UploadFixture):
         self.assertEqual(self.contents(self.area.path("grabbing")), [])
 
     @defer.inlineCallbacks
+    def test_grabAgainReusesTheLeaf(self):
+        """A build collected again after its record failed (the database
+        went away) reuses the leaf already in incoming/: nothing fetched
+        twice, no second leaf to be processed."""
+        files = sampleFiles()
+        files[CHANGES] = changesText(files).encode("utf-8")
+        first = yield self.area.grab(
+            FakeSlave(files), filemapOf(files), "7-99", self.clock)
+        self.clock.advance(5)
+        slave = FakeSlave(files)
+        again = yield self.area.grab(slave, filemapOf(files), "7-99",
+                                     self.clock)
+        self.assertEqual(again, first)
+        self.assertEqual(slave.fetched, [])
+        self.assertEqual(self.contents(self.area.path("incoming")), [LEAF])
+
+    @defer.inlineCallbacks
     def test_grabUnsafeName(self):
         """A path, a hidden name, a newline or the upload log's own name in
         the filemap fetches nothing and writes nothing, and is the
