@@ -143,6 +143,10 @@ def describe(err):
     """One line for a log: the error's type and message and, for an
     unexpected error, where it was raised (never a whole traceback)."""
     exc = _unwrap(err)
+    original = getattr(exc, "originalFailure", None)
+    if isinstance(exc, txpostgres.RollbackFailed) and original is not None:
+        # Its own text embeds the original failure's whole repr.
+        return "RollbackFailed after %s" % describe(original)
     text = "%s: %s" % (type(exc).__name__, str(exc).strip().splitlines()[0]
                        if str(exc).strip() else "")
     if classify(exc).kind == UNEXPECTED:

@@ -117,6 +117,11 @@ class ClassifyTests(unittest.TestCase):
         self.assertIn("in boom", text)
         self.assertEqual(failures.describe(SlaveTimeout(B, "t")),
                          "SlaveTimeout: Builder 'b': t")
+        rollback = txpostgres.RollbackFailed(None, tfailure.Failure(
+            psycopg2.OperationalError("server closed the connection\nmore")))
+        self.assertEqual(failures.describe(rollback),
+                         "RollbackFailed after OperationalError: server closed"
+                         " the connection")
 
     def test_oncePerChange(self):
         once = failures.OncePerChange()
