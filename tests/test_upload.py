@@ -254,6 +254,21 @@ class UploadTestCase(UploadFixture):
                           max_bytes=total)
         yield area.grab(FakeSlave(files), filemapOf(files), "7-99", self.clock)
 
+    @defer.inlineCallbacks
+    def test_failedUploadRenamesBuildLog(self):
+        """The build log, stored as _FULLYBUILT when collected, carries the
+        final state once the upload fails."""
+        name = "buildlog_ubuntu-hoary-i386.pmount_0.1-1_%s.txt.gz"
+        log = yield self.store.library.addAlias(
+            "a" * 40, "b" * 64, 10, name % "FULLYBUILT", "text/plain")
+        yield self.store.builds.update(7, buildlog=log)
+        yield self.assertRejected(
+            "zz-extra.bin not listed in %s" % CHANGES,
+            prepare=lambda leafdir: open(
+                os.path.join(leafdir, "zz-extra.bin"), "wb").close())
+        alias = yield self.store.library.getAlias(log)
+        self.assertEqual(alias.filename, name % "FAILEDTOUPLOAD")
+
     def test_rejectedUnlistedFile(self):
         """A file the .changes does not list (a 200 MB zz-extra.bin) gets
         the upload rejected, saying which, instead of staying in

@@ -363,6 +363,15 @@ class JobStore(Component):
                 " WHERE id = %s AND buildstate = ANY(%s)",
                 (BuildStatus.FAILEDTOUPLOAD.value, failnotes, build_id,
                  [s.value for s in AWAITING_UPLOAD]))
+            if count == 1:
+                # The build log, stored at collection under the state the
+                # builder reported, is named after the final state.
+                yield txn.execute(
+                    "UPDATE libraryfilealias SET filename = regexp_replace("
+                    "filename, '_FULLYBUILT[.]txt[.]gz$',"
+                    " '_FAILEDTOUPLOAD.txt.gz')"
+                    " WHERE id = (SELECT buildlog FROM build WHERE id = %s)",
+                    (build_id,))
             return count == 1
         return self.store.runInteraction(mark)
 
