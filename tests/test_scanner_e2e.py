@@ -109,8 +109,12 @@ class ScannerEndToEndTests(ScannerEndToEnd, LibrarianFixture,
         self.assertEqual(len(accepted), 1)
         self.assertTrue(accepted[0].endswith(
             "-" + makeCookie(build.id, self.queue_id)), accepted)
+        # Besides the upload and its log, the processor's hidden marks
+        # (.stored: its content is in the librarian, for retention).
         self.assertEqual(
-            sorted(os.listdir(self.area.path("accepted", accepted[0]))),
+            sorted(name for name in os.listdir(
+                self.area.path("accepted", accepted[0]))
+                if not name.startswith(".")),
             sorted([changes, deb, buildinfo, "uploader.log"]))
         for kind in ("incoming", "rejected", "failed"):
             self.assertEqual(os.listdir(self.area.path(kind)), [], kind)
