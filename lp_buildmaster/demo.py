@@ -17,6 +17,7 @@ from twisted.application import service
 from twisted.internet import defer, task
 
 from lp_buildmaster.enums import PackagePublishingPocket
+from lp_buildmaster.model.names import sourceProblem
 from lp_buildmaster.simulator import PROFILES, SimulatedFarm
 
 log = logging.getLogger("lp_buildmaster.demo")
@@ -24,6 +25,8 @@ log = logging.getLogger("lp_buildmaster.demo")
 RELEASE = PackagePublishingPocket.RELEASE
 #: The sample series and the architectures the demo builds for.
 SERIES = ("ubuntu", "hoary")
+#: The sample builds whose sources the demo rebuilds.
+SAMPLE_BUILDS = (1, 2, 3, 7, 10)
 
 
 def demoArch(index):
@@ -126,8 +129,15 @@ class DemoFarm(service.Service):
             return
         arch = self.rng.choice(["i386", "i386", "amd64"])
         dar = yield store.distro.getDistroArchRelease(*SERIES, arch)
-        # Any sample source published in hoary: rebuild it.
-        template = yield store.builds.get(self.rng.choice([1, 2, 3, 7, 10]))
+        # Any sample source published in hoary that an upload can accept:
+        # rebuild it. (The seed's cnews cr.g7-37 is no valid Debian version,
+        # so its builds could only end FAILEDTOUPLOAD.)
+        templates = []
+        for build_id in SAMPLE_BUILDS:
+            build = yield store.builds.get(build_id)
+            if sourceProblem(build.source_name, build.source_version) is None:
+                templates.append(build)
+        template = self.rng.choice(templates)
         build_id = yield store.builds.create(
             dar.id, template.sourcepackagerelease, template.archive, RELEASE)
         yield store.queue.enqueueBuild(build_id)

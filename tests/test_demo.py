@@ -76,3 +76,24 @@ class DemoTestCase(DatabaseTestCase):
         self.assertEqual(response.code, 200)
         self.assertIn("demo-1", page)
         self.assertIn(build.source_name, page)
+
+
+class DemoFeedTestCase(DatabaseTestCase):
+    """The demo's stream of requests rebuilds only sample sources that
+    upload processing can accept: the seed's cnews C{cr.g7-37} is no valid
+    Debian version, so a rebuild of it could only end FAILEDTOUPLOAD."""
+
+    @defer.inlineCallbacks
+    def test_feedSkipsInvalidVersions(self):
+        class Master:
+            store = self.store
+        farm = demo.DemoFarm(Master(), builders=1000, seed=1)
+        before = max(b.id for b in (yield self.store.builds.list(limit=1)))
+        for _ in range(30):
+            yield farm.feed()
+        requested = [b.source_version
+                     for b in (yield self.store.builds.list(limit=200))
+                     if b.id > before]
+        self.assertEqual(len(requested), 30)
+        self.assertNotIn("cr.g7-37", requested)
+        self.assertGreater(len(set(requested)), 1)
