@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import psycopg2
 from psycopg2.extensions import parse_dsn
+from twisted.python import usage
 
 
 class ConfigError(Exception):
@@ -327,6 +328,22 @@ def defaultConfigText():
         lines += ["# " + line for line in textwrap.wrap(doc, 74)]
         lines.append("%s = %s" % (key, default))
     return "\n".join(lines) + "\n"
+
+
+class ConfigOptions(usage.Options):
+    """twistd options that override configuration keys: C{_OVERRIDES}
+    maps each option to its C{(section, key)}; C{self.config} is the
+    loaded configuration, and a bad value is a usage error."""
+
+    _OVERRIDES = {}
+
+    def postOptions(self):
+        overrides = {key: self[option]
+                     for option, key in self._OVERRIDES.items()}
+        try:
+            self.config = load(self["config"], overrides=overrides)
+        except ConfigError as e:
+            raise usage.UsageError(str(e))
 
 
 if __name__ == "__main__":

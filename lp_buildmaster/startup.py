@@ -13,13 +13,12 @@ import os
 import socket
 import sys
 
-from twisted.python import usage
 
 from lp_buildmaster import config as configmodule
 from lp_buildmaster.store import connection, sampledata, schema
 
 
-class Options(usage.Options):
+class Options(configmodule.ConfigOptions):
     optParameters = [
         ["config", "c", None, "INI configuration file "
          "(see conf/buildmaster.conf)."],
@@ -42,15 +41,6 @@ class Options(usage.Options):
         "scan-interval": ("master", "scan_interval"),
         "demo": ("master", "demo"),
     }
-
-    def postOptions(self):
-        overrides = {key: self[option]
-                     for option, key in self._OVERRIDES.items()}
-        try:
-            self.config = configmodule.load(self["config"],
-                                            overrides=overrides)
-        except configmodule.ConfigError as e:
-            raise usage.UsageError(str(e))
 
 
 def prepare(config, log=None):

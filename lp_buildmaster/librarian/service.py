@@ -13,7 +13,6 @@ import sys
 from twisted.application import service
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.python import usage
 from twisted.web import server
 
 from lp_buildmaster import config as configmodule
@@ -28,7 +27,7 @@ from lp_buildmaster.web.listening import ListeningService, tcpEndpoint
 log = Logger(namespace="lp_buildmaster.librarian")
 
 
-class Options(usage.Options):
+class Options(configmodule.ConfigOptions):
     optParameters = [
         ["config", "c", None, "INI configuration file "
          "(see conf/buildmaster.conf)."],
@@ -46,15 +45,6 @@ class Options(usage.Options):
         "port": ("librarian", "port"),
         "interface": ("librarian", "interface"),
     }
-
-    def postOptions(self):
-        overrides = {key: self[option]
-                     for option, key in self._OVERRIDES.items()}
-        try:
-            self.config = configmodule.load(self["config"],
-                                            overrides=overrides)
-        except configmodule.ConfigError as e:
-            raise usage.UsageError(str(e))
 
 
 class _Site(server.Site):
