@@ -2,43 +2,47 @@
 
 L{Dispatcher} gives an idle builder the best job it may build: the
 scanner calls L{Dispatcher.builderIdle} from the builder's own scan (so a
-builder is never scanned and dispatched at once), and LISTEN/NOTIFY wakes
-idle builders the moment a job is queued or a builder is freed
-(L{InstantDispatch}), instead of at their next scan.
+builder is never scanned and dispatched at once). Instant dispatch
+(LISTEN/NOTIFY) lives in L{lp_buildmaster.instant}, the reset of a dirty
+virtualized builder in L{lp_buildmaster.vmreset}; their names stay
+importable from here.
 
 L{BuilddMaster} keeps the seed's names over the same machinery:
 C{addDistroArchRelease}, C{setupBuilders}, C{scanActiveBuilders},
 C{sortAndSplitByProcessor}, C{dispatchByProcessor} and C{startBuild}.
+
+Imports: buildergroup, the slave client, model, store, instant and
+vmreset; nothing above (the scanner calls in, never the reverse).
 """
 
-import collections
 import dataclasses
 import logging
 import re
-import shlex
 
-from twisted.application import service
-from twisted.internet import defer, error, protocol
+from twisted.internet import defer
 from twisted.python import failure
 
 from lp_buildmaster import failures, metrics
 from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job, utcnow
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.instant import InstantDispatch, parseQueuePayload
 from lp_buildmaster.model import archivedeps
 from lp_buildmaster.model.policy import checkDispatchPolicy
 from lp_buildmaster.model.records import makeCookie
 from lp_buildmaster.slave import InvalidBuildRequest, SlaveError
-from lp_buildmaster.store import listen
+from lp_buildmaster.vmreset import ResetFailed, resetBuilder, runCommand
+
+__all__ = [
+    "BUILD_TYPE", "BuilddMaster", "DispatchError", "Dispatcher",
+    "InstantDispatch", "QueueItem", "ResetFailed", "buildArgs",
+    "ownLibrarianFailed", "parseQueuePayload", "runCommand",
+]
 
 BUILD_TYPE = "binarypackage"
 
 
 class DispatchError(SlaveError):
     """The builder would not take a job (it refused a file or the build)."""
-
-
-class ResetFailed(SlaveError):
-    """A virtualized builder's reset command failed or timed out."""
 
 
 #: What launchpad-buildd's ensurepresent answers when the librarian it
@@ -305,23 +309,15 @@ class Dispatcher:
                     builder.name, "could not fetch %s from %s: %s"
                     % (sha1, url, info))
 
-    @defer.inlineCallbacks
     def resetBuilder(self, builder):
-        """Reset a dirty virtualized builder, then check it answers.
+        """Reset a dirty virtualized builder, then check it answers
+        (L{lp_buildmaster.vmreset.resetBuilder}).
 
         @raise ResetFailed: the command failed or timed out.
         """
-        record = builder.record
-        if self.reset_command:
-            command = self.reset_command.format(
-                vm_host=record.vm_host or "", name=record.name)
-            self.logger.info("Resetting builder '%s': %s", record.name,
-                             command)
-            yield runCommand(self.reactor, self.clock, shlex.split(command),
-                             self.reset_timeout, record.name)
-        yield builder.slave.echo("ready")
-        yield self.store.builders.update(record.id, clean=True)
-        builder.record = dataclasses.replace(record, clean=True)
+        return resetBuilder(builder, self.store, self.reactor, self.clock,
+                            self.reset_command, self.reset_timeout,
+                            self.logger)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,273 +332,6 @@ class _Request:
     def __iter__(self):
         return iter((self.cookie, self.build_type, self.chroot_sha1,
                      self.filemap, self.args))
-
-
-class _CommandProtocol(protocol.ProcessProtocol):
-    def __init__(self, done):
-        self.done = done
-        self.output = b""
-
-    def outReceived(self, data):
-        self.output = (self.output + data)[-4096:]
-
-    errReceived = outReceived
-
-    def processEnded(self, reason):
-        self.done.callback(reason.value)
-
-
-@defer.inlineCallbacks
-def runCommand(reactor, clock, argv, timeout, name):
-    """Run C{argv}; kill it after C{timeout} seconds of C{clock}.
-
-    @raise ResetFailed: it failed, could not start, or timed out.
-    """
-    done = defer.Deferred()
-    proto = _CommandProtocol(done)
-    try:
-        process = reactor.spawnProcess(proto, argv[0], argv, env=None)
-    except OSError as e:
-        raise ResetFailed(name, "cannot run %s: %s" % (argv[0], e))
-    timer = clock.callLater(timeout, process.signalProcess, "KILL")
-    try:
-        reason = yield done
-    finally:
-        if timer.active():
-            timer.cancel()
-    if isinstance(reason, error.ProcessDone):
-        return proto.output
-    if getattr(reason, "signal", None) == 9 and not timer.active():
-        raise ResetFailed(name, "reset command timed out after %d s"
-                          % timeout)
-    raise ResetFailed(name, "reset command failed (exit %s): %s" % (
-        getattr(reason, "exitCode", "?"),
-        proto.output.decode("utf-8", "replace").strip()[-200:]))
-
-
-def parseQueuePayload(payload):
-    """C{(processor, virtualized)} of a C{buildqueue} notification, the
-    latter None when the payload does not say (C{"P"}); None for a payload
-    that is neither C{"P"} nor C{"P:V:QUEUE_ID"}."""
-    parts = payload.split(":")
-    if not parts[0].isdigit():
-        return None
-    if len(parts) == 1:
-        return int(parts[0]), None
-    if len(parts) == 3 and parts[1] in ("0", "1"):
-        return int(parts[0]), parts[1] == "1"
-    return None
-
-
-class InstantDispatch(service.Service):
-    """LISTEN for queued jobs and freed builders; wake idle builders.
-
-    Each C{buildqueue} notification is one job waiting (payload
-    C{processor:virtualized:queue id}): it wakes I{one} idle automatic
-    builder of that processor and virtualization, chosen among those not
-    woken already and not busy with a job this master just dispatched,
-    the longest idle first. If that builder's scan ends without it having
-    been offered a job (it was not idle after all, or talking to it
-    failed), another one is woken, up to C{retries} times. A
-    C{builder_freed} notification wakes that builder, which takes the best
-    job waiting for it; C{builders} refreshes the scanner manager.
-
-    Waking every idle builder of the processor for each job (as the first
-    version did) costs a status() call and a reserve transaction per idle
-    builder per job: with a thousand idle builders that alone saturates
-    the master.
-    """
-
-    CHANNELS = ("buildqueue", "builder_freed", "builders")
-
-    def __init__(self, dsn, manager, logger=None, retries=3):
-        self.dsn = dsn
-        self.manager = manager
-        self.logger = logger or logging.getLogger("lp_buildmaster.dispatch")
-        self.retries = retries
-        self.conn = None
-        self._queued = collections.Counter()
-        self._freed = set()
-        self._refresh = False
-        self._scheduled = None
-        #: builder ids woken and not done with that scan yet
-        self._waking = set()
-        #: wake-ups by kind, for benchmarks and metrics
-        self.counts = collections.Counter()
-
-    #: Seconds between LISTEN attempts while it fails: 1 s doubling to 30 s.
-    LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX = 1.0, 30.0
-
-    def startService(self):
-        """Start listening; never fails: while LISTEN cannot be set up
-        (the database away) it is tried again with backoff, the regular
-        scans dispatching meanwhile.
-
-        @return: a Deferred firing once the first attempt ended.
-        """
-        super().startService()
-        self._listenFailures = 0
-        self._retryListen = None
-        self._listening = None
-        return self._listen()
-
-    def _listen(self):
-        self._retryListen = None
-        attempt = self._listening = listen(self.dsn, self.CHANNELS,
-                                           self._notified)
-
-        def listening(conn):
-            self._listening = None
-            if not self.running:
-                conn.removeNotifyObserver(self._notified)
-                conn.close()
-                return
-            self.conn = conn
-            if self._listenFailures:
-                self.logger.info("instant dispatch listening again after %d "
-                                 "failed attempts", self._listenFailures)
-            self._listenFailures = 0
-
-        def failed(f):
-            self._listening = None
-            if not self.running:
-                return
-            self._listenFailures += 1
-            delay = min(self.LISTEN_RETRY_FIRST
-                        * 2 ** (self._listenFailures - 1),
-                        self.LISTEN_RETRY_MAX)
-            if self._listenFailures == 1:
-                self.logger.warning(
-                    "instant dispatch cannot LISTEN (%s); tried again with "
-                    "backoff, regular scans dispatch meanwhile",
-                    failures.describe(f))
-            self._retryListen = self.manager.clock.callLater(
-                delay, self._listen)
-        return attempt.addCallbacks(listening, failed)
-
-    def stopService(self):
-        super().stopService()
-        if self._scheduled is not None and self._scheduled.active():
-            self._scheduled.cancel()
-        self._scheduled = None
-        retry = getattr(self, "_retryListen", None)
-        if retry is not None and retry.active():
-            retry.cancel()
-        self._retryListen = None
-        pending = getattr(self, "_listening", None)
-        if pending is not None:
-            # Fires (and closes the connection) once the attempt ends.
-            done = defer.Deferred()
-            pending.addBoth(lambda r: (done.callback(None), r)[1])
-            return done
-        if self.conn is not None:
-            self.conn.removeNotifyObserver(self._notified)
-            self.conn.close()
-            self.conn = None
-        return defer.succeed(None)
-
-    def _notified(self, notify):
-        channel, payload = notify.channel, notify.payload
-        if channel == "buildqueue":
-            key = parseQueuePayload(payload)
-            if key is not None:
-                self._queued[key] += 1
-                queued = getattr(self._dispatcher, "jobQueued", None)
-                if queued is not None:
-                    queued(*key)
-        elif channel == "builder_freed":
-            if payload.isdigit():
-                self._freed.add(int(payload))
-        elif channel == "builders":
-            self._refresh = True
-        if self._scheduled is None:
-            # Coalesce a burst of notifications into one wake-up.
-            self._scheduled = self.manager.clock.callLater(0, self._wake)
-
-    @property
-    def _dispatcher(self):
-        return self.manager.dispatcher
-
-    def _wake(self):
-        self._scheduled = None
-        queued, self._queued = self._queued, collections.Counter()
-        freed, self._freed = self._freed, set()
-        if self._refresh:
-            self._refresh = False
-            self.manager.refresh()
-        dispatcher = self._dispatcher
-        woken = 0
-        for builder_id in freed:
-            if dispatcher is not None and hasattr(dispatcher, "builderFreed"):
-                dispatcher.builderFreed(builder_id)
-        for name, vitals in list(self.manager.vitals.items()):
-            if vitals.builder.id in freed:
-                woken += self._scan(name, vitals.builder.id, None, 0,
-                                    kind="freed")
-        for key, count in queued.items():
-            for name, builder_id in self._idle(key, count):
-                woken += self._scan(name, builder_id, key, self.retries)
-        if woken:
-            self.logger.debug("instant dispatch woke %d builders", woken)
-
-    def _idle(self, key, count, exclude=()):
-        """Up to C{count} C{(name, id)} of idle builders that can take a
-        job of C{key}, the longest idle first; none whose last scan failed
-        (a builder that does not answer would be woken for every job) and
-        none in C{exclude}."""
-        processor, virtualized = key
-        dispatcher = self._dispatcher
-        lastIdle = getattr(dispatcher, "lastIdle", {})
-        busy = getattr(dispatcher, "busy", lambda builder_id: False)
-        found = []
-        for name, vitals in self.manager.vitals.items():
-            builder = vitals.builder
-            if (vitals.queue_id is not None or builder.manual
-                    or not builder.active or not builder.builderok
-                    or builder.processor != processor
-                    or (virtualized is not None
-                        and builder.virtualized != virtualized)
-                    or builder.id in self._waking or busy(builder.id)
-                    or builder.id in exclude
-                    or name not in self.manager.scanners
-                    or getattr(self.manager.scanners[name], "failing",
-                               False)):
-                continue
-            found.append((lastIdle.get(builder.id, (0,))[0], name,
-                          builder.id))
-        found.sort()
-        return [(name, builder_id) for _, name, builder_id in found[:count]]
-
-    def _scan(self, name, builder_id, key, retries, kind="queued",
-              tried=frozenset()):
-        """Scan one builder now; if C{key} and it was not offered a job,
-        wake another for C{key} (C{retries} more times at most), never
-        one already C{tried} for it."""
-        scanner = self.manager.scanners.get(name)
-        if scanner is None:
-            return 0
-        dispatcher = self._dispatcher
-        before = getattr(dispatcher, "idleCalls", 0)
-        self._waking.add(builder_id)
-        self.counts[kind] += 1
-
-        def done(result):
-            self._waking.discard(builder_id)
-            if key is None or not self.running:
-                return result
-            call, outcome = getattr(dispatcher, "lastIdle", {}).get(
-                builder_id, (0, None))
-            if call > before and outcome != "failed":
-                return result   # offered a job: taken, or none was left
-            if retries > 0:
-                done_with = tried | {builder_id}
-                for other, other_id in self._idle(key, 1, done_with):
-                    self.counts["retried"] += 1
-                    self._scan(other, other_id, key, retries - 1,
-                               kind="retry", tried=done_with)
-            return result
-        scanner.scanNow().addBoth(done)
-        return 1
 
 
 class BuilddMaster:
