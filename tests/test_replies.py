@@ -6,7 +6,7 @@ import xmlrpc.client as xmlrpclib
 
 from twisted.trial import unittest
 
-from lp_buildmaster.replies import (
+from lp_buildmaster.slave.replies import (
     MAX_BINARY, MAX_DEPTH, MAX_ELEMENTS, MAX_STRING, ReplyParser, UnsafeReply,
     loadsReply)
 

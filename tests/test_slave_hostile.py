@@ -8,7 +8,7 @@ import os
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
-from lp_buildmaster import slave as slave_
+from lp_buildmaster.slave import downloads
 from lp_buildmaster.slave import (
     BuilderSlave, SlaveChecksumMismatch, SlaveConnectionError,
     SlaveFileTooLarge, SlaveHTTPError, SlaveProtocolError,
@@ -33,7 +33,7 @@ class FakeCollector:
 
 
 class FakeResponse:
-    """What L{slave_._WatchedBody} needs of a response."""
+    """What L{downloads._WatchedBody} needs of a response."""
 
     def __init__(self, length):
         self.length = length
@@ -387,7 +387,7 @@ class DownloadTests(HostileTestCase):
         for length, deadline in ((1000, 130), (None, 35)):
             clock = task.Clock()
             response = FakeResponse(length)
-            body = slave_._WatchedBody(response, clock, 30, 10)
+            body = downloads._WatchedBody(response, clock, 30, 10)
             body.deliverBody(FakeCollector())
             elapsed = 0
             while body.timedOut is None and elapsed < 400:
@@ -402,7 +402,7 @@ class DownloadTests(HostileTestCase):
 
     def test_fastEnoughIsNotTooSlow(self):
         clock = task.Clock()
-        body = slave_._WatchedBody(FakeResponse(1000), clock, 30, 10)
+        body = downloads._WatchedBody(FakeResponse(1000), clock, 30, 10)
         body.deliverBody(FakeCollector())
         for _ in range(9):
             body.touch(100)
