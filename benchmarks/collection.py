@@ -58,7 +58,7 @@ def serveFarm(args):
     """Serve the farm and print its URLs as one JSON line, until killed."""
     from twisted.internet import defer, reactor
 
-    from lp_buildmaster.simulator import PROFILES, SimulatedFarm
+    from lp_buildmaster.testing.simulator import PROFILES, SimulatedFarm
     size = int(args.log_mb * MB)
     collecting = PROFILES["scale"].replace(
         duration=(args.finish_after, args.finish_after),

@@ -74,8 +74,8 @@ def registerBuilders(dsn, urls, processor="x86", disable_others=True):
 # --- simulators -------------------------------------------------------------
 
 class Simulators:
-    """One or more C{python -m lp_buildmaster.simulator} processes sharing
-    the builder name space (C{--first}).
+    """One or more C{python -m lp_buildmaster.testing.simulator} processes
+    sharing the builder name space (C{--first}).
 
     @ivar urls: C{{name: url}} of every builder.
     """
@@ -91,7 +91,7 @@ class Simulators:
             while first <= builders:
                 count = min(per, builders - first + 1)
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "lp_buildmaster.simulator",
+                    [sys.executable, "-m", "lp_buildmaster.testing.simulator",
                      "--builders", str(count), "--profile", profile,
                      "--prefix", prefix, "--first", str(first)]
                     + list(extra),

@@ -4,8 +4,8 @@ The master's scanning and dispatch machinery (L{ScannerManager},
 L{Dispatcher}, L{InstantDispatch}, a L{LibrarianClient}) runs in this
 process on the real reactor at the normal scan interval; a farm of
 simulated launchpad-buildd builders runs in a child process
-(C{python -m lp_buildmaster.simulator --profile fast --no-fetch}: builds
-of 0.5-3 s, ensurepresent answered from cache). The builders are
+(C{python -m lp_buildmaster.testing.simulator --profile fast --no-fetch}:
+builds of 0.5-3 s, ensurepresent answered from cache). The builders are
 registered in a fresh copy of the tests' sample database (sample builders
 bob and frog disabled, BuildQueue 2 removed, hoary/i386 given a chroot).
 After one scan interval of warm-up, jobs are enqueued one at a time at a
@@ -59,7 +59,7 @@ TARGET_P99_MS = 1000.0
 def startSimulator(builders, seed):
     """The farm in a child process: C{(process, its JSON line)}."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "lp_buildmaster.simulator",
+        [sys.executable, "-m", "lp_buildmaster.testing.simulator",
          "--builders", str(builders), "--profile", "fast", "--no-fetch",
          "--seed", str(seed)],
         stdout=subprocess.PIPE, text=True, cwd=str(ROOT))

@@ -129,7 +129,7 @@ async def run(reactor, args, state):
     from lp_buildmaster.demo import DemoFarm
     from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
     from lp_buildmaster.service import MasterService
-    from lp_buildmaster.simulator import BuildProfile, SimulatedFarm
+    from lp_buildmaster.testing.simulator import BuildProfile, SimulatedFarm
     from lp_buildmaster.store import connection, sampledata
 
     watch = LogWatch()

@@ -40,7 +40,7 @@ TWISTD = str(Path(sys.executable).parent / "twistd")
 def measure(reactor, args):
     from twisted.internet import defer, protocol, task
 
-    from lp_buildmaster.simulator import PROFILES, SimulatedFarm
+    from lp_buildmaster.testing.simulator import PROFILES, SimulatedFarm
 
     class Master(protocol.ProcessProtocol):
         def __init__(self, name):

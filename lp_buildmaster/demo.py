@@ -1,7 +1,7 @@
 """The demo farm of ``make run``: simulated builders and a stream of work.
 
-L{DemoFarm} runs a L{lp_buildmaster.simulator.SimulatedFarm} of N builders
-on one loopback port (they speak the real launchpad-buildd protocol),
+L{DemoFarm} runs a L{lp_buildmaster.testing.simulator.SimulatedFarm} of N
+builders on one loopback port (they speak the real launchpad-buildd protocol),
 registers them as builders ``demo-1`` ... ``demo-N`` (``demo-3`` is amd64,
 the others i386), gives ubuntu/hoary a chroot for each architecture, and
 keeps the queue fed: every little while it requests a build of one of the
@@ -18,7 +18,7 @@ from twisted.internet import defer, task
 
 from lp_buildmaster.enums import PackagePublishingPocket
 from lp_buildmaster.model.names import sourceProblem
-from lp_buildmaster.simulator import PROFILES, SimulatedFarm
+from lp_buildmaster.testing.simulator import PROFILES, SimulatedFarm
 
 log = logging.getLogger("lp_buildmaster.demo")
 

@@ -15,7 +15,7 @@ from twisted.internet import defer, utils
 
 from lp_buildmaster.buildergroup import BuilderHandle, Job
 from lp_buildmaster.master import Dispatcher
-from tests.mockslaves import OkSlave
+from lp_buildmaster.testing.mockslaves import OkSlave
 from lp_buildmaster.enums import PackagePublishingPocket
 from lp_buildmaster.librarian.storage import ContentStore
 from tests.test_admin import ADMIN, AdminCommandTestCase, writeSource

@@ -7,7 +7,7 @@ from lp_buildmaster import config as configmodule
 from lp_buildmaster import demo
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.service import MasterService
-from lp_buildmaster.simulator import PROFILES
+from lp_buildmaster.testing.simulator import PROFILES
 from lp_buildmaster.slave import makePool
 from tests.database import DatabaseTestCase
 from tests.test_slave_fixtures import closePoolAtEnd

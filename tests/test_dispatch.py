@@ -14,7 +14,7 @@ from lp_buildmaster.buildergroup import BuilderHandle
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import _buildRequestProblem
 from lp_buildmaster.store import Store
-from tests import mockslaves
+from lp_buildmaster.testing import mockslaves
 from tests.database import DatabaseTestCase
 from tests.farm import addBuild, addBuilder, makeGroup
 from tests.test_librarian import LibrarianFixture

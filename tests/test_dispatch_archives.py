@@ -15,7 +15,7 @@ from lp_buildmaster.master import Dispatcher
 from lp_buildmaster.slave import InvalidBuildRequest
 from tests.database import DatabaseTestCase
 from tests.farm import addBuild, addBuilder
-from tests.mockslaves import OkSlave
+from lp_buildmaster.testing.mockslaves import OkSlave
 from tests.test_librarian import LibrarianFixture
 
 P = PackagePublishingPocket

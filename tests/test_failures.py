@@ -21,7 +21,7 @@ from lp_buildmaster.slave import (
     SlaveError, SlaveFault, SlaveHTTPError, SlaveProtocolError, SlaveTimeout,
     UnsafeFilename)
 from lp_buildmaster.upload import UploadRejected
-from tests import mockslaves
+from lp_buildmaster.testing import mockslaves
 from tests.database import DatabaseTestCase
 from tests.farm import addBuilder, addRunningJob, captureLogs, makeGroup
 from tests.test_librarian import LibrarianFixture

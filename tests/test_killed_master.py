@@ -7,7 +7,7 @@ from pathlib import Path
 from twisted.internet import defer, error, protocol, reactor, task
 
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
-from lp_buildmaster.simulator import PROFILES, SimulatedFarm
+from lp_buildmaster.testing.simulator import PROFILES, SimulatedFarm
 from tests.database import DatabaseTestCase
 
 TWISTD = str(Path(sys.executable).parent / "twistd")

@@ -21,7 +21,7 @@ from lp_buildmaster.store import Store
 from lp_buildmaster.web.metrics import FarmGauges
 from lp_buildmaster.web.pages import dashboardHTML
 from lp_buildmaster.web.present import Farm
-from tests import mockslaves
+from lp_buildmaster.testing import mockslaves
 from tests.database import DatabaseTestCase
 from tests.farm import addBuilder, captureLogs, makeGroup
 

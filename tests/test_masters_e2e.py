@@ -15,7 +15,7 @@ from twisted.internet import defer, error, protocol, reactor, task
 
 from lp_buildmaster.assignment import assign
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
-from lp_buildmaster.simulator import PROFILES, SimulatedFarm
+from lp_buildmaster.testing.simulator import PROFILES, SimulatedFarm
 from tests.database import DatabaseTestCase
 from tests.farm import addBuild
 

@@ -12,7 +12,7 @@ from txpostgres import reconnection
 from lp_buildmaster.outage import DatabaseWatch
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.store import connection
-from tests import mockslaves
+from lp_buildmaster.testing import mockslaves
 from tests.database import DatabaseTestCase
 from tests.farm import captureLogs, makeGroup
 

@@ -6,7 +6,7 @@ from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
 from lp_buildmaster.master import DispatchError
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import SlaveConnectionError, SlaveTimeout
-from tests import mockslaves
+from lp_buildmaster.testing import mockslaves
 from tests.database import DatabaseTestCase
 from tests.farm import (
     addBuild, addBuilder, addRunningJob, captureLogs, makeGroup, startJob)

@@ -1,5 +1,5 @@
-"""The farm simulator (lp_buildmaster.simulator), driven over real loopback
-HTTP by the project's own client, L{lp_buildmaster.slave.BuilderSlave}.
+"""The farm simulator (lp_buildmaster.testing.simulator), driven over real
+loopback HTTP by the project's client, L{lp_buildmaster.slave.BuilderSlave}.
 
 Build time runs on a L{task.Clock}; the network on the real reactor.  The
 client's timeouts run on the same Clock, so they only fire when a test
@@ -24,8 +24,8 @@ from twisted.trial import unittest
 from twisted.web import resource, server, static
 from twisted.web.xmlrpc import Fault, Proxy
 
-from lp_buildmaster import simulator
-from lp_buildmaster.simulator import (
+from lp_buildmaster.testing import simulator
+from lp_buildmaster.testing.simulator import (
     BuildLog, BuildProfile, SimulatedFarm, makeBinaryResults)
 from lp_buildmaster.slave import (
     BuilderSlave, SlaveConnectionError, SlaveFault, SlaveHTTPError,
@@ -915,11 +915,11 @@ class ProgramTests(unittest.TestCase):
         protocol = _JsonLine()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            [os.path.dirname(os.path.dirname(os.path.abspath(
-                simulator.__file__)))] + sys.path)
+            [os.path.dirname(os.path.dirname(os.path.dirname(
+                os.path.abspath(simulator.__file__))))] + sys.path)
         transport = reactor.spawnProcess(
             protocol, sys.executable,
-            [sys.executable, "-m", "lp_buildmaster.simulator",
+            [sys.executable, "-m", "lp_buildmaster.testing.simulator",
              "--builders", "3", "--port", "0", "--profile", "fast",
              "--arch", "i386", "--arch", "amd64", "--no-fetch"],
             env=env)

@@ -17,7 +17,7 @@ from lp_buildmaster.slave import (
     SlaveConnectionError, SlaveError, SlaveFault, SlaveHTTPError,
     SlaveProtocolError, SlaveStatus, SlaveTimeout, UnsafeFilename,
     makePool, normaliseStatus, validateFilename)
-from tests import mockslaves
+from lp_buildmaster.testing import mockslaves
 from tests.test_slave_fixtures import (
     closePoolAtEnd, daemonSite, listen, makeSlave, sha1)
 

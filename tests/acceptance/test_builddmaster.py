@@ -10,7 +10,7 @@ from lp_buildmaster.enums import (
     PackagePublishingStatus)
 from lp_buildmaster.master import BuilddMaster, QueueItem
 from lp_buildmaster.model.policy import PocketPolicyError
-from tests import mockslaves
+from lp_buildmaster.testing import mockslaves
 from tests.database import DatabaseTestCase
 from tests.farm import addBuild, addBuilder, captureLogs
 from tests.test_librarian import LibrarianFixture

@@ -17,7 +17,7 @@ from lp_buildmaster.buildergroup import BuilderHandle, Job
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
 from lp_buildmaster.model.policy import PocketPolicyError
 from lp_buildmaster.upload import BuildUploads, UploadArea, UploadProcessor
-from tests import mockslaves
+from lp_buildmaster.testing import mockslaves
 from tests.database import DatabaseTestCase
 from tests.farm import (
     RecordingNotifier, addBuilder, addRunningJob, captureLogs, makeGroup)

@@ -24,7 +24,8 @@ C{garbage_rate}.
 
 Run as a program it serves a farm until killed::
 
-    python -m lp_buildmaster.simulator --builders 100 --port 0 --profile fast
+    python -m lp_buildmaster.testing.simulator --builders 100 --port 0 \
+        --profile fast
 
 and prints one JSON line once listening: C{{"port": P, "pid": ...,
 "url_template": "http://127.0.0.1:P/{name}/", "builders": {name: url}}}.
@@ -324,8 +325,8 @@ def _logHeader(builder, cookie, build_type, chroot_sha1, args, dsc):
     suite = str(args.get("suite", series))
     lines = [
         "Forking launchpad-buildd slave process...\n",
-        "Simulated builder %s (lp_buildmaster.simulator), launchpad-buildd "
-        "%s protocol\n" % (builder.name, PROTOCOL_VERSION),
+        "Simulated builder %s (lp_buildmaster.testing.simulator), "
+        "launchpad-buildd %s protocol\n" % (builder.name, PROTOCOL_VERSION),
         "RUN: /usr/share/launchpad-buildd/bin/builder-prep\n",
         "Kernel version: Linux %s 6.1.0-sim #1 SMP x86_64\n" % builder.name,
         "Buildd toolchain package versions: launchpad-buildd_%s sbuild_0.85"
@@ -1381,7 +1382,7 @@ class SimulatedFarm:
 
 def _parseArgs(argv):
     parser = argparse.ArgumentParser(
-        prog="python -m lp_buildmaster.simulator",
+        prog="python -m lp_buildmaster.testing.simulator",
         description="Serve simulated launchpad-buildd builders on "
                     "127.0.0.1 and print their URLs as JSON.")
     parser.add_argument("--builders", type=int, default=4,

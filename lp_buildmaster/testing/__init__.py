@@ -1,0 +1,15 @@
+"""Fake builders (and fakes of the master's other collaborators) for tests,
+benchmarks and the demo, as Buildbot keeps its fakes under buildbot/test/fake.
+
+- C{simulator}: L{SimulatedFarm}, many simulated launchpad-buildd builders
+  speaking the real protocol over loopback HTTP in one process, and its
+  C{python -m lp_buildmaster.testing.simulator} program (benchmarks run it
+  in a process of its own);
+- C{mockslaves}: the seed's mock slaves (C{OkSlave}, C{WaitingSlave}, ...),
+  in-process L{ISlave} providers that answer as the seed's doctest expects.
+
+What lives here may import from any layer of the project (it fakes the
+outside world for all of them) but nothing in tests/ or benchmarks/.
+Production code imports from here only for C{make run}'s demo farm
+(L{lp_buildmaster.demo}); nothing else on the production path may.
+"""
