@@ -1,7 +1,18 @@
 """What the parts of the master are, as zope interfaces.
 
 The scanner and the dispatcher only talk to these, so tests swap in mock
-slaves and recording stores without patching.
+slaves and an in-memory store (L{lp_buildmaster.testing.fakestore})
+without patching.
+
+The second half is the store's contract: L{IStore} and one interface per
+connector component, as Buildbot's database connector components are
+typed. Every method returns a Deferred of plain data: frozen records of
+L{lp_buildmaster.model.records} (or the component's own dataclasses),
+ids, booleans, lists and dicts of them, never a live row or cursor. The
+real components (L{lp_buildmaster.store}) and the fake declare and
+implement them, and tests/test_store_contract.py holds both to them.
+This module is longer than about 400 lines because the contracts are
+read together: splitting them would scatter one API across files.
 """
 
 from zope.interface import Attribute, Interface
@@ -127,6 +138,9 @@ class ILibrarianClient(Interface):
         C{token}, plus an expiring token that opens a restricted file."""
 
 
+# -- The store ------------------------------------------------------------
+
+
 class IStore(Interface):
     """The database: one connector component per table group."""
 
@@ -136,30 +150,478 @@ class IStore(Interface):
     library = Attribute("An L{ILibraryStore}.")
     distro = Attribute("An L{IDistroStore}.")
     sources = Attribute("An L{ISourceStore}.")
+    jobs = Attribute("An L{IJobStore}.")
+    binaries = Attribute("An L{IBinaryStore}.")
+    dispatch = Attribute("An L{IDispatchStore}.")
+    world = Attribute("An L{IWorldStore}.")
+    masters = Attribute("An L{IMasterStore}.")
+    statements = Attribute("Statements sent so far (benchmarks, metrics).")
 
-    def runInteraction(fn, *args, **kwargs):
-        """Run C{fn(cursor, ...)} in one transaction."""
+    def ping():
+        """Fires True when the database answers, False when not; never
+        fails."""
+
+    def close():
+        """Release the connections."""
 
 
 class IBuilderStore(Interface):
     """Builder rows."""
 
+    def get(builder_id):
+        """Fires with the L{Builder} of that id, or None."""
+
+    def getByName(name):
+        """Fires with the L{Builder} called C{name}, or None."""
+
+    def all(processor=None):
+        """Fires with every L{Builder} (of processor id C{processor}), by
+        name."""
+
+    def add(name, url, processor, title="", virtualized=False, manual=False,
+            vm_host=None):
+        """Create a builder (active, ok, clean, no failures); fires with
+        its id, or fails with C{DuplicateName}."""
+
+    def update(builder_id, **values):
+        """Set columns (url, title, virtualized, manual, active, builderok,
+        failnotes, failure_count, vm_host, clean, processor); any other
+        raises ValueError at once. Failnotes are bounded text."""
+
+    def failBuilder(builder_id, reason):
+        """Not ok any more, with C{reason} as its failnotes."""
+
 
 class IBuildStore(Interface):
-    """Build rows."""
+    """Build rows, read with their archive, series and source."""
+
+    def get(build_id):
+        """Fires with the L{Build} of that id, or None."""
+
+    def getMany(build_ids):
+        """Fires with C{{id: Build}} of those that exist."""
+
+    def list(state=None, limit=100):
+        """Fires with L{Build}s newest first (only those in C{state})."""
+
+    def update(build_id, **values):
+        """Set columns (buildstate, builder, date_started, datebuilt,
+        buildduration, buildlog, upload_log, dependencies, failure_count,
+        pocket); any other raises ValueError at once."""
+
+    def create(distroarchrelease, sourcepackagerelease, archive, pocket,
+               buildstate=None):
+        """A new build (NEEDSBUILD by default), not queued; fires with its
+        id."""
+
+    def request(distroarchrelease, sourcepackagerelease, archive, pocket):
+        """A new NEEDSBUILD build queued with its automatic score; fires
+        with its id, or fails with C{DuplicateBuild} when one of that
+        source, architecture, archive and pocket is pending or building."""
+
+    def retry(build_id, from_states):
+        """Make a build in one of C{from_states} NEEDSBUILD as if new and
+        queue it with its automatic score; fires with the new queue
+        entry's id, or None when it was in no such state."""
+
+    def transition(build_id, from_state, to_state, dequeue=False):
+        """Move a build from C{from_state} to C{to_state} (dropping its
+        queue entry with C{dequeue}); fires with whether it was in
+        C{from_state}."""
+
+    def dispatchContext(build_id):
+        """Fires with None for an unknown build, else the dict
+        C{buildmaster-admin why} explains: build, queue, builders, busy,
+        chroot, published, pending, mean_duration, now."""
 
 
 class IBuildQueueStore(Interface):
-    """BuildQueue rows and candidate selection."""
+    """BuildQueue rows: the jobs waiting or running, and their scores."""
+
+    def get(buildqueue_id):
+        """Fires with the L{BuildQueue} of that id, or None."""
+
+    def getByBuild(build_id):
+        """Fires with the L{BuildQueue} of a build, or None."""
+
+    def getByBuilder(builder_id):
+        """Fires with the L{BuildQueue} a builder holds, or None."""
+
+    def enqueue(build_id, score=0):
+        """Queue a build with C{score}; fires with the entry's id (KeyError
+        for an unknown build)."""
+
+    def enqueueBuild(build_id):
+        """Queue a build with its automatic score; fires with the entry's
+        id."""
+
+    def pending(processor=None):
+        """Fires with the L{BuildQueue}s waiting for a builder (of
+        processor id C{processor}) in dispatch order: score descending,
+        then id."""
+
+    def all():
+        """Fires with every L{BuildQueue}: the running ones by builder,
+        then the waiting ones in dispatch order."""
+
+    def rescore(buildqueue_id, score):
+        """Set a score by hand (kept by automatic rescoring); fires with
+        whether the entry exists."""
+
+    def automatic(buildqueue_id):
+        """Back to automatic scoring; fires with the new score, or None
+        when the entry is gone or running."""
+
+    def rescoreAll():
+        """Recompute the waiting entries not scored by hand; fires with
+        C{{build_id: score}} of those that changed."""
+
+    def rescoreBuild(build_id):
+        """L{rescoreAll} for one build's entry."""
 
 
 class ILibraryStore(Interface):
     """libraryfilecontent and libraryfilealias rows."""
 
+    def getAlias(alias_id):
+        """Fires with the L{LibraryFileAlias}, or None."""
+
+    def getAliases(alias_ids):
+        """Fires with C{{id: LibraryFileAlias}} of those that exist."""
+
+    def addAlias(sha1, sha256, size, filename, mimetype, restricted=False,
+                 expires=None):
+        """Record content (once per sha1) and a new alias of it; fires
+        with the alias id."""
+
 
 class IDistroStore(Interface):
     """Distributions, releases, arch releases, processors and chroots."""
 
+    def getProcessor(name_or_id):
+        """Fires with the L{Processor} of that id (int) or name, or None."""
+
+    def processors():
+        """Fires with every L{Processor}, by name."""
+
+    def getDistribution(name):
+        """Fires with the L{Distribution}, or None."""
+
+    def getDistroRelease(distribution, name):
+        """Fires with the L{DistroRelease} of those names, or None."""
+
+    def getDistroArchRelease(distribution, series=None, arch=None):
+        """Fires with the L{DistroArchRelease} of id C{distribution}, or of
+        the distribution, series and architecture tag named, or None."""
+
+    def distroArchReleases():
+        """Fires with every L{DistroArchRelease}, by names."""
+
+    def getChroot(distroarchrelease, pocket):
+        """Fires with the L{PocketChroot}, or None."""
+
+    def chroots(distroarchrelease):
+        """Fires with the L{PocketChroot}s of an architecture, by pocket."""
+
+    def setChroot(distroarchrelease, pocket, alias):
+        """Point that chroot at library alias C{alias}."""
+
+    def getArchive(distribution, name):
+        """Fires with the L{Archive} of those names, or None."""
+
 
 class ISourceStore(Interface):
     """Source package releases, their files and publications."""
+
+    def get(spr_id):
+        """Fires with the L{SourcePackageRelease}, or None."""
+
+    def files(spr_id):
+        """Fires with C{[(alias_id, filetype)]}, the .dsc first."""
+
+    def isPublished(spr_id, distrorelease, archive):
+        """Fires with whether the source is live (pending or published) in
+        that series and archive."""
+
+    def isPublishedInPocket(spr_id, distrorelease, archive, pocket):
+        """L{isPublished} in one pocket."""
+
+    def getByNameVersion(name, version):
+        """Fires with the L{SourcePackageRelease}, or None."""
+
+    def add(name, version, files, distrorelease, archive, pocket,
+            component="main", section="misc", urgency=None, maintainer="",
+            architecturehintlist="any", dsc=""):
+        """A new source with its files, published in one pocket; fires with
+        its id, or fails with C{DuplicateSource}."""
+
+
+class IJobStore(Interface):
+    """What a scan reads and writes: builders with their jobs, and jobs
+    changing state. Each method is one transaction; transitions are
+    guarded by the state they expect and say False when it was gone."""
+
+    def allVitals(previous=None):
+        """Fires with C{{name: BuilderVitals}} of every builder, reusing
+        those of C{previous} whose row did not change."""
+
+    def leasedVitals(owner, wanted, previous=None, now=None):
+        """Take the builders of C{wanted} that are free or held by a dead
+        master, for C{owner}; fires with a L{LeasedVitals}."""
+
+    def vitals(name):
+        """Fires with the L{BuilderVitals} of one builder, or None."""
+
+    def setLogtails(logtails):
+        """Store C{{queue_id: text}}."""
+
+    def finishJob(queue_id, build_id, builder_id, state, datebuilt,
+                  buildlog=None, dependencies=None, success=False):
+        """Record a collected build and free its builder; fires False when
+        the build was no longer active on that builder."""
+
+    def releaseJob(queue_id, builder_id, state=None, givenback=False,
+                   job_failed=False, builder_failed=False, failnotes=None,
+                   buildlog=None, build_failnotes=None):
+        """Take a job off its builder (NEEDSBUILD requeues, a terminal
+        state dequeues), counting failures; fires False when the job was
+        not on that builder any more."""
+
+    def countAndAct(builder_id, judge, queue_id=None):
+        """Count one failure of a builder and its job, judge the counts
+        with C{judge(builder_count, job_count)} (a L{FailureAction}) and
+        act on it; fires with C{(builder_count, job_count, action)}, or
+        None when the job was no longer on that builder."""
+
+    def countFailures(builder_id, build_id=None):
+        """One more failure of a builder (and build); fires with
+        C{(builder_count, build_count)}."""
+
+    def recordUpload(build_id, stored, binaries=(), changes=None):
+        """An accepted upload's files and binaries recorded and the build
+        FULLYBUILT; fails with C{NotAwaitingUpload} unless UPLOADING."""
+
+    def markFailedToUpload(build_id, failnotes=None):
+        """FAILEDTOUPLOAD if still awaiting its upload; fires with whether
+        it was."""
+
+    def release(owner, names):
+        """Give up the builders C{names} that C{owner} holds."""
+
+
+class IDispatchStore(Interface):
+    """Candidate selection and the two transactions of a dispatch."""
+
+    def reserve(builder_id, processor, virtualized, queue_id=None):
+        """Reserve the best runnable candidate (or entry C{queue_id}) for a
+        builder: score descending then id, archive enabled, pocket allowed
+        by the series' status, chroot present; an unpublished candidate
+        becomes SUPERSEDED on the way. Fires with a L{Reservation}, or
+        None when nothing can go."""
+
+    def start(queue_id, builder_id, when):
+        """The builder took the job: BUILDING from C{when}; fires False
+        when the reservation is gone."""
+
+    def release(queue_id, builder_id):
+        """Undo a reservation that did not start."""
+
+    def refuse(queue_id, builder_id, failnotes):
+        """A job that can never be sent: FAILEDTOBUILD and dequeued; fires
+        with whether the reservation was there."""
+
+    def context(build_id, sourcepackagerelease):
+        """Fires with the L{DispatchContext} of a build: chroot alias,
+        arch-indep flag and source file aliases."""
+
+
+class IBinaryStore(Interface):
+    """Binary packages produced by uploads, and builds waiting for some."""
+
+    def add(build_id, binaries):
+        """Record L{BinaryPackage}s of a build; fires with their number."""
+
+    def getByBuild(build_id):
+        """Fires with the L{PublishedBinary}s of a build."""
+
+    def depWaiting():
+        """Fires with every MANUALDEPWAIT build as L{DepWaitingBuild}s, by
+        id."""
+
+    def available(series_archives, names):
+        """Fires with the L{PublishedBinary}s called one of C{names} in one
+        of the C{(distrorelease, archive)} pairs."""
+
+
+class IWorldStore(Interface):
+    """The world's definitions as the admin commands edit them, and a
+    build's archive context."""
+
+    def addProcessor(name, title, description=""):
+        """Fires with the new id (C{WorldError} for a duplicate)."""
+
+    def processorRows():
+        """Fires with a dict per processor."""
+
+    def updateProcessor(processor_id, **values):
+        """Set columns of one processor."""
+
+    def addDistribution(name, title, displayname):
+        """Fires with the new id."""
+
+    def distributionRows():
+        """Fires with a dict per distribution."""
+
+    def updateDistribution(distribution_id, **values):
+        """Set columns of one distribution."""
+
+    def addSeries(distribution, name, title, version, status, parent=None):
+        """Fires with the new id."""
+
+    def seriesRows(distribution=None, series_id=None):
+        """Fires with a dict per series."""
+
+    def updateSeries(series_id, **values):
+        """Set columns of one series."""
+
+    def addArch(series_id, tag, processor_id, official=True):
+        """Fires with the new id."""
+
+    def archRows(distribution=None, series=None, arch_id=None):
+        """Fires with a dict per architecture."""
+
+    def updateArch(arch_id, **values):
+        """Set columns of one architecture."""
+
+    def addArchive(distribution, name, purpose, **values):
+        """Fires with the new id."""
+
+    def archiveRows(distribution=None, archive_id=None):
+        """Fires with a dict per archive."""
+
+    def updateArchive(archive_id, **values):
+        """Set columns of one archive."""
+
+    def primaryArchive(distribution_id):
+        """Fires with the primary archive's dict, or None."""
+
+    def setDependency(archive_id, dependency_id, pocket, component):
+        """Add or replace an archive dependency."""
+
+    def removeDependency(archive_id, dependency_id):
+        """Fires with whether there was one."""
+
+    def dependencyRows(archive_id=None):
+        """Fires with a dict per archive dependency."""
+
+    def sourcesContext(build, default_url):
+        """Fires with C{(archive, primary, dependencies,
+        primary_component)} for a build's sources.list."""
+
+
+class IMasterStore(Interface):
+    """The masters sharing the database, and their heartbeats."""
+
+    def heartbeat(name, lifetime, now=None, web_url=None,
+                  librarian_url=None):
+        """C{name} is alive C{lifetime} more seconds; fires with every
+        master's L{MasterInfo}, by name."""
+
+    def all():
+        """Fires with every master's L{MasterInfo} with its builder
+        count."""
+
+    def leave(name):
+        """A master stopping: its builders released, its row gone."""
+
+
+class IAccountStore(Interface):
+    """Accounts, API tokens, sessions and the audit log."""
+
+    def add(name, role, password_hash=None):
+        """Fires with the new id (C{DuplicateAccount} for a taken name)."""
+
+    def getByName(name):
+        """Fires with the L{Account}, or None."""
+
+    def passwordHash(name):
+        """Fires with the stored hash, or None."""
+
+    def update(account_id, role=None, password_hash=None):
+        """Change the role and/or the password hash."""
+
+    def all():
+        """Fires with a dict per account, by name."""
+
+    def createToken(account_id, description=""):
+        """Fires with C{(id, secret)}; only the secret's hash is kept."""
+
+    def revokeToken(token_id):
+        """Fires with whether a live token was revoked."""
+
+    def tokens():
+        """Fires with a dict per token."""
+
+    def byToken(secret):
+        """Fires with the L{Account} of a live token, or None."""
+
+    def createSession(account_id, lifetime):
+        """Fires with C{(cookie secret, csrf token)}."""
+
+    def bySession(secret):
+        """Fires with the live session's account and CSRF token, or None."""
+
+    def endSession(secret):
+        """End a session."""
+
+    def record(actor, origin, action, build=None, builder=None, detail=""):
+        """Append an audit log entry."""
+
+    def audit(build=None, builder=None, limit=50, before=None):
+        """Fires with L{AuditEntry}s newest first."""
+
+
+class IViewStore(Interface):
+    """Read-only joins for the dashboard, the API and the metrics."""
+
+    def build(build_id):
+        """Fires with the L{BuildView} of a build, or None."""
+
+    def builds(state=None, limit=50, finished=False, offset=0,
+               processor=None, distribution=None, series=None,
+               archive=None, source=None, builder=None):
+        """Fires with L{BuildView}s, newest first."""
+
+    def queue():
+        """Fires with the waiting L{BuildView}s in dispatch order."""
+
+    def builders(name=None):
+        """Fires with L{BuilderView}s by name."""
+
+    def averageDurations(sample=20):
+        """Fires with C{{processor id: timedelta}}."""
+
+    def builderSummaries():
+        """Fires with L{BuilderSummary}s of every builder."""
+
+    def masters():
+        """Fires with the L{MasterInfo}s."""
+
+    def queueDepths():
+        """Fires with C{{processor name: waiting jobs}}."""
+
+
+#: Each component of the store and the interface it provides.
+STORE_COMPONENTS = {
+    "builders": IBuilderStore,
+    "builds": IBuildStore,
+    "queue": IBuildQueueStore,
+    "library": ILibraryStore,
+    "distro": IDistroStore,
+    "sources": ISourceStore,
+    "jobs": IJobStore,
+    "binaries": IBinaryStore,
+    "dispatch": IDispatchStore,
+    "world": IWorldStore,
+    "masters": IMasterStore,
+}

@@ -12,7 +12,9 @@ import hmac
 import secrets
 
 from twisted.internet import defer
+from zope.interface import implementer
 
+from lp_buildmaster.interfaces import IAccountStore
 from lp_buildmaster.model.records import record
 from lp_buildmaster.store import Component
 
@@ -74,6 +76,7 @@ class DuplicateAccount(Exception):
     """An account with that name exists already."""
 
 
+@implementer(IAccountStore)
 class AccountStore(Component):
 
     @defer.inlineCallbacks

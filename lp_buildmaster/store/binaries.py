@@ -2,8 +2,10 @@
 produced, and the builds waiting for some (dependency waits)."""
 
 from twisted.internet import defer
+from zope.interface import implementer
 
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.interfaces import IBinaryStore
 from lp_buildmaster.model.packages import DepWaitingBuild, PublishedBinary
 from lp_buildmaster.model.records import fromRow
 from lp_buildmaster.store import Component
@@ -58,6 +60,7 @@ def recordBinaries(txn, build_id, binaries):
     return count
 
 
+@implementer(IBinaryStore)
 class BinaryStore(Component):
 
     def add(self, build_id, binaries):

@@ -207,11 +207,11 @@ class BuildStore(Component):
             finished builds on its processor, or None) and C{now} (the
             database's clock).
         """
-        from lp_buildmaster.enums import LIVE_PUBLISHING_STATUSES
         from lp_buildmaster.model.records import (
             Builder, BuildQueue, PocketChroot)
         from lp_buildmaster.store.builders import BUILDER_COLUMNS
         from lp_buildmaster.store.queue import QUEUE_COLUMNS
+        from lp_buildmaster.store.sources import publishedQuery
 
         @defer.inlineCallbacks
         def read(txn):
@@ -235,13 +235,9 @@ class BuildStore(Component):
                 "  FROM pocketchroot"
                 " WHERE distroarchrelease = %s AND pocket = %s",
                 (build.distroarchrelease, build.pocket.value))
-            published = yield txn.fetchone(
-                "SELECT 1 FROM sourcepackagepublishinghistory"
-                " WHERE sourcepackagerelease = %s AND distrorelease = %s"
-                "   AND archive = %s AND status = ANY(%s) LIMIT 1",
-                (build.sourcepackagerelease, build.distrorelease,
-                 build.archive,
-                 [s.value for s in LIVE_PUBLISHING_STATUSES]))
+            published = yield txn.fetchone(*publishedQuery(
+                build.sourcepackagerelease, build.distrorelease,
+                build.archive))
             pending = yield txn.fetchall(
                 "SELECT id FROM buildqueue WHERE builder IS NULL"
                 "   AND processor = %s AND virtualized = %s"

@@ -20,14 +20,15 @@ import weakref
 from typing import Optional
 
 from twisted.internet import defer
+from zope.interface import implementer
 
-from lp_buildmaster.enums import (
-    LIVE_PUBLISHING_STATUSES, RELEASED_STATUSES, BuildStatus)
+from lp_buildmaster.enums import RELEASED_STATUSES, BuildStatus
+from lp_buildmaster.interfaces import IDispatchStore
 from lp_buildmaster.store import Component
+from lp_buildmaster.store.sources import publishedQuery
 from lp_buildmaster.text import notes
 
 _RELEASED = [s.value for s in RELEASED_STATUSES]
-_LIVE = [s.value for s in LIVE_PUBLISHING_STATUSES]
 
 CANDIDATE = """
     SELECT bq.id AS queue_id, bq.build AS build_id,
@@ -89,11 +90,6 @@ def fetchCandidate(txn, args, prepare=True):
     return row
 
 
-PUBLISHED = """
-    SELECT 1 FROM sourcepackagepublishinghistory
-     WHERE sourcepackagerelease = %s AND distrorelease = %s AND archive = %s
-       AND status = ANY(%s) LIMIT 1"""
-
 #: What a build request needs beyond the Build record.
 CONTEXT = """
     SELECT pc.chroot,
@@ -123,6 +119,7 @@ class DispatchContext:
     source_files: tuple
 
 
+@implementer(IDispatchStore)
 class DispatchStore(Component):
 
     def reserve(self, builder_id, processor, virtualized, queue_id=None):
@@ -143,9 +140,9 @@ class DispatchStore(Component):
                 if row is None:
                     return (None if not superseded
                             else Reservation(None, None, tuple(superseded)))
-                published = yield txn.fetchone(PUBLISHED, (
+                published = yield txn.fetchone(*publishedQuery(
                     row["sourcepackagerelease"], row["distrorelease"],
-                    row["archive"], _LIVE))
+                    row["archive"]))
                 if published is None:
                     yield txn.execute(
                         "UPDATE build SET buildstate = %s WHERE id = %s",

@@ -9,7 +9,9 @@ import dataclasses
 from typing import Optional
 
 from twisted.internet import defer
+from zope.interface import implementer
 
+from lp_buildmaster.interfaces import IMasterStore
 from lp_buildmaster.store import Component
 
 #: The statement's own time: the caller's, or the database's.
@@ -59,6 +61,7 @@ class MasterInfo:
     builders: Optional[int] = None
 
 
+@implementer(IMasterStore)
 class MasterStore(Component):
 
     @defer.inlineCallbacks

@@ -15,6 +15,23 @@ SPR_SELECT = """
       JOIN sourcepackagename spn ON spn.id = spr.sourcepackagename"""
 
 
+_LIVE = [s.value for s in LIVE_PUBLISHING_STATUSES]
+
+
+def publishedQuery(spr_id, distrorelease, archive, pocket=None):
+    """C{(sql, args)} of the one query asking whether a source is live
+    (pending or published) in a series and archive (and C{pocket}): a row
+    if it is, none if not. Dispatch, C{why} and L{SourceStore} share it."""
+    sql = ("SELECT 1 FROM sourcepackagepublishinghistory"
+           " WHERE sourcepackagerelease = %s AND distrorelease = %s"
+           "   AND archive = %s AND status = ANY(%s)")
+    args = (spr_id, distrorelease, archive, _LIVE)
+    if pocket is not None:
+        sql += " AND pocket = %s"
+        args += (pocket.value,)
+    return sql + " LIMIT 1", args
+
+
 class DuplicateSource(Exception):
     """A source package release of that name and version exists."""
 
@@ -40,11 +57,7 @@ class SourceStore(Component):
     def isPublished(self, spr_id, distrorelease, archive):
         """Whether the source is live in that series and archive."""
         row = yield self._one(
-            "SELECT 1 FROM sourcepackagepublishinghistory"
-            " WHERE sourcepackagerelease = %s AND distrorelease = %s"
-            "   AND archive = %s AND status = ANY(%s) LIMIT 1",
-            (spr_id, distrorelease, archive,
-             [s.value for s in LIVE_PUBLISHING_STATUSES]))
+            *publishedQuery(spr_id, distrorelease, archive))
         return row is not None
 
     @defer.inlineCallbacks
@@ -59,12 +72,7 @@ class SourceStore(Component):
     def isPublishedInPocket(self, spr_id, distrorelease, archive, pocket):
         """Whether the source is live in that series, archive and pocket."""
         row = yield self._one(
-            "SELECT 1 FROM sourcepackagepublishinghistory"
-            " WHERE sourcepackagerelease = %s AND distrorelease = %s"
-            "   AND archive = %s AND pocket = %s AND status = ANY(%s)"
-            " LIMIT 1",
-            (spr_id, distrorelease, archive, pocket.value,
-             [s.value for s in LIVE_PUBLISHING_STATUSES]))
+            *publishedQuery(spr_id, distrorelease, archive, pocket))
         return row is not None
 
     def add(self, name, version, files, distrorelease, archive, pocket,

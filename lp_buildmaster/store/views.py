@@ -10,8 +10,10 @@ import dataclasses
 from typing import Optional
 
 from twisted.internet import defer
+from zope.interface import implementer
 
 from lp_buildmaster.enums import TERMINAL_BUILD_STATES, BuildStatus
+from lp_buildmaster.interfaces import IViewStore
 from lp_buildmaster.model.records import (
     Build, Builder, BuildQueue, fromRow, record)
 from lp_buildmaster.store import Component
@@ -141,6 +143,7 @@ def _buildView(row):
                      log=log, upload_log=upload_log)
 
 
+@implementer(IViewStore)
 class ViewStore(Component):
     """Read-only queries for the dashboard, the API and the metrics."""
 

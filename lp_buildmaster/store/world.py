@@ -8,10 +8,12 @@ names, ready for ``buildmaster-admin --json``.
 
 import psycopg2
 from twisted.internet import defer
+from zope.interface import implementer
 
 from lp_buildmaster.enums import (
     LIVE_PUBLISHING_STATUSES, ArchivePurpose, DistroReleaseStatus,
     PackagePublishingPocket)
+from lp_buildmaster.interfaces import IWorldStore
 from lp_buildmaster.model.archivedeps import (
     ArchiveDependency, ArchiveSource)
 from lp_buildmaster.store import Component
@@ -111,6 +113,7 @@ def dependencyRow(row):
     return _enums(row, pocket=PackagePublishingPocket)
 
 
+@implementer(IWorldStore)
 class WorldStore(Component):
 
     @defer.inlineCallbacks
