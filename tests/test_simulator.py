@@ -24,6 +24,7 @@ from twisted.trial import unittest
 from twisted.web import resource, server, static
 from twisted.web.xmlrpc import Fault, Proxy
 
+import lp_buildmaster
 from lp_buildmaster.testing import simulator
 from lp_buildmaster.testing.simulator import (
     BuildLog, BuildProfile, SimulatedFarm, makeBinaryResults)
@@ -915,8 +916,8 @@ class ProgramTests(unittest.TestCase):
         protocol = _JsonLine()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            [os.path.dirname(os.path.dirname(os.path.dirname(
-                os.path.abspath(simulator.__file__))))] + sys.path)
+            [os.path.dirname(os.path.dirname(os.path.abspath(
+                lp_buildmaster.__file__)))] + sys.path)
         transport = reactor.spawnProcess(
             protocol, sys.executable,
             [sys.executable, "-m", "lp_buildmaster.testing.simulator",

@@ -1,10 +1,10 @@
 """Fake builders (and fakes of the master's other collaborators) for tests,
 benchmarks and the demo, as Buildbot keeps its fakes under buildbot/test/fake.
 
-- C{simulator}: L{SimulatedFarm}, many simulated launchpad-buildd builders
+- C{simulator/}: L{SimulatedFarm}, many simulated launchpad-buildd builders
   speaking the real protocol over loopback HTTP in one process, and its
   C{python -m lp_buildmaster.testing.simulator} program (benchmarks run it
-  in a process of its own);
+  in a process of its own); its C{__init__} lists its modules;
 - C{mockslaves}: the seed's mock slaves (C{OkSlave}, C{WaitingSlave}, ...),
   in-process L{ISlave} providers that answer as the seed's doctest expects.
 
