@@ -137,20 +137,8 @@ def gunzippedSize(path):
 
 
 def makeSlave(url):
-    """The master's builder client; plain treq streaming if it is not
-    there."""
-    try:
-        from lp_buildmaster.slave import BuilderSlave
-    except ImportError:
-        import treq
-
-        class BuilderSlave:
-            def __init__(self, name, url):
-                self.url = url
-
-            def getFile(self, name, sink):
-                d = treq.get(self.url + "filecache/" + name, unbuffered=True)
-                return d.addCallback(treq.collect, sink.write)
+    """The master's builder client."""
+    from lp_buildmaster.slave import BuilderSlave
     return BuilderSlave("bench", url)
 
 

@@ -479,28 +479,12 @@ def addLibraryFile(store, root, path):
         with path.open("rb") as f:
             return (yield root(store).addFile(
                 path.name, path.stat().st_size, f, mimetypeOf(path)))
-    content_store = ContentStore(root)
-    try:
-        from lp_buildmaster.librarian.client import LibrarianClient
-    except ImportError:
-        LibrarianClient = None
-    if LibrarianClient is not None:
-        client = LibrarianClient(store, content_store, base_url="",
-                                 secret="")
-        with path.open("rb") as f:
-            return (yield client.addFile(
-                path.name, path.stat().st_size, f, mimetypeOf(path)))
-    pending = content_store.newFile()
-    try:
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(65536), b""):
-                pending.write(chunk)
-        stored = pending.commit()
-    except BaseException:
-        pending.abort()
-        raise
-    return (yield store.library.addAlias(*stored, path.name,
-                                         mimetypeOf(path)))
+    from lp_buildmaster.librarian.client import LibrarianClient
+    client = LibrarianClient(store, ContentStore(root), base_url="",
+                             secret="")
+    with path.open("rb") as f:
+        return (yield client.addFile(
+            path.name, path.stat().st_size, f, mimetypeOf(path)))
 
 
 @defer.inlineCallbacks

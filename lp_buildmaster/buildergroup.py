@@ -18,6 +18,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from lp_buildmaster import metrics
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model import failure
 from lp_buildmaster.model.policy import checkCollectionPolicy
@@ -95,8 +96,7 @@ class BuilderGroup:
             when uploads are processed outside the master).
         @param notifier: a L{lp_buildmaster.notify.BuildNotifier} or None.
         """
-        if clock is None:
-            from twisted.internet import reactor as clock
+        clock = orReactor(clock)
         self.logger = logger
         self.store = store
         self.librarian = librarian

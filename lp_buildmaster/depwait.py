@@ -27,6 +27,7 @@ import operator
 from debian.deb822 import PkgRelation
 from twisted.internet import defer
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.packages import isPackageName, parseVersion
 from lp_buildmaster.periodic import PeriodicService
@@ -157,8 +158,7 @@ def retryDepWaits(store, clock=None, logger=None, reported=None):
         each once; entries of builds no longer waiting are dropped.
     @return: a Deferred firing with the ids of the builds retried.
     """
-    if clock is None:
-        from twisted.internet import reactor as clock
+    clock = orReactor(clock)
     logger = logger or logging.getLogger("lp_buildmaster.depwait")
     reported = set() if reported is None else reported
     started = clock.seconds()

@@ -22,6 +22,7 @@ from twisted.cred import portal
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.web.listening import ListeningService, tcpEndpoint
 
 log = Logger(namespace="lp_buildmaster.manhole")
@@ -134,8 +135,7 @@ def makeManholeService(port, authorized_keys_path, namespace,
         each start.
     @raise ManholeError: the authorized_keys file or host key is unusable.
     """
-    if reactor is None:
-        from twisted.internet import reactor
+    reactor = orReactor(reactor)
     if not authorized_keys_path or not os.path.isfile(authorized_keys_path):
         raise ManholeError(
             "the manhole needs an authorized_keys file; %r is not one"

@@ -24,6 +24,7 @@ from twisted.python import failure
 
 from lp_buildmaster import failures, metrics
 from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job, utcnow
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.instant import InstantDispatch, parseQueuePayload
 from lp_buildmaster.model import archivedeps
@@ -103,10 +104,8 @@ class Dispatcher:
             after this many seconds or once L{jobQueued} says a job came
             (instant dispatch does); 0 asks at every idle scan.
         """
-        if clock is None:
-            from twisted.internet import reactor as clock
-        if reactor is None:
-            from twisted.internet import reactor
+        clock = orReactor(clock)
+        reactor = orReactor(reactor)
         self.store = store
         self.librarian = librarian
         self.clock = clock

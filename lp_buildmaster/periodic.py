@@ -3,6 +3,8 @@
 from twisted.application import service
 from twisted.internet import defer, task
 
+from lp_buildmaster.clock import orReactor
+
 
 class PeriodicService(service.Service):
     """Calls C{self.run()} (defined by subclasses, returning a Deferred
@@ -14,8 +16,7 @@ class PeriodicService(service.Service):
     """
 
     def __init__(self, clock=None, interval=60.0):
-        if clock is None:
-            from twisted.internet import reactor as clock
+        clock = orReactor(clock)
         self.clock = clock
         self.interval = interval
         self._loop = None

@@ -23,19 +23,13 @@ from lp_buildmaster import failures, metrics
 from lp_buildmaster.assignment import assign
 from lp_buildmaster.buildergroup import (
     BUILDERFAIL_NOTES, BuilderHandle, Job, utcnow)
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.records import makeCookie
 from lp_buildmaster.outage import DatabaseWatch
 from lp_buildmaster.slave import SlaveError, SlaveFault
 
 IDLE = "BuilderStatus.IDLE"
-
-
-class LostJob(SlaveError):
-    """A builder is idle or busy elsewhere but the database says it has a
-    job: the builder lost it (restarted, or cleaned by hand)."""
-
-    transient = True
 
 
 def _few(names, count=5):
@@ -420,8 +414,7 @@ class ScannerManager(service.Service):
         @param database: the L{DatabaseWatch} that pauses scans while the
             database is unavailable (one is made by default).
         """
-        if clock is None:
-            from twisted.internet import reactor as clock
+        clock = orReactor(clock)
         self.store = store
         self.control = control if control is not None else store
         self.group = group

@@ -25,6 +25,7 @@ from twisted.logger import (
 from twisted.web import server
 
 from lp_buildmaster import failures
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.logfile import JSONLinesObserver
 from lp_buildmaster.buildergroup import BuilderGroup
 from lp_buildmaster.librarian.api import LibrarianAPI, LibrarianRoot
@@ -80,8 +81,7 @@ class MasterService(service.MultiService):
 
     def __init__(self, config, dsn, reactor=None):
         super().__init__()
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = orReactor(reactor)
         self.reactor = reactor
         self.config = config
         self.dsn = dsn
@@ -339,10 +339,7 @@ class MasterService(service.MultiService):
             DemoFarm(self, config.master_demo).setServiceParent(self)
 
     def _addDepWait(self):
-        try:
-            from lp_buildmaster.depwait import DepWaitRetrier
-        except ImportError:
-            return
+        from lp_buildmaster.depwait import DepWaitRetrier
         DepWaitRetrier(self.store, self.reactor,
                        interval=self.config.depwait_interval
                        ).setServiceParent(self)

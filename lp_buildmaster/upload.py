@@ -39,6 +39,7 @@ from twisted.internet import defer, threads
 from twisted.logger import Logger
 
 from lp_buildmaster import failures
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.packages import (
     PACKAGE_FILETYPES, InvalidBinaryFilename, parseDebFilename)
@@ -176,8 +177,7 @@ class UploadArea:
         """
         if parseCookie(cookie) is None:
             raise ValueError("not a build cookie: %r" % (cookie,))
-        if clock is None:
-            from twisted.internet import reactor as clock
+        clock = orReactor(clock)
         builder = getattr(slave, "name", None)
         if len(filemap) > self.max_files:
             # The builder sent them: its fault, counted once.
@@ -432,8 +432,7 @@ class UploadProcessor:
     """Processes the leaves of an L{UploadArea}'s incoming/."""
 
     def __init__(self, store, librarian, area, log=None, clock=None):
-        if clock is None:
-            from twisted.internet import reactor as clock
+        clock = orReactor(clock)
         self.store = store
         self.librarian = librarian
         self.area = area

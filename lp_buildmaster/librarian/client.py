@@ -11,6 +11,7 @@ from urllib.parse import quote
 from twisted.internet import defer, task
 from zope.interface import implementer
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.interfaces import ILibrarianClient
 from lp_buildmaster.librarian.backends import asBackend
 from lp_buildmaster.librarian.tokens import makeToken
@@ -138,8 +139,7 @@ class LibrarianClient(CopyingClient):
 
     def __init__(self, store, content_store, base_url, secret, clock=None,
                  token_lifetime=3600, cooperator=None):
-        if clock is None:
-            from twisted.internet import reactor as clock
+        clock = orReactor(clock)
         self.store = store
         self.backend = asBackend(content_store)
         self.base_url = base_url.rstrip("/")

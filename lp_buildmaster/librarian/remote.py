@@ -17,6 +17,7 @@ from twisted.internet import defer, task
 from twisted.web.client import FileBodyProducer
 from zope.interface import implementer
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.interfaces import ILibrarianClient
 from lp_buildmaster.librarian.backends import SpooledContent
 from lp_buildmaster.librarian.client import (
@@ -72,8 +73,7 @@ class RemoteLibrarianClient(CopyingClient):
 
     def __init__(self, base_url, secret, spool, reactor=None, pool=None,
                  cooperator=None):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = orReactor(reactor)
         self.base_url = base_url.rstrip("/")
         self.secret = secret.decode("ascii") if isinstance(
             secret, bytes) else secret

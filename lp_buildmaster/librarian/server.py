@@ -16,6 +16,7 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from lp_buildmaster import failures
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.librarian.backends import ContentNotFound, asBackend
 from lp_buildmaster.librarian.gunzip import (
     GunzipProducer, acceptsGzip, isGzippedText)
@@ -40,8 +41,7 @@ class LibrarianResource(resource.Resource):
             the database is away, nothing is tried).
         """
         resource.Resource.__init__(self)
-        if clock is None:
-            from twisted.internet import reactor as clock
+        clock = orReactor(clock)
         self.database = database
         self._errors = failures.OncePerChange()
         self.store = store

@@ -16,6 +16,7 @@ from twisted.logger import Logger
 from twisted.web import server
 
 from lp_buildmaster import config as configmodule
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.librarian.api import LibrarianAPI, LibrarianRoot
 from lp_buildmaster.librarian.backends import backendFromConfig
 from lp_buildmaster.librarian.client import LibrarianClient
@@ -61,8 +62,7 @@ class LibrarianService(service.MultiService):
 
     def __init__(self, config, dsn, reactor=None):
         super().__init__()
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = orReactor(reactor)
         self.reactor = reactor
         self.config = config
         self.dsn = dsn

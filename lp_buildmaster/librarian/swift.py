@@ -21,6 +21,7 @@ from twisted.web import server
 from twisted.web.client import FileBodyProducer
 from zope.interface import implementer
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.librarian.backends import (
     ContentNotFound, IContentBackend, SpooledContent)
 
@@ -95,8 +96,7 @@ class SwiftBackend:
 
     def __init__(self, auth_url, user, key, container, spool,
                  reactor=None, pool=None):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = orReactor(reactor)
         self.auth_url = auth_url
         self.user = user
         self.key = key

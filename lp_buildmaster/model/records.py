@@ -211,10 +211,6 @@ class Build:
             return self.distrorelease_name
         return "%s-%s" % (self.distrorelease_name, self.pocket.name.lower())
 
-    @property
-    def cookieless_name(self):
-        return "%s_%s" % (self.source_name, self.source_version)
-
 
 @implementer(IBuildQueue)
 @record

@@ -14,6 +14,7 @@ resource tree, for tests.
 
 from twisted.web import resource, server
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.web.api import ApiResource
 from lp_buildmaster.web.auth import Authenticator
 from lp_buildmaster.web.listening import ListeningService, tcpEndpoint
@@ -75,8 +76,7 @@ def makeWebService(store, config, master=None, clock=None, reactor=None):
     """A service serving L{makeWebResource} on C{[web] interface} and
     C{[web] port} (0 picks a free port; the service's C{port} tells it).
     """
-    if reactor is None:
-        from twisted.internet import reactor
+    reactor = orReactor(reactor)
     site = _QuietSite(makeWebResource(store, config, master, clock))
     site.displayTracebacks = False
     endpoint = tcpEndpoint(reactor, config.get("web", "port"),

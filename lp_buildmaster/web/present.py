@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from twisted.internet import defer
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import TERMINAL_BUILD_STATES
 from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.store.accounts import AccountStore
@@ -46,8 +47,7 @@ class Farm:
     """
 
     def __init__(self, store, config, master=None, clock=None):
-        if clock is None:
-            from twisted.internet import reactor as clock
+        clock = orReactor(clock)
         self.views = getattr(store, "views", None) or ViewStore(store)
         self.store = store
         self.accounts = getattr(store, "accounts", None) or \
