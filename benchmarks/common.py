@@ -133,6 +133,201 @@ class Simulators:
                 proc.wait()
 
 
+# --- farms in processes of their own (benchmarks/farm.py) ------------------
+
+FARM = str(Path(__file__).resolve().parent / "farm.py")
+
+
+def farmProtocol():
+    """The L{twisted.internet.protocol.ProcessProtocol} class of one
+    C{benchmarks/farm.py} process (imported late: nothing here may import
+    the reactor before a benchmark has chosen it)."""
+    from twisted.internet import defer, protocol
+
+    class FarmProcess(protocol.ProcessProtocol):
+        """Fires C{ready} with the farm's first line; L{command} sends one
+        JSON command and fires with its answer; C{ended} fires when the
+        process has gone."""
+
+        def __init__(self):
+            self.ready = defer.Deferred()
+            self.ended = defer.Deferred()
+            self.buffer = b""
+            self.waiting = []
+            self.stderr = b""
+
+        def outReceived(self, data):
+            self.buffer += data
+            while b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                reply = json.loads(line)
+                if not self.ready.called:
+                    self.ready.callback(reply)
+                elif self.waiting:
+                    self.waiting.pop(0).callback(reply)
+
+        def errReceived(self, data):
+            self.stderr = (self.stderr + data)[-20000:]
+
+        def command(self, request):
+            d = defer.Deferred()
+            self.waiting.append(d)
+            self.transport.write(json.dumps(request).encode() + b"\n")
+            return d
+
+        def processEnded(self, reason):
+            error = RuntimeError("farm process ended: %s\n%s" % (
+                reason.value, self.stderr.decode("utf-8", "replace")))
+            if not self.ready.called:
+                self.ready.errback(error)
+            for d in self.waiting:
+                d.errback(error)
+            self.waiting = []
+            self.ended.callback(None)
+
+    return FarmProcess
+
+
+class Farms:
+    """C{builders} simulated builders (C{sim-00001} ...) served by
+    C{processes} C{benchmarks/farm.py} processes, driven from the reactor
+    without ever blocking it (the master may run in the same process).
+
+    @ivar urls: C{{name: url}} of every builder, once L{start} has fired.
+    """
+
+    def __init__(self, reactor, builders, processes=2, prefix="sim"):
+        self.reactor = reactor
+        self.builders = builders
+        self.count = max(1, min(processes, builders or 1))
+        self.prefix = prefix
+        self.procs = []
+        self.urls = {}
+        self.owner = {}
+
+    def start(self):
+        """Start the processes; fires when every farm listens."""
+        from twisted.internet import defer
+        FarmProcess = farmProtocol()
+        width = max(5, len(str(self.builders)))
+        per = -(-self.builders // self.count)
+        first = 1
+        while first <= self.builders:
+            n = min(per, self.builders - first + 1)
+            proc = FarmProcess()
+            argv = [sys.executable, FARM, "--builders", str(n), "--first",
+                    str(first), "--prefix", self.prefix, "--width",
+                    str(width)]
+            self.reactor.spawnProcess(proc, sys.executable, argv,
+                                      env=dict(os.environ), path=str(ROOT))
+            self.procs.append(proc)
+            first += n
+
+        def ready(infos):
+            for proc, info in zip(self.procs, infos):
+                self.urls.update(info["builders"])
+                for name in info["builders"]:
+                    self.owner[name] = proc
+            return self
+        return defer.gatherResults(
+            [p.ready for p in self.procs], consumeErrors=True).addCallback(
+            ready)
+
+    @property
+    def pids(self):
+        return [p.transport.pid for p in self.procs
+                if p.transport is not None and p.transport.pid]
+
+    def cpuSeconds(self):
+        """User plus system CPU seconds of the farm processes so far."""
+        return sum(processCPU(pid) for pid in self.pids)
+
+    def rssMB(self):
+        return sum(processRSS(pid) for pid in self.pids)
+
+    def startBuilds(self, builds, profile=None, filemap=None, args=None):
+        """Start a build on each of C{{name: cookie}}; fires with how many
+        started."""
+        from twisted.internet import defer
+        split = collections.defaultdict(dict)
+        for name, cookie in builds.items():
+            split[self.owner[name]][name] = cookie
+        ds = [proc.command({"cmd": "start", "builds": part,
+                            "profile": profile or {}, "filemap":
+                            filemap or {}, "args": args or {}})
+              for proc, part in split.items()]
+
+        def counted(replies):
+            refused = [n for r in replies for n in r.get("refused", ())]
+            errors = [r["error"] for r in replies if "error" in r]
+            if refused or errors:
+                raise RuntimeError("builds not started: %s %s"
+                                   % (errors, refused[:5]))
+            return sum(r["started"] for r in replies)
+        return defer.gatherResults(ds, consumeErrors=True).addCallback(
+            counted)
+
+    def stamps(self, directory):
+        """Fires with C{{name: [monotonic seconds of each status() call]}}
+        from every farm, written through files in C{directory}."""
+        from twisted.internet import defer
+        paths = [str(Path(directory) / ("stamps-%d.json" % i))
+                 for i in range(len(self.procs))]
+        ds = [proc.command({"cmd": "stamps", "path": path})
+              for proc, path in zip(self.procs, paths)]
+
+        def read(_):
+            merged = {}
+            for path in paths:
+                with open(path) as f:
+                    merged.update(json.load(f))
+                os.unlink(path)
+            return merged
+        return defer.gatherResults(ds, consumeErrors=True).addCallback(read)
+
+    def report(self):
+        """Fires with each farm's CPU, reactor lag and counters."""
+        from twisted.internet import defer
+        return defer.gatherResults(
+            [p.command({"cmd": "report"}) for p in self.procs],
+            consumeErrors=True)
+
+    def stop(self):
+        """SIGTERM every farm; fires once all have gone."""
+        from twisted.internet import defer
+        for proc in self.procs:
+            if not proc.ended.called:
+                try:
+                    proc.transport.signalProcess("TERM")
+                except Exception:
+                    pass
+        return defer.gatherResults([p.ended for p in self.procs])
+
+
+def farmLag(reports):
+    """The worst reactor lag over the farms' L{Farms.report}s."""
+    worst = [r["lag_s"] for r in reports if r["lag_s"]["count"]]
+    if not worst:
+        return None
+    return {"p99": max(w["p99"] for w in worst),
+            "max": max(w["max"] for w in worst)}
+
+
+def stampGaps(stamps, names, t0, t1):
+    """From status() stamps: the gaps between consecutive calls to each
+    of C{names} within C{[t0, t1]}, and how many had none there.
+
+    @return: C{(gaps, unscanned)}.
+    """
+    found, unscanned = [], 0
+    for name in names:
+        inside = [t for t in stamps.get(name, ()) if t0 <= t <= t1]
+        if not inside:
+            unscanned += 1
+        found.extend(b - a for a, b in zip(inside, inside[1:]))
+    return found, unscanned
+
+
 # --- this process and others ------------------------------------------------
 
 def cpuSeconds():
@@ -232,6 +427,53 @@ def distribution(values, digits=3):
             "p99": round(percentile(values, 99), digits),
             "max": round(max(values), digits),
             "mean": round(statistics.fmean(values), digits)}
+
+
+def react(measure, *args):
+    """Run C{measure(reactor, *args)}, which returns a Deferred, on the
+    real reactor until it fires; return its result (its error is
+    raised)."""
+    from twisted.internet import task
+    results = []
+    try:
+        task.react(lambda reactor: measure(reactor, *args).addCallback(
+            results.append))
+    except SystemExit as e:
+        if e.code:
+            raise
+    return results[0]
+
+
+def met(result):
+    """The exit status of a benchmark: 0 when every target is met."""
+    return 0 if all(t["met"] for t in result["targets"].values()) else 1
+
+
+def databaseCounters(dsn):
+    """PostgreSQL's own counters for the database of C{dsn}: committed and
+    rolled back transactions and rows inserted, updated and deleted
+    (statistics lag by up to a second)."""
+    from lp_buildmaster.store import connection
+    conn = connection.connectSync(dsn)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_stat_clear_snapshot()")
+            cur.execute(
+                "SELECT xact_commit + xact_rollback, tup_inserted,"
+                " tup_updated, tup_deleted, tup_returned + tup_fetched"
+                " FROM pg_stat_database WHERE datname = current_database()")
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    return dict(zip(("transactions", "inserted", "updated", "deleted",
+                     "read"), row))
+
+
+def counterRates(before, after, intervals):
+    """C{after - before} of L{databaseCounters}, per interval."""
+    return {key: round((after[key] - before[key]) / intervals, 1)
+            for key in before}
 
 
 def emit(result):
