@@ -123,6 +123,9 @@ class Dispatcher:
         self._emptySince = {}
         #: C{{(processor, virtualized): when a job was last queued}}
         self._queuedAt = {}
+        #: C{{(processor, virtualized): [Deferred]}} of idle builders
+        #: waiting for the reservation in flight for that kind
+        self._asking = {}
 
     def builderIdle(self, builder, vitals=None):
         """An IDLE builder with nothing assigned: give it a job.
@@ -165,16 +168,35 @@ class Dispatcher:
         if record.virtualized and not record.clean:
             yield self.resetBuilder(builder)
         key = (record.processor, record.virtualized)
-        started = self.clock.seconds()
-        if self._knownEmpty(key, started):
+        if self._knownEmpty(key, self.clock.seconds()):
             return None
-        reservation = yield self.store.dispatch.reserve(
-            record.id, record.processor, record.virtualized)
-        if (self.empty_for and (reservation is None or (
-                reservation.queue_id is None
-                and not reservation.superseded))
-                and self._queuedAt.get(key, float("-inf")) < started):
-            self._emptySince[key] = started
+        while self.empty_for and key in self._asking:
+            # Another idle builder of this kind is asking: its answer
+            # serves this one too, unless it found a job. (Without this,
+            # every idle builder scanned while the first reservation waits
+            # asks as well, and the reservations queue up until they eat
+            # the time the answer is good for.)
+            waiter = defer.Deferred()
+            self._asking[key].append(waiter)
+            yield waiter
+            if self._knownEmpty(key, self.clock.seconds()):
+                return None
+        first = bool(self.empty_for)
+        if first:
+            self._asking[key] = []
+        started = self.clock.seconds()
+        try:
+            reservation = yield self.store.dispatch.reserve(
+                record.id, record.processor, record.virtualized)
+            if (self.empty_for and (reservation is None or (
+                    reservation.queue_id is None
+                    and not reservation.superseded))
+                    and self._queuedAt.get(key, float("-inf")) < started):
+                self._emptySince[key] = started
+        finally:
+            if first:
+                for waiter in self._asking.pop(key):
+                    waiter.callback(None)
         job = yield self._dispatchReserved(builder, reservation)
         return job
 

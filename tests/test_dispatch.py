@@ -520,3 +520,53 @@ class KnownEmptyQueueTestCase(DatabaseTestCase):
         clock.advance(15.0)
         self.assertIsNone((yield dispatcher.builderIdle(builder)))
         self.assertEqual(len(reserves), 3)
+
+    @defer.inlineCallbacks
+    def test_oneReservationInFlightPerKind(self):
+        """Idle builders of one kind scanned while a reservation for that
+        kind is in flight wait for its answer instead of asking too; when
+        it found a job, they ask for themselves."""
+        from lp_buildmaster.master import Dispatcher
+        clock = task.Clock()
+        dispatcher = Dispatcher(self.store, None, clock=clock,
+                                empty_for=15.0)
+        held = []
+        reserve = self.store.dispatch.reserve
+
+        def heldBack(*args):
+            d = defer.Deferred()
+            held.append((d, args))
+            return d
+        self.patch(self.store.dispatch, "reserve", heldBack)
+        yield self.store.runOperation("DELETE FROM buildqueue")
+        builders = []
+        for name in ("idle1", "idle2", "idle3"):
+            yield addBuilder(self.store, name)
+            record = yield self.store.builders.getByName(name)
+            builders.append(BuilderHandle(
+                record, mockslaves.OkSlave(name=name)))
+        asked = [dispatcher.builderIdle(b) for b in builders]
+        self.assertEqual(len(held), 1)
+        d, args = held.pop()
+        d.callback((yield reserve(*args)))
+        results = yield defer.gatherResults(asked)
+        self.assertEqual(results, [None, None, None])
+        self.assertEqual(held, [])
+        # A job queued while the reservation is in flight: its answer is
+        # too old, and the waiting builders ask again, one at a time.
+        clock.advance(1)
+        record = builders[0].record
+        dispatcher.jobQueued(record.processor, record.virtualized)
+        asked = [dispatcher.builderIdle(b) for b in builders]
+        self.assertEqual(len(held), 1)
+        d, args = held.pop()
+        clock.advance(1)
+        dispatcher.jobQueued(record.processor, record.virtualized)
+        clock.advance(1)
+        d.callback((yield reserve(*args)))
+        self.assertEqual(len(held), 1)
+        d, args = held.pop()
+        d.callback((yield reserve(*args)))
+        results = yield defer.gatherResults(asked)
+        self.assertEqual(results, [None, None, None])
+        self.assertEqual(held, [])
