@@ -113,6 +113,35 @@ def dependencyRow(row):
     return _enums(row, pocket=PackagePublishingPocket)
 
 
+def contextFromRows(rows, build, default_url):
+    """C{(archive, primary, dependencies)} of a build from the rows of
+    L{SOURCES_CONTEXT} (the fake store makes the same rows)."""
+    sources = {}
+    archive = primary = None
+    dependencies = []
+    for row in rows:
+        purpose = ArchivePurpose(row["purpose"])
+        url = row["archive_url"]
+        if url is None and purpose == ArchivePurpose.PRIMARY:
+            url = default_url
+        source = sources.setdefault(row["id"], ArchiveSource(
+            id=row["id"], name=row["name"], purpose=purpose, url=url,
+            has_binaries=row["has_binaries"],
+            signing_key=row["signing_key"],
+            external_dependencies=row["external_dependencies"]))
+        if row["id"] == build.archive:
+            archive = source
+        if row["id"] == row["primary_id"]:
+            primary = source
+        if row["dep_id"] is not None:
+            dependencies.append(ArchiveDependency(
+                source, PackagePublishingPocket(row["dep_pocket"]),
+                row["dep_component"]))
+    if primary is None:
+        primary = archive
+    return archive, primary, dependencies
+
+
 @implementer(IWorldStore)
 class WorldStore(Component):
 
@@ -294,29 +323,8 @@ class WorldStore(Component):
             archive=build.archive, series=build.distrorelease,
             distribution=build.distribution,
             primary=ArchivePurpose.PRIMARY.value))
-        sources = {}
-        archive = primary = None
-        dependencies = []
-        for row in rows:
-            purpose = ArchivePurpose(row["purpose"])
-            url = row["archive_url"]
-            if url is None and purpose == ArchivePurpose.PRIMARY:
-                url = default_url
-            source = sources.setdefault(row["id"], ArchiveSource(
-                id=row["id"], name=row["name"], purpose=purpose, url=url,
-                has_binaries=row["has_binaries"],
-                signing_key=row["signing_key"],
-                external_dependencies=row["external_dependencies"]))
-            if row["id"] == build.archive:
-                archive = source
-            if row["id"] == row["primary_id"]:
-                primary = source
-            if row["dep_id"] is not None:
-                dependencies.append(ArchiveDependency(
-                    source, PackagePublishingPocket(row["dep_pocket"]),
-                    row["dep_component"]))
-        if primary is None:
-            primary = archive
+        archive, primary, dependencies = contextFromRows(
+            rows, build, default_url)
         primary_component = None
         if any(d.component is None for d in dependencies):
             row = yield self._one(PRIMARY_COMPONENT, (

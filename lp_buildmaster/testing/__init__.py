@@ -6,7 +6,12 @@ benchmarks and the demo, as Buildbot keeps its fakes under buildbot/test/fake.
   C{python -m lp_buildmaster.testing.simulator} program (benchmarks run it
   in a process of its own); its C{__init__} lists its modules;
 - C{mockslaves}: the seed's mock slaves (C{OkSlave}, C{WaitingSlave}, ...),
-  in-process L{ISlave} providers that answer as the seed's doctest expects.
+  in-process L{ISlave} providers that answer as the seed's doctest expects;
+- C{fakestore} (with C{fakejobs} and C{fakeworld}): L{FakeStore}, the store
+  in memory with the seed's sample data, providing L{IStore} and every
+  component's interface, for logic tests without PostgreSQL
+  (tests/test_store_contract.py holds it and the real store to one
+  contract).
 
 What lives here may import from any layer of the project (it fakes the
 outside world for all of them) but nothing in tests/ or benchmarks/.

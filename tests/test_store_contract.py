@@ -1,0 +1,256 @@
+"""One contract, two stores: the core operations the logic relies on,
+checked against the real store (PostgreSQL) and the in-memory fake
+(lp_buildmaster.testing.fakestore), so that the fake cannot drift."""
+
+import datetime
+
+from twisted.internet import defer
+from twisted.trial import unittest
+from zope.interface.verify import verifyObject
+
+from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
+from lp_buildmaster.interfaces import STORE_COMPONENTS, IStore
+from lp_buildmaster.model.packages import BinaryPackage
+from lp_buildmaster.store.builders import DuplicateName
+from lp_buildmaster.store.builds import DuplicateBuild
+from lp_buildmaster.store.jobs import FailureAction, NotAwaitingUpload
+from lp_buildmaster.testing.fakestore import FakeStore
+from tests.database import DatabaseTestCase
+
+RELEASE = PackagePublishingPocket.RELEASE
+WHEN = datetime.datetime(2006, 1, 1, 12, 0, tzinfo=datetime.timezone.utc)
+
+
+class StoreContract:
+    """Mixed into a TestCase whose C{self.store} is a store holding the
+    sample data."""
+
+    def test_provides(self):
+        self.assertTrue(verifyObject(IStore, self.store))
+        for name, interface in STORE_COMPONENTS.items():
+            self.assertTrue(
+                verifyObject(interface, getattr(self.store, name)), name)
+
+    @defer.inlineCallbacks
+    def test_sampleData(self):
+        bob = yield self.store.builders.getByName("bob")
+        self.assertEqual((bob.id, bob.processor, bob.builderok), (1, 1, True))
+        build = yield self.store.builds.get(8)
+        self.assertEqual((build.buildstate, build.builder, build.source_name,
+                          build.distrorelease_name, build.processor_name),
+                         (BuildStatus.BUILDING, 1, "mozilla-firefox",
+                          "hoary", "x86"))
+        queue = yield self.store.queue.getByBuilder(1)
+        self.assertEqual((queue.id, queue.build, queue.lastscore),
+                         (1, 8, 1000))
+        files = yield self.store.sources.files(build.sourcepackagerelease)
+        self.assertEqual([t for _, t in files], ["dsc", "tarball"])
+        self.assertTrue((yield self.store.sources.isPublished(
+            build.sourcepackagerelease, build.distrorelease,
+            build.archive)))
+        dar = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "amd64")
+        self.assertEqual(dar.title,
+                         "The Hoary Hedgehog Release for amd64 (amd64)")
+
+    @defer.inlineCallbacks
+    def test_builders(self):
+        x86 = yield self.store.distro.getProcessor("x86")
+        new = yield self.store.builders.add("zed", "http://z/", x86.id)
+        yield self.assertFailure(
+            self.store.builders.add("zed", "http://y/", x86.id),
+            DuplicateName)
+        self.assertRaises(ValueError, self.store.builders.update, new,
+                          owner="me")
+        yield self.store.builders.failBuilder(new, "broken badly")
+        zed = yield self.store.builders.get(new)
+        self.assertEqual((zed.title, zed.builderok, zed.failnotes),
+                         ("zed", False, "broken badly"))
+        names = [b.name for b in (yield self.store.builders.all(x86.id))]
+        self.assertEqual(names, ["bob", "frog", "zed"])
+
+    @defer.inlineCallbacks
+    def queueTwo(self, scores=(5, 50)):
+        """Two more queued builds of build 10's source on hoary i386."""
+        template = yield self.store.builds.get(10)
+        ids = []
+        for score in scores:
+            build_id = yield self.store.builds.create(
+                template.distroarchrelease, template.sourcepackagerelease,
+                template.archive, RELEASE)
+            queue_id = yield self.store.queue.enqueue(build_id, score)
+            ids.append((build_id, queue_id))
+        return template, ids
+
+    @defer.inlineCallbacks
+    def test_pendingOrder(self):
+        _, [(_, low), (_, high)] = yield self.queueTwo((5, 50))
+        pending = yield self.store.queue.pending()
+        self.assertEqual([q.id for q in pending], [high, 2, low])
+        yield self.store.queue.rescore(low, 50)
+        pending = yield self.store.queue.pending(processor=1)
+        # Equal scores: the older entry first.
+        self.assertEqual([q.id for q in pending], [low, high, 2])
+
+    @defer.inlineCallbacks
+    def test_reserveNeedsAChroot(self):
+        yield self.queueTwo()
+        reservation = yield self.store.dispatch.reserve(2, 1, False)
+        self.assertIsNone(reservation)
+
+    @defer.inlineCallbacks
+    def test_reserveStartRelease(self):
+        template, [_, (build_id, queue_id)] = yield self.queueTwo((5, 50))
+        yield self.store.distro.setChroot(template.distroarchrelease,
+                                          RELEASE, 1)
+        reservation = yield self.store.dispatch.reserve(2, 1, False)
+        self.assertEqual((reservation.queue_id, reservation.build_id),
+                         (queue_id, build_id))
+        # Nothing else for another builder of a virtualized kind.
+        self.assertIsNone((yield self.store.dispatch.reserve(2, 1, True)))
+        yield self.store.dispatch.release(queue_id, 2)
+        entry = yield self.store.queue.get(queue_id)
+        self.assertIsNone(entry.builder)
+        reservation = yield self.store.dispatch.reserve(2, 1, False)
+        self.assertEqual(reservation.queue_id, queue_id)
+        self.assertTrue((yield self.store.dispatch.start(queue_id, 2, WHEN)))
+        self.assertFalse((yield self.store.dispatch.start(queue_id, 2, WHEN)))
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual((build.buildstate, build.builder, build.date_started),
+                         (BuildStatus.BUILDING, 2, WHEN))
+        vitals = yield self.store.jobs.vitals("frog")
+        self.assertEqual((vitals.queue_id, vitals.build_id,
+                          vitals.build_state, vitals.buildstart),
+                         (queue_id, build_id, BuildStatus.BUILDING, WHEN))
+
+    @defer.inlineCallbacks
+    def test_reserveSupersedesUnpublished(self):
+        yield self.store.distro.setChroot(1, PackagePublishingPocket.UPDATES,
+                                          1)
+        build_id = yield self.store.builds.create(
+            1, 1, 1, PackagePublishingPocket.UPDATES)
+        queue_id = yield self.store.queue.enqueue(build_id, 9999)
+        # pmount is published in warty UPDATES: reserved.
+        reservation = yield self.store.dispatch.reserve(2, 1, False)
+        self.assertEqual(reservation.queue_id, queue_id)
+        yield self.store.dispatch.refuse(queue_id, 2, "bad request")
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual((build.buildstate, build.failnotes),
+                         (BuildStatus.FAILEDTOBUILD, "bad request"))
+        self.assertIsNone((yield self.store.queue.get(queue_id)))
+
+    @defer.inlineCallbacks
+    def test_finishJobOnce(self):
+        done = yield self.store.jobs.finishJob(
+            1, 8, 1, BuildStatus.FAILEDTOBUILD, WHEN, success=False)
+        self.assertTrue(done)
+        again = yield self.store.jobs.finishJob(
+            1, 8, 1, BuildStatus.FAILEDTOBUILD, WHEN)
+        self.assertFalse(again)
+        build = yield self.store.builds.get(8)
+        self.assertEqual((build.buildstate, build.datebuilt,
+                          build.buildduration),
+                         (BuildStatus.FAILEDTOBUILD, WHEN,
+                          WHEN - datetime.datetime(
+                              2005, 1, 1, 8, tzinfo=datetime.timezone.utc)))
+        self.assertIsNone((yield self.store.queue.getByBuilder(1)))
+
+    @defer.inlineCallbacks
+    def test_releaseJobGivenBack(self):
+        self.assertFalse((yield self.store.jobs.releaseJob(1, 2)))
+        self.assertTrue((yield self.store.jobs.releaseJob(
+            1, 1, givenback=True, job_failed=True, builder_failed=True)))
+        entry = yield self.store.queue.get(1)
+        self.assertEqual((entry.builder, entry.buildstart, entry.lastscore),
+                         (None, None, 0))
+        build = yield self.store.builds.get(8)
+        self.assertEqual((build.buildstate, build.builder,
+                          build.failure_count),
+                         (BuildStatus.NEEDSBUILD, None, 1))
+        bob = yield self.store.builders.get(1)
+        self.assertEqual((bob.failure_count, bob.builderok), (1, True))
+
+    @defer.inlineCallbacks
+    def test_countAndAct(self):
+        seen = []
+
+        def judge(builder_count, job_count):
+            seen.append((builder_count, job_count))
+            return FailureAction(job_state=BuildStatus.NEEDSBUILD,
+                                 failnotes="it broke",
+                                 reset_builder_count=True)
+        result = yield self.store.jobs.countAndAct(1, judge, queue_id=1)
+        self.assertEqual(result[:2], (1, 1))
+        self.assertEqual(seen, [(1, 1)])
+        bob = yield self.store.builders.get(1)
+        self.assertEqual((bob.failure_count, bob.builderok, bob.failnotes),
+                         (0, False, "it broke"))
+        self.assertIsNone((yield self.store.jobs.countAndAct(
+            1, judge, queue_id=1)))
+        counts = yield self.store.jobs.countFailures(2, 10)
+        self.assertEqual(counts, (1, 1))
+
+    @defer.inlineCallbacks
+    def test_retryAndTransition(self):
+        self.assertIsNone((yield self.store.builds.retry(
+            3, [BuildStatus.FULLYBUILT])))
+        queue_id = yield self.store.builds.retry(
+            3, [BuildStatus.FAILEDTOBUILD])
+        entry = yield self.store.queue.get(queue_id)
+        self.assertEqual(entry.build, 3)
+        yield self.assertFailure(self.store.builds.request(
+            (yield self.store.builds.get(3)).distroarchrelease,
+            (yield self.store.builds.get(3)).sourcepackagerelease, 1,
+            RELEASE), DuplicateBuild)
+        self.assertTrue((yield self.store.builds.transition(
+            3, BuildStatus.NEEDSBUILD, BuildStatus.SUPERSEDED,
+            dequeue=True)))
+        self.assertFalse((yield self.store.builds.transition(
+            3, BuildStatus.NEEDSBUILD, BuildStatus.SUPERSEDED)))
+        self.assertIsNone((yield self.store.queue.getByBuild(3)))
+
+    @defer.inlineCallbacks
+    def test_binariesAndDepWaits(self):
+        waiting = yield self.store.binaries.depWaiting()
+        self.assertEqual([(w.id, w.dependencies) for w in waiting],
+                         [(4, "libc6 (>= 2.3.5)")])
+        yield self.store.binaries.add(1, [
+            BinaryPackage("libc6", "2.4-1", "i386")])
+        build = yield self.store.builds.get(1)
+        found = yield self.store.binaries.available(
+            [(build.distrorelease, build.archive)], ["libc6", "zlib"])
+        self.assertEqual([(b.name, b.version, b.pocket) for b in found],
+                         [("libc6", "2.4-1", RELEASE)])
+
+    @defer.inlineCallbacks
+    def test_upload(self):
+        yield self.assertFailure(self.store.jobs.recordUpload(8, []),
+                                 NotAwaitingUpload)
+        self.assertFalse((yield self.store.jobs.markFailedToUpload(8)))
+        yield self.store.builds.update(8, buildstate=BuildStatus.UPLOADING)
+        self.assertTrue((yield self.store.jobs.markFailedToUpload(
+            8, "no changes")))
+        build = yield self.store.builds.get(8)
+        self.assertEqual((build.buildstate, build.failnotes),
+                         (BuildStatus.FAILEDTOUPLOAD, "no changes"))
+
+    @defer.inlineCallbacks
+    def test_dispatchContext(self):
+        context = yield self.store.builds.dispatchContext(10)
+        self.assertEqual(context["pending"], [2])
+        self.assertEqual(sorted(context["busy"]), [1])
+        self.assertEqual([b.name for b in context["builders"]],
+                         ["bob", "frog"])
+        self.assertEqual((context["published"], context["chroot"]),
+                         (True, None))
+        self.assertIsNone((yield self.store.builds.dispatchContext(999)))
+
+
+class FakeStoreContractTests(StoreContract, unittest.TestCase):
+
+    def setUp(self):
+        self.store = FakeStore()
+
+
+class RealStoreContractTests(StoreContract, DatabaseTestCase):
+    pass
