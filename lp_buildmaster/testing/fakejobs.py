@@ -3,7 +3,7 @@ scan's vitals, leases and transitions), dispatch (candidate selection,
 reservation, start) and binaries (dependency waits).
 
 Each mirrors its real component in L{lp_buildmaster.store} statement by
-statement, on the rows of L{lp_buildmaster.testing.fakestore.Tables}.
+statement, on the rows of L{lp_buildmaster.testing.faketables.Tables}.
 """
 
 import datetime
@@ -19,7 +19,7 @@ from lp_buildmaster.store.dispatch import DispatchContext, Reservation
 from lp_buildmaster.store.jobs import (
     ACTIVE_STATES, AWAITING_UPLOAD, NotAwaitingUpload)
 from lp_buildmaster.store.vitals import BuilderVitals, LeasedVitals
-from lp_buildmaster.testing.fakestore import (
+from lp_buildmaster.testing.faketables import (
     BUILDER_FIELDS, FakeComponent, _published, _succeed, blocked)
 from lp_buildmaster.text import notes
 

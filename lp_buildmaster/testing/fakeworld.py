@@ -1,6 +1,6 @@
 """The fake store's world (the definitions the admin commands edit, and a
 build's archive context) and masters (heartbeats), on the rows of
-L{lp_buildmaster.testing.fakestore.Tables}, as L{lp_buildmaster.store.world}
+L{lp_buildmaster.testing.faketables.Tables}, as L{lp_buildmaster.store.world}
 and L{lp_buildmaster.store.masters} keep them in PostgreSQL.
 """
 
@@ -13,7 +13,7 @@ from lp_buildmaster.interfaces import IMasterStore, IWorldStore
 from lp_buildmaster.store.masters import MasterInfo
 from lp_buildmaster.store.world import (
     WorldError, archiveRow, contextFromRows, dependencyRow, seriesRow)
-from lp_buildmaster.testing.fakestore import _LIVE, FakeComponent, _succeed
+from lp_buildmaster.testing.faketables import _LIVE, FakeComponent, _succeed
 
 UTC = datetime.timezone.utc
 
