@@ -1,6 +1,7 @@
 """The hostile-builder catalogue: each case is a builder answering the
-master's XML-RPC calls with something hostile, scanned by a real
-L{ScannerManager} over loopback beside a well-behaved builder.
+master's XML-RPC calls (or serving its files) with something hostile,
+scanned by a real L{ScannerManager} over loopback beside a well-behaved
+builder. What the hostile builders send is in C{tests/hostile_builders.py}.
 
 L{runCase} measures what the issue asks of each case: how many scans it
 took to fail the offender, the well-behaved builder's scan rate, the
@@ -15,122 +16,27 @@ C{benchmarks/hostile.py}.
 import collections
 import dataclasses
 import logging
-import re
+import shutil
+import tempfile
 import time
-import xmlrpc.client as xmlrpclib
 from typing import Callable, Optional
 
 from twisted.internet import defer, reactor, task
 from twisted.web import resource, server
 
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.librarian.client import LibrarianClient
+from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.model.records import makeCookie
 from lp_buildmaster.scanner import ScannerManager
-from lp_buildmaster.slave import BuilderSlave, makePool
+from lp_buildmaster.slave import DOWNLOAD_MIN_RATE, BuilderSlave, makePool
 from tests.farm import addBuilder, addRunningJob, makeGroup
+from tests.hostile_builders import (
+    MB, Collector, Drip, Flood, HostileRPC, billionLaughs, building,
+    checkDrip, entityBomb, fault, listen, nested, response, waiting)
 from tests.test_slave_fixtures import daemonSite
 
-MB = 1024 * 1024
 SHA = "a" * 40
-
-
-def response(value):
-    return xmlrpclib.dumps((value,), methodresponse=True,
-                           allow_none=True).encode("utf-8")
-
-
-def fault(code, text):
-    return xmlrpclib.dumps(xmlrpclib.Fault(code, text),
-                           methodresponse=True).encode("utf-8")
-
-
-def waiting(cookie, filemap):
-    return response({"builder_status": "BuilderStatus.WAITING",
-                     "build_status": "BuildStatus.OK", "build_id": cookie,
-                     "filemap": filemap, "dependencies": ""})
-
-
-def building(cookie, logtail):
-    return response({"builder_status": "BuilderStatus.BUILDING",
-                     "build_id": cookie,
-                     "logtail": xmlrpclib.Binary(logtail)})
-
-
-def entityBomb(size):
-    """A DTD entity of 290 bytes referenced until the reply is C{size}
-    bytes: under the reply cap, expanding a hundredfold."""
-    head = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "' + b"x" * 290
-            + b'">]><methodResponse><params><param><value><struct><member>'
-            b"<name>builder_status</name><value><string>"
-            b"BuilderStatus.BUILDING</string></value></member><member>"
-            b"<name>build_id</name><value><string>1-1</string></value>"
-            b"</member><member><name>logtail</name><value><string>")
-    tail = (b"</string></value></member></struct></value></param></params>"
-            b"</methodResponse>")
-    return head + b"&a;" * ((size - len(head) - len(tail)) // 3) + tail
-
-
-def billionLaughs():
-    return (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY l0 "ha">'
-            + b"".join(b'<!ENTITY l%d "%s">' % (i, b"&l%d;" % (i - 1) * 10)
-                       for i in range(1, 10))
-            + b']><methodResponse><params><param><value><string>&l9;'
-            b"</string></value></param></params></methodResponse>")
-
-
-def nested(depth):
-    return (b"<methodResponse><params><param>"
-            + b"<value><array><data>" * depth
-            + b"</data></array></value>" * depth
-            + b"</param></params></methodResponse>")
-
-
-class Flood:
-    """A reply of C{total} bytes, written only as the connection takes it
-    (so the builder's side never holds it all)."""
-
-    chunk = b"<value><string>" + b"x" * 65000 + b"</string></value>"
-
-    def __init__(self, total):
-        self.total = total
-
-    def __call__(self, request):
-        return _FloodWriter(self.total).start(request)
-
-
-class _FloodWriter:
-    """One flooded reply."""
-
-    chunk = Flood.chunk
-    paused = stopped = False
-
-    def __init__(self, total):
-        self.total = total
-        self.sent = 0
-
-    def start(self, request):
-        request.setHeader(b"content-type", b"text/xml")
-        request.write(b"<?xml version='1.0'?><methodResponse><params>")
-        self.request = request
-        request.registerProducer(self, True)
-        reactor.callLater(0, self.resumeProducing)
-        return server.NOT_DONE_YET
-
-    def resumeProducing(self):
-        self.paused = False
-        while self.sent < self.total and not self.paused and not self.stopped:
-            self.request.write(self.chunk)
-            self.sent += len(self.chunk)
-        if self.sent >= self.total and not self.stopped:
-            self.stopped = True
-            self.request.unregisterProducer()
-            self.request.finish()
-
-    def pauseProducing(self):
-        self.paused = True
-
-    def stopProducing(self):
-        self.stopped = True
 
 
 @dataclasses.dataclass
@@ -144,6 +50,16 @@ class Case:
     @ivar max_scans: ... within this many of its scans.
     @ivar check: C{f(store, ids)} -> Deferred, more assertions (returns a
         list of problems).
+    @ivar files: C{f(clock, step)} -> the resource at the offender's
+        C{/filecache/} (default: none, 404), given the scanners' Clock and
+        the seconds of one step; it must have a C{stop()}.
+    @ivar timeout: the master's call timeout for builders (seconds), also
+        the base of a download's deadline.
+    @ivar download_slots: downloads running at once over the whole farm.
+    @ivar collector: a third, well-behaved builder finishes a build as soon
+        as the offender's first download has begun; its collection must
+        not wait for more than the offender's download deadline, and
+        must succeed.
     """
 
     name: str
@@ -153,43 +69,10 @@ class Case:
     max_scans: int = 1
     check: Optional[Callable] = None
     held: bool = False
-
-
-class HostileRPC(resource.Resource):
-    """/rpc of a hostile builder: status() as the case says; abort() and
-    clean() as a real daemon answers them."""
-
-    isLeaf = True
-
-    def __init__(self, case, cookie):
-        resource.Resource.__init__(self)
-        self.case = case
-        self.cookie = cookie
-        self.calls = collections.Counter()
-        # Made once, before the measuring starts: the builder's own cost
-        # of making its reply is not the master's.
-        self.statusReply = case.reply(cookie)
-
-    def render_POST(self, request):
-        body = request.content.read(64 * 1024)
-        match = re.search(rb"<methodName>([A-Za-z_]+)</methodName>", body)
-        method = match.group(1).decode() if match else "?"
-        self.calls[method] += 1
-        if method == "status":
-            reply = self.statusReply
-        elif method == "abort":
-            reply = response("BuilderStatus.ABORTING")
-        elif method == "clean":
-            reply = response("BuilderStatus.IDLE")
-        else:
-            reply = fault(8001, "unknown method")
-        if callable(reply):
-            return reply(request)
-        if isinstance(reply, tuple):
-            code, reply = reply
-            request.setResponseCode(code)
-        request.setHeader(b"content-type", b"text/xml")
-        return reply
+    files: Optional[Callable] = None
+    timeout: float = 30.0
+    download_slots: int = 16
+    collector: bool = False
 
 
 def rssMB():
@@ -239,13 +122,6 @@ class TracebackCounter(logging.Handler):
             self.tracebacks[text.splitlines()[0][:120]] += 1
 
 
-def _listen(site):
-    site.timeOut = None
-    site.log = lambda request: None
-    port = reactor.listenTCP(0, site, interface="127.0.0.1")
-    return port, "http://127.0.0.1:%d/" % port.getHost().port
-
-
 @defer.inlineCallbacks
 def runCase(store, case, intervals=8, interval=1.0, steps=4):
     """Scan C{case}'s hostile builder and a well-behaved one for
@@ -259,8 +135,9 @@ def runCase(store, case, intervals=8, interval=1.0, steps=4):
         sample = yield store.builders.getByName(name)
         if sample is not None:
             yield store.builders.update(sample.id, active=False)
+    clock = task.Clock()
     goodSite, gooddaemon, _ = daemonSite()
-    goodPort, goodURL = _listen(goodSite)
+    goodPort, goodURL = listen(goodSite)
     good_id = yield addBuilder(store, "good")
     yield store.builders.update(good_id, url=goodURL)
     bad_id = yield addBuilder(store, "hostile")
@@ -273,19 +150,34 @@ def runCase(store, case, intervals=8, interval=1.0, steps=4):
     rpc = HostileRPC(case, cookie)
     root = resource.Resource()
     root.putChild(b"rpc", rpc)
-    badPort, badURL = _listen(server.Site(root))
+    files = None
+    if case.files is not None:
+        files = case.files(clock, interval / steps)
+        root.putChild(b"filecache", files)
+    badPort, badURL = listen(server.Site(root))
     yield store.builders.update(bad_id, url=badURL)
+    collector = Collector(clock) if case.collector else None
+    if collector is not None:
+        yield collector.add(store, ids)
+    # The scans of builders that wait on the Clock (a dripped download, or
+    # a download slot it holds) are not waited for at each step.
+    onClock = ("hostile", "collector") if files is not None else ()
 
-    clock = task.Clock()
-    pool = makePool(reactor)
+    pool = makePool(reactor, maxDownloads=case.download_slots)
+    librarianDir = tempfile.mkdtemp(prefix="hostile-librarian-")
     group = makeGroup(store, clock=clock, logger=logging.getLogger(
-        "lp_buildmaster.hostile"))
+        "lp_buildmaster.hostile"), librarian=LibrarianClient(
+            store, ContentStore(librarianDir), "http://127.0.0.1:1/",
+            b"secret", clock=clock))
     counter = TracebackCounter()
     logging.getLogger().addHandler(counter)
+    slaves = {}
 
     def slaveFor(builder):
-        return BuilderSlave(builder.name, builder.url, reactor=reactor,
-                            pool=pool, clock=clock, timeout=30.0)
+        slaves[builder.name] = BuilderSlave(
+            builder.name, builder.url, reactor=reactor, pool=pool,
+            clock=clock, timeout=case.timeout)
+        return slaves[builder.name]
 
     manager = ScannerManager(store, group, slaveFor, clock=clock,
                              interval=interval,
@@ -295,32 +187,60 @@ def runCase(store, case, intervals=8, interval=1.0, steps=4):
     rss0 = rssMB()
     heartbeat.start()
     scans_until_failed = None
+
+    def offenderFailed():
+        vitals = manager.vitals.get("hostile")
+        if (scans_until_failed is None and vitals is not None
+                and not vitals.builder.builderok):
+            scanner = manager.scanners.get("hostile")
+            return rpc.calls["status"] if scanner is None else scanner.scans
+        return scans_until_failed
+
     started = time.monotonic()
     try:
         manager.startService()
-        yield manager.settle()
+        yield manager.settle(exclude=onClock)
         for _ in range(intervals * steps):
             clock.advance(interval / steps)
-            yield manager.settle()
-            vitals = manager.vitals.get("hostile")
-            if (scans_until_failed is None and vitals is not None
-                    and not vitals.builder.builderok):
-                scanner = manager.scanners.get("hostile")
-                scans_until_failed = rpc.calls["status"] if scanner is None \
-                    else scanner.scans
+            yield manager.settle(exclude=onClock)
+            if onClock:
+                # One turn of the real reactor, so that what the step's
+                # timers sent reaches the master before the next step.
+                yield task.deferLater(reactor, 0, lambda: None)
+            if (collector is not None and files.started
+                    and collector.finishedAt is None):
+                collector.finish()
+            scans_until_failed = offenderFailed()
         good = manager.scanners.get("good")
         good_scans = good.scans if good is not None else 0
+        # Past every deadline nothing should wait on the Clock any more;
+        # what still does is cut off (as if disabled), and the checks
+        # below say it ran late.
+        for name in onClock:
+            if name in slaves:
+                slaves[name].cancelDownloads("the run ended")
+        yield manager.settle()
+        scans_until_failed = offenderFailed()
     finally:
         yield manager.stopService()
         heartbeat.stop()
         logging.getLogger().removeHandler(counter)
+        if files is not None:
+            files.stop()
         yield pool.closeCachedConnections()
         yield goodPort.stopListening()
         yield badPort.stopListening()
+        if collector is not None:
+            yield collector.port.stopListening()
+        shutil.rmtree(librarianDir, ignore_errors=True)
     hostile = yield store.builders.get(bad_id)
     problems = []
     if case.check is not None:
         problems = yield case.check(store, ids)
+    if files is not None:
+        problems += checkDrip(files, case.timeout, DOWNLOAD_MIN_RATE)
+    if collector is not None:
+        problems += yield collector.check(store, ids, files, interval)
     if case.failed and hostile.builderok:
         problems.append("the offender was not failed")
     if not case.failed and not hostile.builderok:
@@ -332,7 +252,7 @@ def runCase(store, case, intervals=8, interval=1.0, steps=4):
         problems.append("the well-behaved builder was counted a failure")
     if hostile.failnotes and len(hostile.failnotes.encode()) > 1024:
         problems.append("failnotes of %d bytes" % len(hostile.failnotes))
-    return {
+    result = {
         "case": case.name,
         "held_before": case.held,
         "failed": not hostile.builderok,
@@ -345,6 +265,16 @@ def runCase(store, case, intervals=8, interval=1.0, steps=4):
         "wall_s": round(time.monotonic() - started, 2),
         "problems": problems,
     }
+    if files is not None and files.downloads:
+        first = files.downloads[0]
+        result["offender_download_s"] = None if first["ended"] is None \
+            else round(first["ended"] - first["started"], 2)
+        result["offender_bytes_sent"] = sum(
+            d["sent"] for d in files.downloads)
+    if collector is not None and collector.fetchedAt is not None:
+        result["collector_waited_s"] = round(
+            collector.fetchedAt - collector.finishedAt, 2)
+    return result
 
 
 @defer.inlineCallbacks
@@ -379,6 +309,15 @@ def _checkRequeued(store, ids):
     return []
 
 
+@defer.inlineCallbacks
+def _checkTooSlow(store, ids):
+    problems = yield _checkRequeued(store, ids)
+    builder = yield store.builders.get(ids["hostile"])
+    if "too slow" not in (builder.failnotes or ""):
+        problems.append("the offender's failnotes: %r" % builder.failnotes)
+    return problems
+
+
 def catalogue(big=False):
     """Every case. C{big}: the issue's full sizes (12 MB bomb, 200 MB
     flood), for the benchmark."""
@@ -402,6 +341,12 @@ def catalogue(big=False):
             c, "\x1b[2J\u009b31m\u202eevil".encode()), job=True,
             failed=False, check=_checkControls),
         Case("fault-8MB", lambda c: fault(8002, "x" * 8 * MB)),
+        # A finished build's files served one byte per step: abandoned by
+        # its deadline, which frees the farm's only download slot for the
+        # collector.
+        Case("slow-drip", lambda c: waiting(c, {"p.deb": SHA}), job=True,
+             files=lambda clock, step: Drip(clock, step), timeout=3.0,
+             download_slots=1, collector=True, check=_checkTooSlow),
         # What held before, and must keep holding.
         Case("billion-laughs", lambda c: billionLaughs(), held=True),
         Case("wrong-types", lambda c: response({"builder_status": 5}),

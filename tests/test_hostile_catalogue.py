@@ -1,9 +1,11 @@
-"""The hostile-builder catalogue (tests/hostile.py): every hostile case of
-issue 12, and every case that held before it, against a master beside a
-well-behaved builder on loopback. Each asserts that only the offender is
-failed, within the thresholds; that the well-behaved builder keeps its
-scan rate; that the master's RSS grows by less than 64 MB; that no
-reactor stall exceeds 1 s; and that no traceback is logged."""
+"""The hostile-builder catalogue (tests/hostile.py, tests/hostile_builders.py):
+every hostile case of issue 12, and every case that held before it, against
+a master beside a well-behaved builder on loopback. Each asserts that only
+the offender is failed, within the thresholds; that the well-behaved
+builder keeps its scan rate; that the master's RSS grows by less than
+64 MB; that no reactor stall exceeds 1 s; and that no traceback is logged.
+The slow-drip case also asserts that the offender's download is abandoned
+by its deadline and that another builder's collection waits no longer."""
 
 from twisted.internet import defer
 
