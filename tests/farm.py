@@ -1,12 +1,16 @@
-"""Setting up builders and jobs in a test database."""
+"""Setting up builders and jobs in a test's store: the real one
+(L{tests.database.DatabaseTestCase}) or the fake (L{FakeStoreTestCase})."""
 
+import datetime
 import logging
 
 from twisted.internet import defer
+from twisted.trial import unittest
 
 from lp_buildmaster.buildergroup import BuilderGroup
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
 from lp_buildmaster.notify import NOTIFY_STATES
+from lp_buildmaster.testing.fakestore import FakeStore
 
 
 class LogCapture(logging.Handler):
@@ -65,14 +69,22 @@ def addBuild(store, series="hoary", arch="i386", source_build=7,
     return build_id, queue_id
 
 
+#: When the jobs L{startJob} puts on builders started.
+JOB_START = datetime.datetime(2005, 1, 1, 8, 0, tzinfo=datetime.timezone.utc)
+
+
 @defer.inlineCallbacks
 def startJob(store, builder_id, build_id, queue_id,
              state=BuildStatus.BUILDING):
-    """Put a queued job on a builder, as a dispatch would."""
-    yield store.runOperation(
-        "UPDATE buildqueue SET builder = %s,"
-        " buildstart = timestamptz '2005-01-01 08:00+00' WHERE id = %s",
-        (builder_id, queue_id))
+    """Put a queued job on a builder, as a dispatch would, whatever its
+    chroot and publication (on the real store or the fake)."""
+    if isinstance(store, FakeStore):
+        store.tables.get("buildqueue", queue_id).update(
+            builder=builder_id, buildstart=JOB_START)
+    else:
+        yield store.runOperation(
+            "UPDATE buildqueue SET builder = %s, buildstart = %s"
+            " WHERE id = %s", (builder_id, JOB_START, queue_id))
     yield store.builds.update(build_id, buildstate=state)
 
 
@@ -106,3 +118,11 @@ def makeGroup(store, librarian=None, uploads=None, notifier=None, clock=None,
     return BuilderGroup(logger or logging.getLogger(), store,
                         librarian=librarian, uploads=uploads,
                         notifier=notifier, clock=clock, **kwargs)
+
+
+class FakeStoreTestCase(unittest.TestCase):
+    """A test with C{self.store}, a L{FakeStore} holding the sample data:
+    logic tests that need no PostgreSQL."""
+
+    def setUp(self):
+        self.store = FakeStore()

@@ -7,9 +7,9 @@ from lp_buildmaster.master import DispatchError
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import SlaveConnectionError, SlaveTimeout
 from lp_buildmaster.testing import mockslaves
-from tests.database import DatabaseTestCase
 from tests.farm import (
-    addBuild, addBuilder, addRunningJob, captureLogs, makeGroup, startJob)
+    FakeStoreTestCase, addBuild, addBuilder, addRunningJob, captureLogs,
+    makeGroup, startJob)
 
 INTERVAL = 15.0
 
@@ -53,7 +53,7 @@ class RefusingSlave(mockslaves.MockSlave):
         return defer.fail(SlaveConnectionError(self.name, "refused"))
 
 
-class ScannerTestCase(DatabaseTestCase):
+class ScannerTestCase(FakeStoreTestCase):
 
     @defer.inlineCallbacks
     def setUp(self):
