@@ -133,7 +133,7 @@ def classify(err):
 
 
 def _isUploadRejection(exc):
-    # Imported late: upload.py imports the store, which must not import
+    # Imported late: the upload package imports the store, which must not import
     # this module's dependants in a cycle.
     from lp_buildmaster.upload import UploadRejected
     return isinstance(exc, UploadRejected)

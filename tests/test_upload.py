@@ -630,7 +630,7 @@ class UploadTestCase(UploadFixture):
         traceback in the leaf's log."""
         def boom(leafdir):
             raise RuntimeError("boom")
-        self.patch(upload, "readUpload", boom)
+        self.patch(upload.processor, "readUpload", boom)
         log = yield self.assertFailed("unexpected error RuntimeError: boom")
         self.assertIn("DEBUG   Traceback (most recent call last):", log)
 
@@ -672,7 +672,7 @@ class UploadTestCase(UploadFixture):
 
     @defer.inlineCallbacks
     def test_runProcessUploadFailure(self):
-        self.patch(upload, "readUpload", lambda leafdir: 1 / 0)
+        self.patch(upload.processor, "readUpload", lambda leafdir: 1 / 0)
         writeUpload(self.area.path("incoming", LEAF))
         code = yield runProcessUpload(
             self.dsn, str(self.area.root), str(self.librarian_root))
