@@ -10,6 +10,22 @@ resource tree, for tests.
     /login, /logout    browser sessions
     /api/...           JSON, reads and actions (L{lp_buildmaster.web.api})
     /metrics           Prometheus text format
+
+Its modules, each importing only those listed after it (and the layers
+below the web: actions, the store, the librarian, formatting):
+
+    pages.py     the pages' resources and the log streamed as text
+    api.py       the JSON API's resource: reads and actions
+    metrics.py   /metrics, read from the database at each scrape
+    views.py     the HTML of each page
+    scripts.py   the pages' scripts (they read the JSON API)
+    markup.py    the page frame, escaping, links, forms, errors
+    respond.py   parsing requests and answering them, errors to codes
+    auth.py      accounts, tokens, sessions and CSRF for a request
+    present.py   the farm as the dictionaries the API and pages show
+    estimate.py  when a waiting job should start
+    state.py     a builder's state in one word
+    listening.py a listening port as a service, started all or nothing
 """
 
 from twisted.web import resource, server

@@ -1,0 +1,84 @@
+"""The pages' scripts: they only read the JSON API and set
+C{textContent}, never HTML, and keep log tails on their newest line
+(C{bmTail}, defined by L{lp_buildmaster.web.markup.TAIL_SCRIPT} on every
+page). Each is a %-format string taking C{root} (the relative path to the
+site's root) and, for one build or builder, its id or name.
+"""
+
+BUILD_SCRIPT = """
+(function () {
+  var id = %(id)d, delay = 2000;
+  function show(name, text) {
+    var e = document.getElementById(name);
+    if (e) { e.textContent = (text === null || text === undefined)
+                             ? "" : String(text); }
+    return e;
+  }
+  function duration(seconds) {  // as textDuration does on the server
+    if (seconds === null || seconds === undefined) { return "-"; }
+    var s = Math.floor(seconds), h = Math.floor(s / 3600),
+        m = Math.floor(s %% 3600 / 60), pad = function (n) {
+          return (n < 10 ? "0" : "") + n; };
+    return h + ":" + pad(m) + ":" + pad(s %% 60);
+  }
+  function poll() {
+    fetch("%(root)sapi/builds/" + id, {cache: "no-store"})
+      .then(function (r) { if (!r.ok) { throw r.status; } return r.json(); })
+      .then(function (b) {
+        var state = show("state", b.state_title);
+        if (state) { state.className = "state " + b.state; }
+        show("builder", b.builder || "-");
+        var tail = show("logtail", b.logtail);
+        if (tail) { bmTail(tail); }
+        show("elapsed", duration(b.elapsed));
+        if (b.active) { setTimeout(poll, delay); }
+        else { location.reload(); }
+      }, function () { setTimeout(poll, delay); });
+  }
+  setTimeout(poll, delay);
+})();
+"""
+
+#: The dashboard and the builder page refresh their builders from the API.
+BUILDERS_SCRIPT = """
+(function () {
+  function poll() {
+    fetch("%(root)sapi/builders", {cache: "no-store"})
+      .then(function (r) { if (!r.ok) { throw r.status; } return r.json(); })
+      .then(function (builders) {
+        builders.forEach(function (b) {
+          var row = document.querySelector(
+              'tr.builder[data-name="' + CSS.escape(b.name) + '"]');
+          if (!row) { return; }
+          var state = row.querySelector(".state");
+          state.textContent = b.state;
+          state.className = "state " + b.state;
+          var tail = row.querySelector("pre.tail");
+          if (tail) { tail.textContent = b.logtail || ""; bmTail(tail); }
+          var notes = row.querySelector(".notes");
+          if (notes) { notes.textContent = b.failnotes || ""; }
+        });
+        setTimeout(poll, 5000);
+      }, function () { setTimeout(poll, 5000); });
+  }
+  setTimeout(poll, 5000);
+})();
+"""
+
+
+BUILDER_PAGE_SCRIPT = """
+(function () {
+  var name = %(name)r;
+  function poll() {
+    fetch("%(root)sapi/builders/" + encodeURIComponent(name),
+          {cache: "no-store"})
+      .then(function (r) { if (!r.ok) { throw r.status; } return r.json(); })
+      .then(function (b) {
+        var tail = document.getElementById("logtail");
+        tail.textContent = b.logtail || ""; bmTail(tail);
+        setTimeout(poll, 2000);
+      }, function () { setTimeout(poll, 2000); });
+  }
+  setTimeout(poll, 2000);
+})();
+"""
