@@ -1,6 +1,8 @@
 """The actions that change the farm, one code path for the CLI, the JSON
 API and the pages: the same checks, the same messages, and an audit entry
-for each (who, what, when and from where).
+for each (who, what, when and from where), written in the same
+transaction as the action (L{lp_buildmaster.store.bound}): an action is
+never done without its entry, nor recorded without being done.
 
 Each action needs a role: C{operator} steers builds and builders,
 C{admin} also adds and removes builders; a C{viewer} may only read. The
@@ -8,6 +10,7 @@ checks themselves are those of L{lp_buildmaster.admin}, whose commands
 call these actions too.
 """
 
+import functools
 import types
 
 from twisted.internet import defer
@@ -16,6 +19,7 @@ from lp_buildmaster import admin
 from lp_buildmaster.model.names import builderNameProblem
 from lp_buildmaster.model.records import record
 from lp_buildmaster.store.accounts import ROLES, AccountStore
+from lp_buildmaster.store.bound import inOneTransaction
 
 #: An action refused for what was asked (a bad value, a wrong state): the
 #: message says why. The CLI prints it; the API answers 400 (404 when the
@@ -47,6 +51,16 @@ def _builderArgs(**values):
     return types.SimpleNamespace(**defaults)
 
 
+def _oneTransaction(method):
+    """The action and its audit entry in one transaction."""
+    @functools.wraps(method)
+    def inTransaction(self, *args, **kwargs):
+        return inOneTransaction(self.store, lambda bound: method(
+            self if bound is self.store else Actions(bound, self.actor),
+            *args, **kwargs))
+    return inTransaction
+
+
 class Actions:
     """The actions, done by C{actor} on C{store}."""
 
@@ -68,6 +82,7 @@ class Actions:
 
     # -- builds --
 
+    @_oneTransaction
     @defer.inlineCallbacks
     def requestBuild(self, distribution, series, arch, source, version,
                      pocket="release", archive="primary"):
@@ -81,12 +96,14 @@ class Actions:
                                               series, arch, pocket, archive))
         return build_id
 
+    @_oneTransaction
     @defer.inlineCallbacks
     def retryBuild(self, build_id):
         self._need("operator", "retry builds")
         yield admin._buildRetry(self.store, build_id)
         yield self._audit("build retry", build=build_id)
 
+    @_oneTransaction
     @defer.inlineCallbacks
     def cancelBuild(self, build_id):
         """Fires with the new L{BuildStatus}."""
@@ -95,6 +112,7 @@ class Actions:
         yield self._audit("build cancel", build=build_id, detail=state.name)
         return state
 
+    @_oneTransaction
     @defer.inlineCallbacks
     def rescoreBuild(self, build_id, score):
         """C{score} an integer (kept by automatic rescoring) or None (back
@@ -122,6 +140,7 @@ class Actions:
 
     # -- builders --
 
+    @_oneTransaction
     @defer.inlineCallbacks
     def addBuilder(self, name, url, processor, title=None, virtualized=False,
                    manual=False, vm_host=None):
@@ -138,6 +157,7 @@ class Actions:
                           detail="%s %s" % (url, processor))
         return builder_id
 
+    @_oneTransaction
     @defer.inlineCallbacks
     def setBuilder(self, name, enable=False, disable=None, manual=None):
         """C{enable}, or C{disable} with a reason; C{manual} True, False
@@ -164,6 +184,7 @@ class Actions:
                           detail=", ".join(changes))
         return row
 
+    @_oneTransaction
     @defer.inlineCallbacks
     def removeBuilder(self, name):
         """Retire a builder: it takes no job and is no longer scanned, its

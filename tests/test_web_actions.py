@@ -10,10 +10,12 @@ import io
 import json
 import os
 
+import psycopg2
 import treq
 from twisted.internet import defer, reactor, task
 from twisted.web.client import Agent, HTTPConnectionPool
 
+from lp_buildmaster.actions import Actions, Actor
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.librarian.client import LibrarianClient
 from lp_buildmaster.librarian.storage import ContentStore
@@ -197,6 +199,73 @@ class TokenTests(ActionTestCase):
         builds = yield self.call("GET", "/api/builds?distribution=debian")
         self.assertEqual(builds, [])
         yield self.call("GET", "/api/builds?offset=-1", code=400)
+
+
+class AuditTransactionTests(DatabaseTestCase):
+    """An action and its audit entry are one transaction: when the entry
+    cannot be written, the action is not done either."""
+
+    @defer.inlineCallbacks
+    def assertUndone(self, action, *args, **kwargs):
+        original = AccountStore.record
+
+        def record(accounts, *a, **k):
+            # The entry's statement reaches the database and fails there.
+            return accounts.store.runOperation("SELECT 1 / 0")
+        self.patch(AccountStore, "record", record)
+        actions = Actions(self.store, Actor("olga", "admin", "127.0.0.1"))
+        yield self.assertFailure(getattr(actions, action)(*args, **kwargs),
+                                 psycopg2.DataError)
+        self.patch(AccountStore, "record", original)
+        entries = yield AccountStore(self.store).audit(limit=10)
+        self.assertEqual(entries, [])
+
+    @defer.inlineCallbacks
+    def test_retry(self):
+        yield self.assertUndone("retryBuild", 3)
+        self.assertEqual((yield self.store.builds.get(3)).buildstate,
+                         BuildStatus.FAILEDTOBUILD)
+
+    @defer.inlineCallbacks
+    def test_cancel_and_rescore(self):
+        before = yield self.store.queue.getByBuild(10)
+        yield self.assertUndone("cancelBuild", 10)
+        self.assertEqual((yield self.store.builds.get(10)).buildstate,
+                         BuildStatus.NEEDSBUILD)
+        yield self.assertUndone("rescoreBuild", 10, 5000)
+        after = yield self.store.queue.getByBuild(10)
+        self.assertEqual((after.lastscore, after.manual),
+                         (before.lastscore, before.manual))
+
+    @defer.inlineCallbacks
+    def test_builders(self):
+        yield self.assertUndone("setBuilder", "frog", disable="disk full")
+        frog = yield self.store.builders.getByName("frog")
+        self.assertTrue(frog.builderok)
+        yield self.assertUndone("addBuilder", "alf", "http://10.0.0.7:8221/",
+                                "x86")
+        self.assertIsNone((yield self.store.builders.getByName("alf")))
+        yield self.assertUndone("removeBuilder", "frog")
+        self.assertTrue((yield self.store.builders.getByName("frog")).active)
+
+    @defer.inlineCallbacks
+    def test_request(self):
+        before = yield self.store.builds.list(limit=1000)
+        yield self.assertUndone("requestBuild", "ubuntu", "hoary", "i386",
+                                "pmount", "0.1-1")
+        after = yield self.store.builds.list(limit=1000)
+        self.assertEqual(len(after), len(before))
+
+    @defer.inlineCallbacks
+    def test_done_with_its_entry(self):
+        """Without a failure both are there."""
+        actions = Actions(self.store, Actor("olga", "operator", "cli"))
+        yield actions.retryBuild(3)
+        self.assertEqual((yield self.store.builds.get(3)).buildstate,
+                         BuildStatus.NEEDSBUILD)
+        entries = yield AccountStore(self.store).audit(build=3)
+        self.assertEqual([(e.actor, e.action) for e in entries],
+                         [("olga", "build retry")])
 
 
 class AnonymousReadOffTests(ActionTestCase):
