@@ -323,7 +323,7 @@ class MasterService(service.MultiService):
                  ).setServiceParent(self)
 
         self.web = makeWebService(store, config, master=self, clock=reactor,
-                                  reactor=reactor)
+                                  reactor=reactor, librarian=self.librarian)
         self.web.setServiceParent(self)
         if config.manhole_port:
             from lp_buildmaster.manhole import makeManholeService

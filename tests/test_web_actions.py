@@ -17,7 +17,10 @@ from twisted.web.client import Agent, HTTPConnectionPool
 
 from lp_buildmaster.actions import Actions, Actor
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster import config as configmodule
 from lp_buildmaster.librarian.client import LibrarianClient
+from lp_buildmaster.librarian.remote import RemoteLibrarianClient
+from lp_buildmaster.librarian.service import LibrarianService
 from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.store.accounts import (
     AccountStore, checkPassword, hashPassword)
@@ -29,16 +32,23 @@ from tests.test_web import NOW, testConfig
 class ActionTestCase(DatabaseTestCase):
 
     config = {}
+    #: The web server's librarian client (None: the embedded one).
+    web_librarian = None
 
     @defer.inlineCallbacks
     def setUp(self):
         yield super().setUp()
+        yield self.startWeb()
+
+    @defer.inlineCallbacks
+    def startWeb(self):
         self.clock = task.Clock()
         self.clock.advance(NOW.timestamp())
         self.state_dir = self.mktemp()
         service = makeWebService(
             self.store, testConfig(master_state_dir=self.state_dir,
-                                   **self.config), clock=self.clock)
+                                   **self.config), clock=self.clock,
+            librarian=self.web_librarian)
         service.startService()
         self.addCleanup(service.stopService)
         self.base = "http://127.0.0.1:%d" % service.port.getHost().port
@@ -402,3 +412,77 @@ class PageTests(ActionTestCase):
         response = yield self.http.get(self.base + "/builds/1/log")
         self.assertEqual(response.code, 404)
         yield response.content()
+
+
+class SharedLibrarianLogTests(ActionTestCase):
+    """With a shared librarian (C{[librarian] url}), the log page goes
+    through the master's librarian client: a redirect to the shared
+    librarian, which nothing of this master's state directory holds."""
+
+    secret = "0123456789abcdef" * 4
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        state = os.path.abspath(self.mktemp())
+        os.makedirs(state)
+        secret_file = os.path.join(state, "shared.secret")
+        with open(secret_file, "w") as f:
+            f.write(self.secret)
+        # The database exists once DatabaseTestCase's setUp has run.
+        yield DatabaseTestCase.setUp(self)
+        config = configmodule.load(environ={}, overrides={
+            ("master", "database"): self.dsn,
+            ("master", "state_dir"): state,
+            ("librarian", "port"): "0",
+            ("librarian", "interface"): "127.0.0.1",
+            ("librarian", "secret_file"): secret_file,
+        })
+        librarian = LibrarianService(config, self.dsn, reactor=reactor)
+        yield librarian.startService()
+        self.addCleanup(librarian.stopService)
+        self.librarian_url = librarian.publicURL()
+        spool_pool = HTTPConnectionPool(reactor)
+        self.addCleanup(spool_pool.closeCachedConnections)
+        self.client = RemoteLibrarianClient(
+            self.librarian_url, self.secret, os.path.join(state, "spool"),
+            pool=spool_pool)
+        self.config = {"librarian_url": self.librarian_url}
+        self.web_librarian = self.client
+        yield self.startWeb()
+
+    @defer.inlineCallbacks
+    def test_log_page_redirects_to_the_shared_librarian(self):
+        text = b"".join(b"line %d\n" % i for i in range(5000))
+        stored = gzip.compress(text)
+        alias = yield self.client.addFile(
+            "buildlog_7.txt.gz", len(stored), io.BytesIO(stored),
+            "text/plain")
+        yield self.store.builds.update(7, buildlog=alias)
+        response = yield self.http.get(self.base + "/builds/7/log",
+                                       allow_redirects=False)
+        yield response.content()
+        self.assertEqual(response.code, 303)
+        location = response.headers.getRawHeaders(b"location")[0].decode()
+        self.assertTrue(location.startswith(self.librarian_url.rstrip("/")
+                                            + "/%d/" % alias), location)
+        # Followed, as a browser or curl -L does: the text.
+        response = yield self.http.get(self.base + "/builds/7/log")
+        self.assertEqual((yield response.content()), text)
+        self.assertEqual(response.code, 200)
+
+    @defer.inlineCallbacks
+    def test_restricted_log_redirect_carries_a_token(self):
+        stored = gzip.compress(b"secret build\n")
+        alias = yield self.client.addFile(
+            "buildlog_7.txt.gz", len(stored), io.BytesIO(stored),
+            "text/plain", restricted=True)
+        yield self.store.builds.update(7, buildlog=alias)
+        response = yield self.http.get(self.base + "/builds/7/log",
+                                       allow_redirects=False)
+        yield response.content()
+        self.assertEqual(response.code, 401)
+        response = yield self.http.get(
+            self.base + "/builds/7/log", headers={
+                "Authorization": "Bearer " + self.tokens["vera"]})
+        self.assertEqual((yield response.content()), b"secret build\n")
+        self.assertEqual(response.code, 200)

@@ -75,7 +75,8 @@ class _QuietSite(server.Site):
         pass
 
 
-def makeWebResource(store, config, master=None, clock=None):
+def makeWebResource(store, config, master=None, clock=None,
+                    librarian=None):
     """The resource tree of the web server.
 
     @param store: a started L{lp_buildmaster.store.Store}; its C{views}
@@ -83,17 +84,22 @@ def makeWebResource(store, config, master=None, clock=None):
     @param config: an L{lp_buildmaster.config.Config} (librarian URL).
     @param master: the running master, or None (see L{Farm}).
     @param clock: an C{IReactorTime} for "now"; the reactor by default.
+    @param librarian: the master's L{ILibrarianClient}, which logs are
+        read through (see L{Farm}).
     """
-    return RootResource(Farm(store, config, master=master, clock=clock),
+    return RootResource(Farm(store, config, master=master, clock=clock,
+                             librarian=librarian),
                         store, config, master)
 
 
-def makeWebService(store, config, master=None, clock=None, reactor=None):
+def makeWebService(store, config, master=None, clock=None, reactor=None,
+                   librarian=None):
     """A service serving L{makeWebResource} on C{[web] interface} and
     C{[web] port} (0 picks a free port; the service's C{port} tells it).
     """
     reactor = orReactor(reactor)
-    site = _QuietSite(makeWebResource(store, config, master, clock))
+    site = _QuietSite(makeWebResource(store, config, master, clock,
+                                      librarian))
     site.displayTracebacks = False
     endpoint = tcpEndpoint(reactor, config.get("web", "port"),
                            config.get("web", "interface"))

@@ -102,34 +102,44 @@ class BuildPageResource(_Page):
         return buildHTML(build, self.farm.now(), identity, audit, files)
 
     def _log(self, request):
-        """The whole log as text, decompressed as it streams."""
+        """The whole log as text, decompressed as it streams from the
+        librarian; with a shared librarian, a redirect to it (which
+        decompresses for clients that do not take gzip)."""
         root = "../../"
+        librarian = self.farm.librarian
 
         @defer.inlineCallbacks
         def produce():
             identity = yield self.auth.reader(request)
             build_id = parseId(request.postpath[0].decode("utf-8",
                                                           "replace"))
-            found = yield self.farm.logPath(build_id)
-            if found is None:
+            alias = yield self.farm.logAlias(build_id)
+            if alias is None:
                 raise NotFound("build %d has no log" % build_id)
-            path, restricted = found
-            if restricted and identity is None:
+            if alias.restricted and identity is None:
                 raise Unauthorized("this log is restricted: log in to "
                                    "read it")
-            return path
-
-        def serve(request, path):
+            if self.farm.shared_librarian:
+                url = yield librarian.getURLForAlias(
+                    alias.id, token=alias.restricted)
+                return ("redirect", url)
             try:
-                f = open(path, "rb")
-            except OSError:
-                request.setResponseCode(404)
-                return htmlError(request, 404, "the log file is missing",
-                                 root=root)
-            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+                content = yield librarian.getFileByAlias(alias.id)
+            except LookupError:
+                raise NotFound("the log file of build %d is missing"
+                               % build_id) from None
+            return ("stream", content)
+
+        def serve(request, found):
+            kind, value = found
             request.setHeader(b"cache-control", b"no-store")
+            if kind == "redirect":
+                request.setResponseCode(303)
+                request.setHeader(b"location", value.encode("ascii"))
+                return b""
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             if request.method == b"HEAD":
-                f.close()
+                value.close()
                 return b""
 
             def done(error=None):
@@ -137,7 +147,7 @@ class BuildPageResource(_Page):
                     request.loseConnection()
                 elif not request.finished:
                     request.finish()
-            GunzipProducer(f, request, done=done).start()
+            GunzipProducer(value, request, done=done).start()
             return server.NOT_DONE_YET
         return respond(request, produce, serve,
                        lambda r, c, m: htmlError(r, c, m, root=root))

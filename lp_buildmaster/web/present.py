@@ -14,6 +14,7 @@ from twisted.internet import defer
 
 from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import TERMINAL_BUILD_STATES
+from lp_buildmaster.librarian.client import LibrarianClient
 from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.store.accounts import AccountStore
 from lp_buildmaster.store.views import ViewStore
@@ -44,19 +45,29 @@ class Farm:
     @param master: the running master or None. If it has a
         C{liveBuilderStatus(name)} method (a L{BuilderStatus} or None), the
         builders' states use what its last scan saw.
+    @param librarian: the master's L{ILibrarianClient}; by default one of
+        the embedded librarian in C{STATE_DIR/librarian}.
+    @ivar shared_librarian: whether the librarian is a shared one
+        (C{[librarian] url}): logs are read from it, not from here.
     """
 
-    def __init__(self, store, config, master=None, clock=None):
+    def __init__(self, store, config, master=None, clock=None,
+                 librarian=None):
         clock = orReactor(clock)
         self.views = getattr(store, "views", None) or ViewStore(store)
         self.store = store
         self.accounts = getattr(store, "accounts", None) or \
             AccountStore(store)
-        self.content = ContentStore(
-            Path(config.master_state_dir) / "librarian")
         self.master = master
         self.clock = clock
         self.librarian_url = librarianBaseURL(config)
+        self.shared_librarian = bool(config.get("librarian", "url"))
+        if librarian is None:
+            librarian = LibrarianClient(
+                store, ContentStore(Path(config.master_state_dir)
+                                    / "librarian"),
+                self.librarian_url, b"", clock=clock)
+        self.librarian = librarian
 
     def now(self):
         return _utc(self.clock.seconds())
@@ -235,16 +246,13 @@ class Farm:
                 for row in rows]
 
     @defer.inlineCallbacks
-    def logPath(self, build_id):
-        """C{(path, restricted)} of a build's stored log, or None."""
-        rows = yield self.store.runQuery(
-            "SELECT a.restricted, c.sha1 FROM build b"
-            "  JOIN libraryfilealias a ON a.id = b.buildlog"
-            "  JOIN libraryfilecontent c ON c.id = a.content"
-            " WHERE b.id = %s", (build_id,))
-        if not rows:
+    def logAlias(self, build_id):
+        """The L{LibraryFileAlias} of a build's stored log, or None."""
+        build = yield self.store.builds.get(build_id)
+        if build is None or build.buildlog is None:
             return None
-        return self.content.path(rows[0]["sha1"]), rows[0]["restricted"]
+        alias = yield self.store.library.getAlias(build.buildlog)
+        return alias
 
     @defer.inlineCallbacks
     def dashboard(self, recent=25):
