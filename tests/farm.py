@@ -3,6 +3,7 @@
 
 import datetime
 import logging
+from pathlib import Path
 
 from twisted.internet import defer
 from twisted.trial import unittest
@@ -10,6 +11,7 @@ from twisted.trial import unittest
 from lp_buildmaster.buildergroup import BuilderGroup
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
 from lp_buildmaster.notify import NOTIFY_STATES
+from lp_buildmaster.store import sampledata
 from lp_buildmaster.testing.fakestore import FakeStore
 
 
@@ -88,6 +90,29 @@ def startJob(store, builder_id, build_id, queue_id,
     yield store.builds.update(build_id, buildstate=state)
 
 
+def takeJobBack(store, queue_id):
+    """A job's builder and start cleared behind the scanner's back (as
+    another master or an operator would), on either store."""
+    if isinstance(store, FakeStore):
+        store.tables.get("buildqueue", queue_id).update(
+            builder=None, buildstart=None)
+        return defer.succeed(None)
+    return store.runOperation(
+        "UPDATE buildqueue SET builder = NULL, buildstart = NULL"
+        " WHERE id = %s", (queue_id,))
+
+
+def dropRunningJobs(store):
+    """Delete every queue entry a builder holds, on either store."""
+    if isinstance(store, FakeStore):
+        for entry in store.tables.where("buildqueue"):
+            if entry["builder"] is not None:
+                del store.tables.table("buildqueue")[entry["id"]]
+        return defer.succeed(None)
+    return store.runOperation(
+        "DELETE FROM buildqueue WHERE builder IS NOT NULL")
+
+
 @defer.inlineCallbacks
 def addRunningJob(store, builder_id, state=BuildStatus.BUILDING, **kwargs):
     """A new build running on a builder: C{(build_id, queue_id)}."""
@@ -121,8 +146,13 @@ def makeGroup(store, librarian=None, uploads=None, notifier=None, clock=None,
 
 
 class FakeStoreTestCase(unittest.TestCase):
-    """A test with C{self.store}, a L{FakeStore} holding the sample data:
-    logic tests that need no PostgreSQL."""
+    """A test with C{self.store}, a L{FakeStore} holding the sample data,
+    and C{self.librarian_root} holding the sample files: logic tests that
+    need no PostgreSQL (as L{tests.database.DatabaseTestCase} gives the
+    real store)."""
 
     def setUp(self):
         self.store = FakeStore()
+        self.librarian_root = Path(self.mktemp()).resolve() / "librarian"
+        self.librarian_root.mkdir(parents=True)
+        sampledata.ensureSampleFiles(self.librarian_root)

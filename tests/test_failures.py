@@ -22,8 +22,9 @@ from lp_buildmaster.slave import (
     UnsafeFilename)
 from lp_buildmaster.upload import UploadRejected
 from lp_buildmaster.testing import mockslaves
-from tests.database import DatabaseTestCase
-from tests.farm import addBuilder, addRunningJob, captureLogs, makeGroup
+from tests.farm import (
+    FakeStoreTestCase, addBuilder, addRunningJob, captureLogs,
+    dropRunningJobs, makeGroup, takeJobBack)
 from tests.test_librarian import LibrarianFixture
 
 INTERVAL = 15.0
@@ -146,7 +147,7 @@ class FailingSlave(mockslaves.MockSlave):
         return defer.fail(self.exc)
 
 
-class ScannerFixture(DatabaseTestCase):
+class ScannerFixture(FakeStoreTestCase):
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -294,9 +295,7 @@ class ScanErrorTests(ScannerFixture):
         yield self.start()
         # The job goes away behind the scanner's back (another master or
         # the admin tool), after the snapshot was taken.
-        yield self.store.runOperation(
-            "UPDATE buildqueue SET builder = NULL, buildstart = NULL"
-            " WHERE id = %s", (queue_id,))
+        yield takeJobBack(self.store, queue_id)
         yield self.advance()
         self.assertEqual(
             [l for l in self.logs.lines if "lost job" in l], [])
@@ -314,7 +313,7 @@ class ScanErrorTests(ScannerFixture):
             len([l for l in self.logs.lines if "lost job" in l]), 1)
 
 
-class ScanNowTests(DatabaseTestCase):
+class ScanNowTests(FakeStoreTestCase):
 
     @defer.inlineCallbacks
     def test_eachCallerGetsItsOwnDeferred(self):
@@ -325,8 +324,7 @@ class ScanNowTests(DatabaseTestCase):
         group = makeGroup(self.store, clock=clock)
         slaves = {"bob": mockslaves.OkSlave(name="bob"),
                   "frog": mockslaves.OkSlave(name="frog")}
-        yield self.store.runOperation("DELETE FROM buildqueue WHERE builder"
-                                      " IS NOT NULL")
+        yield dropRunningJobs(self.store)
         manager = ScannerManager(self.store, group,
                                  lambda b: slaves[b.name], clock=clock,
                                  interval=INTERVAL)
@@ -369,7 +367,7 @@ class LibrarianFailingSlave(mockslaves.OkSlave):
                     "Internal Server Error"))
 
 
-class OwnLibrarianTests(LibrarianFixture, DatabaseTestCase):
+class OwnLibrarianTests(LibrarianFixture, FakeStoreTestCase):
 
     @defer.inlineCallbacks
     def test_ownLibrarianFailureIsNotTheBuilders(self):
@@ -382,8 +380,7 @@ class OwnLibrarianTests(LibrarianFixture, DatabaseTestCase):
             "ubuntu", "hoary", "i386")
         yield self.store.distro.setChroot(
             hoary.id, PackagePublishingPocket.RELEASE, 1)
-        yield self.store.runOperation("DELETE FROM buildqueue WHERE builder"
-                                      " IS NOT NULL")
+        yield dropRunningJobs(self.store)
         slaves = {"bob": LibrarianFailingSlave(name="bob"),
                   "frog": mockslaves.OkSlave(name="frog")}
         yield self.store.builders.update(
@@ -412,7 +409,7 @@ class OwnLibrarianTests(LibrarianFixture, DatabaseTestCase):
         self.assertEqual(len(said), 1, said)
 
 
-class FailureAccountingTests(DatabaseTestCase):
+class FailureAccountingTests(FakeStoreTestCase):
     """Counting a failure and acting on it is one transaction."""
 
     @defer.inlineCallbacks
@@ -425,9 +422,7 @@ class FailureAccountingTests(DatabaseTestCase):
         builder_id = yield addBuilder(self.store, "b")
         build_id, queue_id = yield addRunningJob(self.store, builder_id)
         yield self.store.builds.update(build_id, failure_count=2)
-        yield self.store.runOperation(
-            "UPDATE builder SET failure_count = 1 WHERE id = %s",
-            (builder_id,))
+        yield self.store.builders.update(builder_id, failure_count=1)
         record = yield self.store.builders.get(builder_id)
         handle = BuilderHandle(record, mockslaves.OkSlave(name="b"))
         queue = yield self.store.queue.get(queue_id)
@@ -454,9 +449,7 @@ class FailureAccountingTests(DatabaseTestCase):
         queue = yield self.store.queue.get(queue_id)
         build = yield self.store.builds.get(build_id)
         # Another master took the job back between the snapshot and now.
-        yield self.store.runOperation(
-            "UPDATE buildqueue SET builder = NULL, buildstart = NULL"
-            " WHERE id = %s", (queue_id,))
+        yield takeJobBack(self.store, queue_id)
         yield group.handleFailure(handle, Job(queue, build, handle),
                                   SlaveTimeout("b", "timed out"))
         builder = yield self.store.builders.get(builder_id)
@@ -562,8 +555,7 @@ class HygieneTests(ScannerFixture):
             if not gate.callbacks == [] or gate.called:
                 break
         bob = yield self.store.builders.getByName("bob")
-        yield self.store.runOperation(
-            "UPDATE builder SET manual = true WHERE id = %s", (bob.id,))
+        yield self.store.builders.update(bob.id, manual=True)
         # ...and bob's own re-read, later, sees the change first.
         fresh = yield self.manager.refreshOne("bob")
         self.assertTrue(fresh.builder.manual)
@@ -571,8 +563,7 @@ class HygieneTests(ScannerFixture):
         yield refreshing
         self.assertTrue(self.manager.vitals["bob"].builder.manual)
         # The next full refresh, read after, is taken as it is.
-        yield self.store.runOperation(
-            "UPDATE builder SET manual = false WHERE id = %s", (bob.id,))
+        yield self.store.builders.update(bob.id, manual=False)
         self.patch(self.store.jobs, "allVitals", real)
         yield self.manager.refresh()
         self.assertFalse(self.manager.vitals["bob"].builder.manual)
