@@ -18,14 +18,14 @@ from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
 from lp_buildmaster.model.policy import PocketPolicyError
 from lp_buildmaster.upload import BuildUploads, UploadArea, UploadProcessor
 from lp_buildmaster.testing import mockslaves
-from tests.database import DatabaseTestCase
 from tests.farm import (
-    RecordingNotifier, addBuilder, addRunningJob, captureLogs, makeGroup)
+    FakeStoreTestCase, RecordingNotifier, addBuilder, addRunningJob,
+    captureLogs, makeGroup)
 from tests.test_librarian import LibrarianFixture
 from tests.test_upload import CHANGES, changesText, sampleFiles
 
 
-class BuilderGroupSeedTestCase(LibrarianFixture, DatabaseTestCase):
+class BuilderGroupSeedTestCase(LibrarianFixture, FakeStoreTestCase):
 
     @defer.inlineCallbacks
     def setUp(self):
