@@ -24,7 +24,7 @@ from lp_buildmaster.model.packages import (
     BinaryPackage, InvalidBinaryFilename, parseDebFilename)
 from lp_buildmaster.upload import (
     ACCEPTED, REJECTED, UploadArea, UploadProcessor)
-from tests.database import DatabaseTestCase
+from tests.farm import FakeStoreTestCase
 from tests.test_upload import START, writeUpload
 
 V = NativeVersion
@@ -221,11 +221,11 @@ class ParseDebFilenameTests(unittest.TestCase):
             self.assertRaises(InvalidBinaryFilename, parseDebFilename, name)
 
 
-class DepWaitTestCase(DatabaseTestCase):
+class DepWaitTestCase(FakeStoreTestCase):
 
     @defer.inlineCallbacks
     def setUp(self):
-        yield DatabaseTestCase.setUp(self)
+        FakeStoreTestCase.setUp(self)
         self.logger = FakeLogger()
         self.clock = task.Clock()
         self.hoary_i386 = yield self.store.distro.getDistroArchRelease(
