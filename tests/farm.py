@@ -9,7 +9,8 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from lp_buildmaster.buildergroup import BuilderGroup
-from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
+from lp_buildmaster.enums import (
+    BuildStatus, PackagePublishingPocket, PackagePublishingStatus)
 from lp_buildmaster.notify import NOTIFY_STATES
 from lp_buildmaster.store import sampledata
 from lp_buildmaster.testing.fakestore import FakeStore
@@ -111,6 +112,62 @@ def dropRunningJobs(store):
         return defer.succeed(None)
     return store.runOperation(
         "DELETE FROM buildqueue WHERE builder IS NOT NULL")
+
+
+def publishSource(store, spr_id, distrorelease, archive,
+                  pocket=PackagePublishingPocket.RELEASE,
+                  status=PackagePublishingStatus.PUBLISHED):
+    """One more publication of a source, on either store."""
+    if isinstance(store, FakeStore):
+        store.tables.insert(
+            "sourcepackagepublishinghistory", sourcepackagerelease=spr_id,
+            distrorelease=distrorelease, archive=archive, pocket=pocket,
+            status=status)
+        return defer.succeed(None)
+    return store.runOperation(
+        "INSERT INTO sourcepackagepublishinghistory (sourcepackagerelease,"
+        " distrorelease, archive, pocket, status) VALUES (%s, %s, %s, %s,"
+        " %s)", (spr_id, distrorelease, archive, pocket.value, status.value))
+
+
+def setPublicationStatus(store, spr_id, status):
+    """Every publication of a source in C{status}, on either store."""
+    if isinstance(store, FakeStore):
+        for row in store.tables.where("sourcepackagepublishinghistory",
+                                      sourcepackagerelease=spr_id):
+            row["status"] = status.value
+        return defer.succeed(None)
+    return store.runOperation(
+        "UPDATE sourcepackagepublishinghistory SET status = %s"
+        " WHERE sourcepackagerelease = %s", (status.value, spr_id))
+
+
+def dropSourceFiles(store, spr_id, filetype):
+    """A source's files of C{filetype} gone, on either store."""
+    if isinstance(store, FakeStore):
+        for row in store.tables.where("sourcepackagereleasefile",
+                                      sourcepackagerelease=spr_id,
+                                      filetype=filetype):
+            del store.tables.table("sourcepackagereleasefile")[row["id"]]
+        return defer.succeed(None)
+    return store.runOperation(
+        "DELETE FROM sourcepackagereleasefile WHERE filetype = %s"
+        " AND sourcepackagerelease = %s", (filetype, spr_id))
+
+
+def emptyQueue(store):
+    """Every queue entry gone, on either store."""
+    if isinstance(store, FakeStore):
+        store.tables.table("buildqueue").clear()
+        return defer.succeed(None)
+    return store.runOperation("DELETE FROM buildqueue")
+
+
+@defer.inlineCallbacks
+def disableArchives(store):
+    """Every archive disabled, through the store's world component."""
+    for archive in (yield store.world.archiveRows()):
+        yield store.world.updateArchive(archive["id"], enabled=False)
 
 
 @defer.inlineCallbacks

@@ -1,6 +1,7 @@
 """Dispatch: candidate selection, the two transactions, concurrency,
 virtual builder reset and instant dispatch."""
 
+import datetime
 import logging
 import sys
 
@@ -16,10 +17,14 @@ from lp_buildmaster.slave import _buildRequestProblem
 from lp_buildmaster.store import Store
 from lp_buildmaster.testing import mockslaves
 from tests.database import DatabaseTestCase
-from tests.farm import addBuild, addBuilder, makeGroup
+from tests.farm import (
+    FakeStoreTestCase, addBuild, addBuilder, disableArchives,
+    dropSourceFiles, emptyQueue, makeGroup, publishSource,
+    setPublicationStatus)
 from tests.test_librarian import LibrarianFixture
 
 RELEASE = PackagePublishingPocket.RELEASE
+DONE = datetime.datetime(2006, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 class RefusingFileSlave(mockslaves.OkSlave):
@@ -28,7 +33,10 @@ class RefusingFileSlave(mockslaves.OkSlave):
         return defer.succeed((False, "Error accessing Librarian: 404"))
 
 
-class DispatchTestCase(LibrarianFixture, DatabaseTestCase):
+class CandidateTests:
+    """Candidate selection through the dispatcher's store calls, mixed into
+    a test case on the fake store and one on PostgreSQL: the fake's
+    selection is held to the SQL's."""
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -62,9 +70,10 @@ class DispatchTestCase(LibrarianFixture, DatabaseTestCase):
             order.append(reservation.queue_id)
             yield store.dispatch.start(reservation.queue_id, builder.id,
                                        None)
-            yield store.runOperation(
-                "DELETE FROM buildqueue WHERE id = %s",
-                (reservation.queue_id,))
+            # Collected: the entry goes and the builder is free again.
+            self.assertTrue((yield store.jobs.finishJob(
+                reservation.queue_id, reservation.build_id, builder.id,
+                BuildStatus.FULLYBUILT, DONE)))
 
     @defer.inlineCallbacks
     def test_candidateOrder(self):
@@ -90,11 +99,8 @@ class DispatchTestCase(LibrarianFixture, DatabaseTestCase):
         ppa_build = yield self.store.builds.create(
             self.hoary.id, build7.sourcepackagerelease, ppa.id, RELEASE)
         ppa_job = yield self.store.queue.enqueueBuild(ppa_build)
-        yield self.store.runOperation(
-            "INSERT INTO sourcepackagepublishinghistory (sourcepackagerelease,"
-            " distrorelease, archive, pocket, status) VALUES (%s, %s, %s, 0,"
-            " %s)", (build7.sourcepackagerelease, self.hoary.distrorelease,
-                     ppa.id, PackagePublishingStatus.PUBLISHED.value))
+        yield publishSource(self.store, build7.sourcepackagerelease,
+                            self.hoary.distrorelease, ppa.id)
         x86 = yield self.handle("x86-builder")
         self.assertEqual((yield self.reserveAll(x86)), [2])
         virtual = yield self.handle("virtual", virtualized=True)
@@ -116,8 +122,25 @@ class DispatchTestCase(LibrarianFixture, DatabaseTestCase):
         builder = yield self.handle("b1")
         self.assertEqual((yield self.reserveAll(builder)), [2])
         _, queue_id = yield addBuild(self.store)
-        yield self.store.runOperation("UPDATE archive SET enabled = false")
+        yield disableArchives(self.store)
         self.assertEqual((yield self.reserveAll(builder)), [])
+
+    @defer.inlineCallbacks
+    def test_supersededOnTheWay(self):
+        build = yield self.store.builds.get(10)
+        yield setPublicationStatus(self.store, build.sourcepackagerelease,
+                                   PackagePublishingStatus.SUPERSEDED)
+        _, other = yield addBuild(self.store)
+        builder = yield self.handle("b1")
+        job = yield self.dispatcher.builderIdle(builder)
+        self.assertEqual(job.queue.id, other)
+        build = yield self.store.builds.get(10)
+        self.assertEqual(build.buildstate, BuildStatus.SUPERSEDED)
+        self.assertIsNone((yield self.store.queue.get(2)))
+
+
+class DispatcherTests(CandidateTests):
+    """The dispatcher's own logic: it needs no PostgreSQL."""
 
     @defer.inlineCallbacks
     def test_manualFailedDisabledGetNothing(self):
@@ -131,29 +154,6 @@ class DispatchTestCase(LibrarianFixture, DatabaseTestCase):
             self.assertIsNone((yield self.dispatcher.builderIdle(builder)))
         queue = yield self.store.queue.get(2)
         self.assertIsNone(queue.builder)
-
-    @defer.inlineCallbacks
-    def test_concurrentClaimsNeverShareAJob(self):
-        """Builders of two masters claim at once: every job once."""
-        other = yield Store.connect(self.dsn, size=4)
-        self.addCleanup(other.close)
-        jobs = {2}
-        for score in range(7):
-            _, queue_id = yield addBuild(self.store, score=score)
-            jobs.add(queue_id)
-        builders = []
-        for i in range(12):
-            builders.append((yield self.handle("c%d" % i)))
-        results = yield defer.gatherResults([
-            (self.store if i % 2 else other).dispatch.reserve(
-                b.id, b.record.processor, False)
-            for i, b in enumerate(builders)])
-        claimed = [r.queue_id for r in results if r is not None]
-        self.assertEqual(sorted(claimed), sorted(jobs))
-        rows = yield self.store.runQuery(
-            "SELECT count(DISTINCT builder) AS n FROM buildqueue"
-            " WHERE builder = ANY(%s)", ([b.id for b in builders],))
-        self.assertEqual(rows[0]["n"], len(jobs))
 
     @defer.inlineCallbacks
     def test_dispatchSendsAValidRequest(self):
@@ -207,28 +207,10 @@ class DispatchTestCase(LibrarianFixture, DatabaseTestCase):
         self.assertEqual(build.buildstate, BuildStatus.NEEDSBUILD)
 
     @defer.inlineCallbacks
-    def test_supersededOnTheWay(self):
-        build = yield self.store.builds.get(10)
-        yield self.store.runOperation(
-            "UPDATE sourcepackagepublishinghistory SET status = %s"
-            " WHERE sourcepackagerelease = %s",
-            (PackagePublishingStatus.SUPERSEDED.value,
-             build.sourcepackagerelease))
-        _, other = yield addBuild(self.store)
-        builder = yield self.handle("b1")
-        job = yield self.dispatcher.builderIdle(builder)
-        self.assertEqual(job.queue.id, other)
-        build = yield self.store.builds.get(10)
-        self.assertEqual(build.buildstate, BuildStatus.SUPERSEDED)
-        self.assertIsNone((yield self.store.queue.get(2)))
-
-    @defer.inlineCallbacks
     def test_requestWithoutDscRefused(self):
         """A request the daemon would wedge on is never sent."""
         build = yield self.store.builds.get(10)
-        yield self.store.runOperation(
-            "DELETE FROM sourcepackagereleasefile WHERE filetype = 'dsc'"
-            " AND sourcepackagerelease = %s", (build.sourcepackagerelease,))
+        yield dropSourceFiles(self.store, build.sourcepackagerelease, "dsc")
         builder = yield self.handle("b1")
         self.assertIsNone((yield self.dispatcher.builderIdle(builder)))
         self.assertNotIn("build", [c[0] for c in builder.slave.calls])
@@ -244,11 +226,8 @@ class DispatchTestCase(LibrarianFixture, DatabaseTestCase):
         build_id = yield self.store.builds.create(
             self.hoary.id, build7.sourcepackagerelease, ppa.id, RELEASE)
         yield self.store.queue.enqueueBuild(build_id)
-        yield self.store.runOperation(
-            "INSERT INTO sourcepackagepublishinghistory (sourcepackagerelease,"
-            " distrorelease, archive, pocket, status) VALUES (%s, %s, %s, 0,"
-            " %s)", (build7.sourcepackagerelease, self.hoary.distrorelease,
-                     ppa.id, PackagePublishingStatus.PUBLISHED.value))
+        yield publishSource(self.store, build7.sourcepackagerelease,
+                            self.hoary.distrorelease, ppa.id)
         builder = yield self.handle("vm", virtualized=True, vm_host="vmhost")
         yield self.store.builders.update(builder.id, clean=False)
         builder.record = yield self.store.builders.get(builder.id)
@@ -287,6 +266,40 @@ class DispatchTestCase(LibrarianFixture, DatabaseTestCase):
         self.clock.advance(61)
         e = yield self.assertFailure(d, ResetFailed)
         self.assertIn("timed out after 60 s", str(e))
+
+
+class DispatchTestCase(DispatcherTests, LibrarianFixture,
+                       FakeStoreTestCase):
+    """Dispatch on the fake store."""
+
+
+class CandidateSQLTestCase(CandidateTests, LibrarianFixture,
+                           DatabaseTestCase):
+    """Candidate selection in SQL, and what only PostgreSQL can show: two
+    masters' connections claiming at once."""
+
+    @defer.inlineCallbacks
+    def test_concurrentClaimsNeverShareAJob(self):
+        """Builders of two masters claim at once: every job once."""
+        other = yield Store.connect(self.dsn, size=4)
+        self.addCleanup(other.close)
+        jobs = {2}
+        for score in range(7):
+            _, queue_id = yield addBuild(self.store, score=score)
+            jobs.add(queue_id)
+        builders = []
+        for i in range(12):
+            builders.append((yield self.handle("c%d" % i)))
+        results = yield defer.gatherResults([
+            (self.store if i % 2 else other).dispatch.reserve(
+                b.id, b.record.processor, False)
+            for i, b in enumerate(builders)])
+        claimed = [r.queue_id for r in results if r is not None]
+        self.assertEqual(sorted(claimed), sorted(jobs))
+        rows = yield self.store.runQuery(
+            "SELECT count(DISTINCT builder) AS n FROM buildqueue"
+            " WHERE builder = ANY(%s)", ([b.id for b in builders],))
+        self.assertEqual(rows[0]["n"], len(jobs))
 
 
 class InstantMasterFixture(LibrarianFixture, DatabaseTestCase):
@@ -487,7 +500,7 @@ class InstantDispatchWakesOneTestCase(InstantMasterFixture):
         self.assertEqual(instant.counts["queued"], 1)
 
 
-class KnownEmptyQueueTestCase(DatabaseTestCase):
+class KnownEmptyQueueTestCase(FakeStoreTestCase):
     """With C{empty_for}, idle builders stop asking the database for a job
     of a kind it just had none of, until a job of that kind is queued or
     the time is up."""
@@ -505,7 +518,7 @@ class KnownEmptyQueueTestCase(DatabaseTestCase):
             reserves.append(args)
             return reserve(*args)
         self.patch(self.store.dispatch, "reserve", counted)
-        yield self.store.runOperation("DELETE FROM buildqueue")
+        yield emptyQueue(self.store)
         yield addBuilder(self.store, "idle1")
         frog = yield self.store.builders.getByName("idle1")
         builder = BuilderHandle(frog, mockslaves.OkSlave(name="idle1"))
@@ -538,7 +551,7 @@ class KnownEmptyQueueTestCase(DatabaseTestCase):
             held.append((d, args))
             return d
         self.patch(self.store.dispatch, "reserve", heldBack)
-        yield self.store.runOperation("DELETE FROM buildqueue")
+        yield emptyQueue(self.store)
         builders = []
         for name in ("idle1", "idle2", "idle3"):
             yield addBuilder(self.store, name)
