@@ -79,7 +79,13 @@ def utcnow(clock):
 
 
 class BuilderGroup:
-    """The builders of one processor and the seed's logic over them.
+    """A group of builders and the seed's logic over them.
+
+    In production the group is every builder the master holds, of every
+    processor (C{processor} None): the L{ScannerManager} makes its
+    C{builders} the handles of the builders it scans, and each scan runs
+    this logic. The seed's L{BuilddMaster} also makes one group per
+    processor (C{processor} set).
 
     @ivar builders: the L{BuilderHandle}s of the group, in order.
     @ivar logtails: C{{queue_id: text}} waiting for L{flushLogtails}.
@@ -95,6 +101,8 @@ class BuilderGroup:
             firing when upload processing of that leaf is done (or None
             when uploads are processed outside the master).
         @param notifier: a L{lp_buildmaster.notify.BuildNotifier} or None.
+        @param processor: the processor id of the group's builders; None
+            for builders of every processor.
         """
         clock = orReactor(clock)
         self.logger = logger
@@ -125,7 +133,9 @@ class BuilderGroup:
         """The first builder that is ok, not manual, and IDLE.
 
         A builder whose slave raises is skipped and failed, with its error
-        as failnotes.
+        as failnotes. Seed only (L{BuilddMaster.dispatchByProcessor}):
+        production asks no group for a builder; each idle builder's own
+        scan asks for a job (L{Dispatcher.builderIdle}).
 
         @param virtualized: only builders with that virtualization.
         """

@@ -25,11 +25,11 @@ from twisted.python import failure
 from lp_buildmaster import failures, metrics
 from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job, utcnow
 from lp_buildmaster.clock import orReactor
-from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.instant import InstantDispatch, parseQueuePayload
 from lp_buildmaster.model import archivedeps
 from lp_buildmaster.model.policy import checkDispatchPolicy
 from lp_buildmaster.model.records import makeCookie
+from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import InvalidBuildRequest, SlaveError
 from lp_buildmaster.vmreset import ResetFailed, resetBuilder, runCommand
 
@@ -127,9 +127,11 @@ class Dispatcher:
         #: waiting for the reservation in flight for that kind
         self._asking = {}
 
-    def builderIdle(self, builder, vitals=None):
+    def builderIdle(self, builder, vitals=None, queue_id=None):
         """An IDLE builder with nothing assigned: give it a job.
 
+        @param queue_id: the queue entry to give it (the seed's
+            L{BuilddMaster.startBuild}); by default the best candidate.
         @return: Deferred firing with the started L{Job}, or None.
         """
         builder_id = builder.record.id
@@ -145,7 +147,7 @@ class Dispatcher:
                     outcome = "dispatched" if result is not None else "none"
                 self.lastIdle[builder_id] = (call, outcome)
             return result
-        return self._builderIdle(builder).addBoth(done)
+        return self._builderIdle(builder, queue_id).addBoth(done)
 
     def builderFreed(self, builder_id):
         """A builder's job went away (LISTEN builder_freed): it is not busy
@@ -161,13 +163,21 @@ class Dispatcher:
         return entry is not None and entry[1] in ("dispatched", None)
 
     @defer.inlineCallbacks
-    def _builderIdle(self, builder):
+    def _builderIdle(self, builder, queue_id=None):
         record = builder.record
         if record.manual or not record.builderok or not record.active:
             return None
         if record.virtualized and not record.clean:
             yield self.resetBuilder(builder)
         key = (record.processor, record.virtualized)
+        if queue_id is not None:
+            # The seed's startBuild: that entry, whatever the answer for
+            # this kind of builder.
+            reservation = yield self.store.dispatch.reserve(
+                record.id, record.processor, record.virtualized,
+                queue_id=queue_id)
+            job = yield self._dispatchReserved(builder, reservation)
+            return job
         if self._knownEmpty(key, self.clock.seconds()):
             return None
         while self.empty_for and key in self._asking:
@@ -356,8 +366,19 @@ class _Request:
 
 
 class BuilddMaster:
-    """The seed's BuilddMaster over the dispatcher and the scanners.
+    """The seed's BuilddMaster, over the machinery production runs.
 
+    C{scanActiveBuilders} is one pass of the L{ScannerManager}'s scanners
+    (the per-builder logic of L{BuilderGroup}), and C{dispatchByProcessor}
+    and C{startBuild} give jobs through L{Dispatcher.builderIdle} and the
+    store's candidate selection, as each idle builder's scan does in
+    production. What only the seed does (taking arch releases in hand,
+    grouping builders and pending jobs by processor) says so and stays
+    thin: production keeps no such lists, the database selects.
+
+    @ivar manager: the L{ScannerManager} (never started as a service)
+        whose scanners C{scanActiveBuilders} runs; its group,
+        C{self.group}, holds the builders it scans.
     @ivar _archreleases: C{{distroarchrelease: {'builders': group}}} for
         every arch release that has a chroot.
     """
@@ -373,12 +394,17 @@ class BuilddMaster:
             store, librarian, clock=clock, logger=logger)
         self.group = group or BuilderGroup(logger, store, librarian,
                                            clock=clock)
+        self.manager = ScannerManager(store, self.group, slaveFactory,
+                                      clock=clock, logger=logger)
         self._archreleases = {}
         self._groups = {}
 
     @defer.inlineCallbacks
     def addDistroArchRelease(self, archrelease):
-        """Take an arch release in hand if it has a chroot to build in."""
+        """Take an arch release in hand if it has a chroot to build in.
+
+        Seed only: production's candidate selection skips jobs without a
+        chroot for their pocket."""
         chroots = yield self.store.distro.chroots(archrelease.id)
         if any(c.chroot is not None for c in chroots):
             self._archreleases.setdefault(archrelease, {})
@@ -386,7 +412,10 @@ class BuilddMaster:
     @defer.inlineCallbacks
     def setupBuilders(self, archrelease):
         """Give an arch release the BuilderGroup of its processor, and say
-        so when none of its builders is available."""
+        so when none of its builders is available.
+
+        Seed only: production's group is every builder the scanner
+        manager holds."""
         if archrelease not in self._archreleases:
             return
         group = self._groups.get(archrelease.processor)
@@ -394,7 +423,8 @@ class BuilddMaster:
             group = BuilderGroup(
                 logging.getLogger("root.builders.%s"
                                   % archrelease.processor_name),
-                self.store, self.librarian, clock=self.clock)
+                self.store, self.librarian, clock=self.clock,
+                processor=archrelease.processor)
             builders = yield self.store.builders.all(archrelease.processor)
             for record in builders:
                 group.builders.append(
@@ -405,25 +435,19 @@ class BuilddMaster:
         if available is None:
             group.logger.warning("No builders are available")
 
-    @defer.inlineCallbacks
     def scanActiveBuilders(self):
-        """Collect what every builder with a job reports, once."""
-        for group in self._groups.values():
-            for builder in group.builders:
-                queue = yield self.store.queue.getByBuilder(builder.id)
-                if queue is None or queue.buildstart is None:
-                    continue
-                build = yield self.store.builds.get(queue.build)
-                try:
-                    yield group.updateBuild(Job(queue, build, builder))
-                except Exception as e:
-                    self.logger.error("Builder '%s': %s", builder.name, e)
-            yield group.flushLogtails()
+        """Scan every builder once, as the running master's scanners do
+        (L{ScannerManager.scanOnce}): collect what finished, rescue the
+        lost, keep the log tails."""
+        return self.manager.scanOnce()
 
     @defer.inlineCallbacks
     def sortAndSplitByProcessor(self):
         """Pending jobs of the arch releases in hand, by processor, in
-        dispatch order: C{{Processor: [Job without builder]}}."""
+        dispatch order: C{{Processor: [Job without builder]}}.
+
+        Seed only: production never lists the queue to dispatch; each
+        idle builder asks the database for its best candidate."""
         wanted = {dar.id for dar in self._archreleases}
         pending = yield self.store.queue.pending()
         builds = yield self.store.builds.getMany([q.build for q in pending])
@@ -443,20 +467,12 @@ class BuilddMaster:
     @defer.inlineCallbacks
     def dispatchByProcessor(self, processor, queueItems):
         """Start each queue item on the first available builder of its
-        processor; a superseded one becomes SUPERSEDED instead."""
+        processor (L{startBuild}); one whose source is superseded becomes
+        SUPERSEDED instead, on the way, as candidate selection finds it."""
         group = self._groups.get(processor.id)
+        if group is None:
+            return
         for item in queueItems:
-            published = yield self.store.sources.isPublished(
-                item.build.sourcepackagerelease, item.build.distrorelease,
-                item.build.archive)
-            if not published:
-                yield self.store.builds.transition(
-                    item.build.id, BuildStatus.NEEDSBUILD,
-                    BuildStatus.SUPERSEDED, dequeue=True)
-                self.logger.info("Build %d is superseded", item.build.id)
-                continue
-            if group is None:
-                continue
             builder = yield group.firstAvailable(
                 virtualized=item.queue.virtualized)
             if builder is None:
@@ -467,10 +483,11 @@ class BuilddMaster:
 
     @defer.inlineCallbacks
     def startBuild(self, group, builder, item):
-        """Start C{item} on C{builder}.
+        """Start C{item} on C{builder} through L{Dispatcher.builderIdle}.
 
         With no chroot for its pocket the build is left as it is; a pocket
-        its series may not build raises (the seed's AssertionError).
+        its series may not build raises (the seed's AssertionError; the
+        candidate selection of production never selects such a job).
         """
         build = item.build
         chroot = yield self.store.distro.getChroot(build.distroarchrelease,
@@ -480,10 +497,8 @@ class BuilddMaster:
                              build.title, build.pocket.name)
             return None
         checkDispatchPolicy(build)
-        reservation = yield self.store.dispatch.reserve(
-            builder.id, builder.record.processor, builder.record.virtualized,
-            queue_id=item.queue.id)
-        job = yield self.dispatcher._dispatchReserved(builder, reservation)
+        job = yield self.dispatcher.builderIdle(builder,
+                                                queue_id=item.queue.id)
         return job
 
 

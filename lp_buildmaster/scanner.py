@@ -13,6 +13,7 @@ assigned costs no database statement of its own.
 """
 
 import collections
+import collections.abc
 import logging
 import zlib
 
@@ -46,12 +47,17 @@ def usable(builder):
 
 
 class SlaveScanner:
-    """Scans one builder every interval."""
+    """Scans one builder every interval.
 
-    def __init__(self, manager, name, slave):
+    @ivar builder: the L{BuilderHandle} of the builder scanned: one of the
+        manager's C{group.builders}, its record the builder's latest
+        snapshot at each scan.
+    """
+
+    def __init__(self, manager, name, slave, record=None):
         self.manager = manager
         self.name = name
-        self.slave = slave
+        self.builder = BuilderHandle(record, slave)
         self.logger = manager.logger
         self.loop = task.LoopingCall(self.scan)
         self.loop.clock = manager.clock
@@ -64,6 +70,15 @@ class SlaveScanner:
         self._starting = None
         self._inflight = None
         self._again = False
+
+    @property
+    def slave(self):
+        """The builder's client (its handle's)."""
+        return self.builder.slave
+
+    @slave.setter
+    def slave(self, slave):
+        self.builder.slave = slave
 
     def start(self, delay=0.0):
         """Start scanning after C{delay} seconds, then every interval."""
@@ -163,14 +178,18 @@ class SlaveScanner:
             self.abort_requested_at = None
             self.manager.errorsStopped(self.name)
             return None
-        d = self._act(BuilderHandle(vitals.builder, self.slave), vitals,
-                      status)
+        d = self._act(self._handle(vitals), vitals, status)
         # A builder failing us while we collect from or dispatch to it (a
         # file it cannot fetch, a log it will not give, a reset that fails)
         # counts like any failure to talk to it.
         d.addCallback(self._worked)
         d.addErrback(self._scanFailed, vitals)
         return d
+
+    def _handle(self, vitals):
+        """The builder's handle, as the snapshot of this scan has it."""
+        self.builder.record = vitals.builder
+        return self.builder
 
     def _worked(self, result):
         self.manager.errorsStopped(self.name)
@@ -184,7 +203,7 @@ class SlaveScanner:
             # Builder faults are counted where they are judged.
             metrics.FAILURES.labels(kind.kind, kind.reason).inc()
         self.failing = kind.kind != failures.INFRASTRUCTURE
-        builder = BuilderHandle(vitals.builder, self.slave)
+        builder = self._handle(vitals)
         if kind.kind == failures.INFRASTRUCTURE:
             # Nobody's failure: the work is retried at a later scan.
             self.manager.noteError(self.name, failure)
@@ -369,8 +388,32 @@ def _text(error):
     return failures.describe(error)
 
 
+class HeldBuilders(collections.abc.Sequence):
+    """The handles of the builders a manager scans, in the order their
+    scanners started: what the manager's L{BuilderGroup} holds as its
+    C{builders}. A view, never out of step with the scanners."""
+
+    def __init__(self, scanners):
+        self._scanners = scanners
+
+    def __len__(self):
+        return len(self._scanners)
+
+    def __iter__(self):
+        return (scanner.builder for scanner in self._scanners.values())
+
+    def __getitem__(self, index):
+        return list(self)[index]
+
+
 class ScannerManager(service.Service):
     """Keeps one L{SlaveScanner} per usable builder it holds.
+
+    Its L{BuilderGroup} is the group of those builders, of every
+    processor: C{group.builders} are their handles (L{HeldBuilders}), and
+    the group's logic (C{rescueBuilderIfLost}, C{updateBuild} and
+    C{getLogFromSlave} through it, the failure handling) is what every
+    scan runs.
 
     With an C{owner} (masters sharing the database), the manager
     heartbeats four times per interval (L{MasterStore.heartbeat}); a
@@ -396,7 +439,8 @@ class ScannerManager(service.Service):
                  owner=None, dbclock=None, web_url=None, librarian_url=None,
                  database=None, control=None):
         """
-        @param group: the L{BuilderGroup} whose logic the scanners run.
+        @param group: the L{BuilderGroup} whose logic the scanners run;
+            its C{builders} become the builders this manager scans.
         @param slaveFactory: C{f(builder_record)} -> an L{ISlave}.
         @param dispatcher: gets C{builderIdle(builder, vitals)} for idle
             builders with nothing assigned, or None.
@@ -446,6 +490,7 @@ class ScannerManager(service.Service):
         self._fullRead = 0
         self.vitals = {}
         self.scanners = {}
+        group.builders = HeldBuilders(self.scanners)
         #: L{MasterInfo} of every registered master, at the last heartbeat
         self.masters = []
         #: names of the live masters, at the last heartbeat
@@ -824,19 +869,50 @@ class ScannerManager(service.Service):
                 d.addBoth(lambda r, w=waiter: (w.callback(None), r)[1])
                 yield waiter
 
-    def startScanner(self, builder, quick=False):
+    def startScanner(self, builder, quick=False, start=True):
         """Start scanning C{builder}: its first scan within the interval
         (spread by name), or with C{quick} (a builder taken over or added
-        while running) within a quarter of it."""
+        while running) within a quarter of it.
+
+        @param start: False to make the scanner (and hold the builder)
+            without starting its LoopingCall (L{scanOnce}).
+        """
         slave = self.slaveFactory(builder)
-        scanner = SlaveScanner(self, builder.name, slave)
+        scanner = SlaveScanner(self, builder.name, slave, builder)
         scanner.url = builder.url
         self.scanners[builder.name] = scanner
+        if not start:
+            return scanner
         # Spread the builders' scans over the interval.
         offset = (zlib.crc32(builder.name.encode()) % 1000) / 1000.0
         spread = self.interval / self.BEATS if quick else self.interval
         scanner.start(delay=offset * spread)
         return scanner
+
+    @defer.inlineCallbacks
+    def scanOnce(self):
+        """Scan every usable builder once, now, through the scanners the
+        running master uses, and write the log tails (the seed's
+        C{BuilddMaster.scanActiveBuilders}). For a manager that is not
+        running and has no C{owner}: the scanners are made, not
+        started (a running manager's scanners scan on their own)."""
+        if self.running or self.owner is not None:
+            raise RuntimeError("scanOnce is for a manager that is not "
+                               "running and has no owner")
+        yield self.group.flushLogtails()
+        self.vitals = self._newer(self._nextRead(),
+                                  (yield self.store.jobs.allVitals(
+                                      self.vitals)))
+        scans = []
+        for name, vitals in sorted(self.vitals.items()):
+            if usable(vitals.builder):
+                scanner = self.scanners.get(name)
+                if scanner is None:
+                    scanner = self.startScanner(vitals.builder, start=False)
+                scans.append(scanner.scan())
+        # A scan never fails (its errors are handled and counted).
+        yield defer.DeferredList(scans)
+        yield self.group.flushLogtails()
 
     @defer.inlineCallbacks
     def refreshOne(self, name):

@@ -514,9 +514,9 @@ class KnownEmptyQueueTestCase(FakeStoreTestCase):
         reserves = []
         reserve = self.store.dispatch.reserve
 
-        def counted(*args):
+        def counted(*args, **kwargs):
             reserves.append(args)
-            return reserve(*args)
+            return reserve(*args, **kwargs)
         self.patch(self.store.dispatch, "reserve", counted)
         yield emptyQueue(self.store)
         yield addBuilder(self.store, "idle1")

@@ -65,13 +65,53 @@ class BuilddMasterSeedTestCase(LibrarianFixture, DatabaseTestCase):
 
     @defer.inlineCallbacks
     def test_scanActiveBuilders(self):
-        """Scanning collects what bob says about BuildQueue 1."""
+        """Scanning collects what bob says about BuildQueue 1, through the
+        scanners the running master uses; the master's BuilderGroup holds
+        the builders scanned."""
         yield self.setupAll()
         yield self.bm.scanActiveBuilders()
         queue = yield self.store.queue.get(1)
         self.assertEqual(queue.logtail, "")
         self.assertEqual((yield self.store.builds.get(8)).buildstate,
                          BuildStatus.BUILDING)
+        self.assertEqual(sorted(self.bm.manager.scanners), ["bob", "frog"])
+        self.assertEqual([b.name for b in self.bm.group.builders],
+                         ["bob", "frog"])
+        self.assertIs(self.bm.group.builders[0].slave, self.slaves["bob"])
+        self.assertEqual([s.scans for s in self.bm.manager.scanners.values()],
+                         [1, 1])
+
+    @defer.inlineCallbacks
+    def test_scanActiveBuildersCollects(self):
+        """A finished job is collected as the running scanner collects it
+        (BuilderGroup.updateBuild): bob's PACKAGEFAIL makes Build 8
+        FAILEDTOBUILD with its log, and bob is cleaned."""
+        self.slaves["bob"] = mockslaves.WaitingSlave(
+            "BuildStatus.PACKAGEFAIL", cookie="8-1", name="bob")
+        yield self.setupAll()
+        yield self.bm.scanActiveBuilders()
+        build = yield self.store.builds.get(8)
+        self.assertEqual(build.buildstate, BuildStatus.FAILEDTOBUILD)
+        self.assertIsNotNone(build.buildlog)
+        self.assertIsNone((yield self.store.queue.get(1)))
+        self.assertIn("clean", [c[0] for c in self.slaves["bob"].calls])
+
+    @defer.inlineCallbacks
+    def test_scanActiveBuildersLostJob(self):
+        """A builder that lost its job (IDLE while BuildQueue 1 says it
+        builds) is judged as the running scanner judges it: one failure
+        of bob and of the job, which goes back to the queue."""
+        self.slaves["bob"] = mockslaves.OkSlave(name="bob")
+        yield self.setupAll()
+        yield self.bm.scanActiveBuilders()
+        queue = yield self.store.queue.get(1)
+        self.assertIsNone(queue.builder)
+        self.assertEqual((yield self.store.builds.get(8)).buildstate,
+                         BuildStatus.NEEDSBUILD)
+        bob = yield self.store.builders.getByName("bob")
+        self.assertTrue(bob.builderok)
+        self.assertTrue(any("lost job 8-1" in line
+                            for line in self.logs.lines), self.logs.lines)
 
     @defer.inlineCallbacks
     def test_sortAndSplitByProcessor(self):
@@ -88,8 +128,29 @@ class BuilddMasterSeedTestCase(LibrarianFixture, DatabaseTestCase):
         self.assertIsNone(queue.builder)
 
     @defer.inlineCallbacks
+    def test_dispatchByProcessor(self):
+        """With an idle builder, dispatchByProcessor starts the first job
+        on it through the Dispatcher, as an idle builder's scan would."""
+        yield addBuilder(self.store, "a_builder")
+        yield self.setupAll()
+        byproc = yield self.bm.sortAndSplitByProcessor()
+        for proc, items in byproc.items():
+            yield self.bm.dispatchByProcessor(proc, items)
+        queue = yield self.store.queue.get(2)
+        a_builder = yield self.store.builders.getByName("a_builder")
+        self.assertEqual(queue.builder, a_builder.id)
+        self.assertEqual((yield self.store.builds.get(queue.build)).buildstate,
+                         BuildStatus.BUILDING)
+        self.assertEqual(
+            [c[0] for c in self.slaves["a_builder"].calls][-1], "build")
+        self.assertEqual(self.bm.dispatcher.lastIdle[a_builder.id][1],
+                         "dispatched")
+
+    @defer.inlineCallbacks
     def test_dispatchSuperseded(self):
-        """A build whose source is superseded becomes SUPERSEDED."""
+        """A build whose source is superseded becomes SUPERSEDED when a
+        builder is offered it (the seed's MockBG has one available)."""
+        yield addBuilder(self.store, "a_builder")
         yield self.setupAll()
         build = yield self.store.builds.get(10)
         yield self.store.runOperation(
@@ -104,6 +165,8 @@ class BuilddMasterSeedTestCase(LibrarianFixture, DatabaseTestCase):
         self.assertEqual(repr(build.buildstate),
                          "<Item SUPERSEDED (5) Build for superseded Source>")
         self.assertIsNone((yield self.store.queue.get(2)))
+        self.assertNotIn("build", [c[0] for c in
+                                   self.slaves["a_builder"].calls])
 
     @defer.inlineCallbacks
     def startBuildSetup(self):
@@ -165,3 +228,4 @@ class BuilddMasterSeedTestCase(LibrarianFixture, DatabaseTestCase):
             "pocket due to the release status of hoary." % (
                 build.title, build_id))
         self.assertEqual(builder.slave.calls, [])
+
