@@ -1,6 +1,11 @@
 """The farm simulator (lp_buildmaster.testing.simulator), driven over real
 loopback HTTP by the project's client, L{lp_buildmaster.slave.BuilderSlave}.
 
+The scenarios the real daemon must play alike are in
+C{tests/builder_scenarios.py} (L{ScenarioTests} here runs them); the rest
+is what only the simulator does: its clock, profiles, faults, one port for
+many builders, the program.
+
 Build time runs on a L{task.Clock}; the network on the real reactor.  The
 client's timeouts run on the same Clock, so they only fire when a test
 advances it (and a test never advances it with a call in flight unless it
@@ -21,7 +26,7 @@ from twisted.internet import defer, reactor, task
 from twisted.internet import protocol
 from twisted.internet.protocol import ProcessProtocol
 from twisted.trial import unittest
-from twisted.web import resource, server, static
+from twisted.web import resource, server
 from twisted.web.xmlrpc import Fault, Proxy
 
 import lp_buildmaster
@@ -31,14 +36,10 @@ from lp_buildmaster.testing.simulator import (
 from lp_buildmaster.slave import (
     BuilderSlave, SlaveConnectionError, SlaveFault, SlaveHTTPError,
     SlaveProtocolError, SlaveTimeout, makePool)
-from lp_buildmaster.upload import readUpload
+from tests.builder_scenarios import (
+    ABORTING, BUILDING, COOKIE, IDLE, WAITING, BuilderScenarios, FileServer)
 from tests.realbuilder import makeBuildArgs, makeDsc
 
-COOKIE = "1-1"
-IDLE = "BuilderStatus.IDLE"
-BUILDING = "BuilderStatus.BUILDING"
-WAITING = "BuilderStatus.WAITING"
-ABORTING = "BuilderStatus.ABORTING"
 
 CHROOT = b"a simulated chroot tarball\n" * 64
 CHROOT_SHA1 = hashlib.sha1(CHROOT).hexdigest()
@@ -83,27 +84,10 @@ def turnUntil(predicate, turns=2000, description="condition"):
     raise AssertionError("gave up waiting for %s" % description)
 
 
-class FileServer:
-    """A little HTTP server on 127.0.0.1 for ensurepresent() to fetch from.
-    """
-
-    def __init__(self, testcase):
-        self.root = resource.Resource()
-        self.port = reactor.listenTCP(0, server.Site(self.root),
-                                      interface="127.0.0.1")
-        testcase.addCleanup(self.port.stopListening)
-        self.base = "http://127.0.0.1:%d/" % self.port.getHost().port
-
-    def add(self, name, data):
-        self.root.putChild(name.encode("ascii"),
-                           static.Data(data, "application/octet-stream"))
-        return self.base + name
-
-
 class FarmTestCase(unittest.TestCase):
     """A farm on one port, builder 'bob', and a client for it."""
 
-    fetch = True
+    farm_fetch = True
     farm_profile = None
 
     @defer.inlineCallbacks
@@ -111,7 +95,7 @@ class FarmTestCase(unittest.TestCase):
         self.clock = task.Clock()
         self.farm = SimulatedFarm(
             clock=self.clock, reactor=reactor, seed=42,
-            profile=self.farm_profile or profile(), fetch=self.fetch)
+            profile=self.farm_profile or profile(), fetch=self.farm_fetch)
         self.port = yield self.farm.listen()
         self.addCleanup(self.farm.stop)
         self.pool = makePool(reactor)
@@ -145,13 +129,41 @@ class FarmTestCase(unittest.TestCase):
         return {dsc_name: dsc_sha1}
 
     @defer.inlineCallbacks
-    def startBuild(self, slave=None, cookie=COOKIE, args=None, **kwargs):
+    def startBuild(self, outcome=None, cookie=COOKIE, source="foo",
+                   version="1.0-1", args=None, slave=None, **options):
+        """Start a binarypackage build; with an C{outcome}, bob's builds
+        end so (with C{options} for L{profile})."""
+        if outcome is not None:
+            self.setOutcome(outcome, **options)
         slave = slave or self.slave
-        filemap = yield self.prepare(slave, **kwargs)
+        filemap = yield self.prepare(slave, source=source, version=version)
         result = yield slave.build(cookie, "binarypackage", CHROOT_SHA1,
                                    filemap, args or makeBuildArgs())
         self.assertEqual((BUILDING, cookie), result)
         return filemap
+
+    # What tests/builder_scenarios.py asks of a builder.
+
+    builder_version = simulator.BUILDER_VERSION
+
+    def rawCall(self, method, *args):
+        return self.proxy().callRemote(method, *args)
+
+    @defer.inlineCallbacks
+    def prepareBuild(self, source="foo", version="1.0-1"):
+        filemap = yield self.prepare(source=source, version=version)
+        return CHROOT_SHA1, filemap
+
+    def setOutcome(self, outcome, **options):
+        self.bob.profile = profile(outcome, **options)
+
+    def finishBuild(self):
+        """bob's builds take 100 s (L{profile})."""
+        self.clock.advance(100)
+        return self.slave.status()
+
+    def elapse(self, seconds):
+        self.clock.advance(seconds)
 
     @defer.inlineCallbacks
     def fetch(self, name, slave=None):
@@ -160,36 +172,16 @@ class FarmTestCase(unittest.TestCase):
         return sink.getvalue()
 
 
+class ScenarioTests(BuilderScenarios, FarmTestCase):
+    """The scenarios both builders share (tests/builder_scenarios.py),
+    against the simulator."""
+
+
 class FullCycleTests(FarmTestCase):
 
     @defer.inlineCallbacks
-    def test_ok_build_cycle(self):
-        # IDLE, with the daemon's version.
-        status = yield self.slave.status()
-        self.assertEqual(IDLE, status.builder_status)
-        self.assertEqual(simulator.BUILDER_VERSION, status.builder_version)
-        self.assertEqual(["a", 1, ["b"]],
-                         (yield self.slave.echo("a", 1, ("b",))))
-        version, arch, types = yield self.slave.info()
-        self.assertEqual(("1.0", "i386"), (version, arch))
-        self.assertIn("binarypackage", types)
-
-        # ensurepresent downloads, then finds it in the cache.
-        url = self.files.add("chroot.tar.gz", CHROOT)
-        self.assertEqual((True, "Download"),
-                         (yield self.slave.ensurepresent(CHROOT_SHA1, url)))
-        self.assertEqual((True, "Cache"),
-                         (yield self.slave.ensurepresent(CHROOT_SHA1, url)))
-        self.assertEqual((True, "No URL"),
-                         (yield self.slave.ensurepresent(CHROOT_SHA1, None)))
-        self.assertEqual(CHROOT, (yield self.fetch(CHROOT_SHA1)))
-
-        filemap = yield self.prepare()
-        self.assertEqual(
-            (BUILDING, COOKIE),
-            (yield self.slave.build(COOKIE, "binarypackage", CHROOT_SHA1,
-                                    filemap, makeBuildArgs())))
-
+    def test_log_grows_with_the_clock(self):
+        yield self.startBuild()
         # BUILDING, with a logtail that grows with the clock.
         raw = yield self.proxy().callRemote("status")
         self.assertEqual(BUILDING, raw["builder_status"])
@@ -211,99 +203,24 @@ class FullCycleTests(FarmTestCase):
         self.assertTrue(half.startswith(early))
         self.assertGreater(len(half), len(early) + 20000)
         self.assertTrue(half.endswith(raw["logtail"].data))
-
-        # WAITING OK with the results.
+        # WAITING: the whole log, of the profile's size.
         self.clock.advance(50)
         status = yield self.slave.status()
-        self.assertEqual((WAITING, "BuildStatus.OK", COOKIE, ""),
-                         (status.builder_status, status.build_status,
-                          status.cookie, status.dependencies))
-        self.assertEqual(
-            {"foo_1.0-1_i386.changes", "foo_1.0-1_i386.buildinfo",
-             "foo_1.0-1_i386.deb"}, set(status.filemap))
+        self.assertEqual((WAITING, "BuildStatus.OK"),
+                         (status.builder_status, status.build_status))
         whole = yield self.fetch("buildlog")
         self.assertTrue(whole.startswith(half))
-        self.assertIn(b"Status: successful", whole)
-        self.assertIn(b"sbuild-package 1-1 i386 hoary", whole)
-        self.assertIn(b"http://launchpad.test/ubuntu/+source/foo/", whole)
         self.assertTrue(45000 < len(whole) < 55000, len(whole))
-
-        # Every file through fetchFile, which checks the sha1.
-        leaf = self.mktemp()
-        os.mkdir(leaf)
-        contents = {}
-        for name, sha1 in status.filemap.items():
-            path = yield self.slave.fetchFile(sha1, leaf, name)
-            with open(path, "rb") as f:
-                contents[name] = f.read()
-        self.assertTrue(contents["foo_1.0-1_i386.deb"].startswith(
-            b"!<arch>\ndebian-binary   "))
-        changes = Changes(contents["foo_1.0-1_i386.changes"])
-        self.assertEqual(("foo", "1.0-1", "i386", "hoary"), (
-            changes["Source"], changes["Version"], changes["Architecture"],
-            changes["Distribution"]))
-        listed = {f["name"]: f for f in changes["Files"]}
-        self.assertEqual({"foo_1.0-1_i386.buildinfo", "foo_1.0-1_i386.deb"},
-                         set(listed))
-        sha1s = {f["name"]: f["sha1"] for f in changes["Checksums-Sha1"]}
-        sha256s = {f["name"]: f["sha256"]
-                   for f in changes["Checksums-Sha256"]}
-        for name, entry in listed.items():
-            data = contents[name]
-            self.assertEqual(str(len(data)), entry["size"])
-            self.assertEqual(hashlib.md5(data).hexdigest(), entry["md5sum"])
-            self.assertEqual(hashlib.sha1(data).hexdigest(), sha1s[name])
-            self.assertEqual(hashlib.sha256(data).hexdigest(), sha256s[name])
-        # The master's own upload check accepts it.
-        upload = readUpload(leaf)
-        self.assertEqual(("foo", "1.0-1", 2),
-                         (upload.source, upload.version, len(upload.files)))
-
-        # clean() forgets the build: results and log are gone, the chroot
-        # stays in the cache.
+        # clean() forgets the build; the chroot stays in the cache.
         self.assertEqual(IDLE, (yield self.slave.clean()))
-        self.assertEqual(IDLE, (yield self.slave.status()).builder_status)
-        for name in (status.filemap["foo_1.0-1_i386.deb"], "buildlog"):
-            e = yield self.assertFailure(self.fetch(name), SlaveHTTPError)
-            self.assertEqual(404, e.code)
         self.assertEqual(CHROOT, (yield self.fetch(CHROOT_SHA1)))
         self.assertEqual(1, self.farm.counters["outcome_OK"])
-
-    @defer.inlineCallbacks
-    def test_arch_indep_epoch_and_pocket(self):
-        # The version (with its epoch) comes from the .dsc's contents; file
-        # names drop the epoch.
-        yield self.startBuild(
-            source="bar", version="1:2.0-3",
-            args=makeBuildArgs(arch_indep=True, pocket="updates"))
-        self.clock.advance(100)
-        status = yield self.slave.status()
-        self.assertEqual(
-            {"bar_2.0-3_i386.changes", "bar_2.0-3_i386.buildinfo",
-             "bar_2.0-3_i386.deb", "bar-doc_2.0-3_all.deb"},
-            set(status.filemap))
-        changes = Changes((yield self.fetch(
-            status.filemap["bar_2.0-3_i386.changes"])))
-        self.assertEqual("1:2.0-3", changes["Version"])
-        self.assertEqual("i386 all", changes["Architecture"])
-        self.assertEqual("hoary-updates", changes["Distribution"])
-        self.assertEqual("bar bar-doc", changes["Binary"])
-
-    @defer.inlineCallbacks
-    def test_builds_again_after_clean(self):
-        yield self.startBuild()
-        self.clock.advance(100)
-        yield self.slave.clean()
-        yield self.startBuild(cookie="2-2")
-        self.clock.advance(100)
-        status = yield self.slave.status()
-        self.assertEqual(("BuildStatus.OK", "2-2"),
-                         (status.build_status, status.cookie))
-        self.assertEqual(2, self.farm.counters["builds_finished"])
+        self.assertEqual(1, self.farm.counters["builds_finished"])
 
 
 class OutcomeTests(FarmTestCase):
-    """Each outcome ends in WAITING with the keys the real daemon gives."""
+    """What the simulator's profiles decide about outcomes (the keys each
+    outcome gives are in tests/builder_scenarios.py)."""
 
     @defer.inlineCallbacks
     def finish(self, outcome, **kwargs):
@@ -319,33 +236,10 @@ class OutcomeTests(FarmTestCase):
         return raw
 
     @defer.inlineCallbacks
-    def test_packagefail(self):
-        raw = yield self.finish("PACKAGEFAIL")
-        self.assertEqual(({}, ""), (raw["filemap"], raw["dependencies"]))
-        self.assertIn(b"Fail-Stage: build", (yield self.fetch("buildlog")))
-
-    @defer.inlineCallbacks
-    def test_depfail(self):
-        raw = yield self.finish("DEPFAIL", dependencies="baz (>= 1.0.1)")
-        self.assertEqual(({}, "baz (>= 1.0.1)"),
-                         (raw["filemap"], raw["dependencies"]))
-        status = yield self.slave.status()
-        self.assertEqual("baz (>= 1.0.1)", status.dependencies)
+    def test_depfail_log_names_the_dependency(self):
+        yield self.finish("DEPFAIL", dependencies="baz (>= 1.0.1)")
         self.assertIn(b"Depends: baz (>= 1.0.1) but it is not installable",
                       (yield self.fetch("buildlog")))
-
-    @defer.inlineCallbacks
-    def test_failures_without_files(self):
-        for outcome in ("CHROOTFAIL", "GIVENBACK", "BUILDERFAIL"):
-            # CHROOTFAIL fails early: 100 s is plenty for every one.
-            raw = yield self.finish(outcome)
-            self.assertNotIn("filemap", raw)
-            self.assertNotIn("dependencies", raw)
-            status = yield self.slave.status()
-            self.assertIsNone(status.filemap)
-            self.assertIsNone(status.dependencies)
-            self.assertNotEqual(b"", (yield self.fetch("buildlog")))
-            self.assertEqual(IDLE, (yield self.slave.clean()))
 
     @defer.inlineCallbacks
     def test_outcome_mix_follows_the_weights(self):
@@ -410,106 +304,20 @@ class AbortTests(FarmTestCase):
         self.assertEqual((WAITING, "BuildStatus.BUILDERFAIL"),
                          (status.builder_status, status.build_status))
 
-    @defer.inlineCallbacks
-    def test_abort_and_clean_in_the_wrong_state_are_faults(self):
-        for call in (self.slave.abort, self.slave.clean):
-            e = yield self.assertFailure(call(), SlaveFault)
-            self.assertEqual((8002, "error"), (e.faultCode, e.faultString))
-        yield self.startBuild()
-        e = yield self.assertFailure(self.slave.clean(), SlaveFault)
-        self.assertEqual(8002, e.faultCode)
-        self.assertEqual(BUILDING, self.bob.state)
-
-
 class RefusalTests(FarmTestCase):
     """The daemon's replies to requests it will not do."""
 
     @defer.inlineCallbacks
-    def test_unknown_sums_and_builder(self):
-        filemap = yield self.prepare()
-        status, info = yield self.slave.build(
-            COOKIE, "binarypackage", "3" * 40, filemap, makeBuildArgs())
-        self.assertEqual("BuilderStatus.UNKNOWNSUM", status)
-        self.assertTrue(info.startswith("CHROOTSUM -> " + "3" * 40), info)
-        status, info = yield self.slave.build(
-            COOKIE, "binarypackage", CHROOT_SHA1,
-            {"foo_1.0-1.dsc": "4" * 40}, makeBuildArgs())
-        self.assertEqual("BuilderStatus.UNKNOWNSUM", status)
-        self.assertTrue(info.startswith("FILESUM -> " + "4" * 40), info)
-        status, info = yield self.slave.build(
-            COOKIE, "nosuchtype", CHROOT_SHA1, filemap, makeBuildArgs())
-        self.assertEqual("BuilderStatus.UNKNOWNBUILDER", status)
-        self.assertIn("nosuchtype not in", info)
-        self.assertIn("binarypackage", info)
-        self.assertEqual(IDLE, (yield self.slave.status()).builder_status)
-
-    @defer.inlineCallbacks
-    def test_faults(self):
+    def test_arguments_of_the_wrong_type_are_faults(self):
         proxy = self.proxy()
-        e = yield self.assertFailure(proxy.callRemote("nosuchmethod"), Fault)
-        self.assertEqual(8001, e.faultCode)
         e = yield self.assertFailure(proxy.callRemote("status", 1), Fault)
         self.assertEqual(8002, e.faultCode)
         filemap = yield self.prepare()
-        for cookie in ("", 7):
-            e = yield self.assertFailure(
-                proxy.callRemote("build", cookie, "binarypackage",
-                                 CHROOT_SHA1, filemap, makeBuildArgs()),
-                Fault)
-            self.assertEqual(8002, e.faultCode)
+        e = yield self.assertFailure(
+            proxy.callRemote("build", 7, "binarypackage", CHROOT_SHA1,
+                             filemap, makeBuildArgs()), Fault)
+        self.assertEqual(8002, e.faultCode)
         self.assertEqual(IDLE, (yield self.slave.status()).builder_status)
-
-    @defer.inlineCallbacks
-    def test_refused_build_overwrites_cookie_and_empties_log(self):
-        self.bob.profile = profile("PACKAGEFAIL")
-        filemap = yield self.startBuild()
-        self.clock.advance(100)
-        self.assertNotEqual(b"", (yield self.fetch("buildlog")))
-        e = yield self.assertFailure(
-            self.slave.build("9-9", "binarypackage", CHROOT_SHA1, filemap,
-                             makeBuildArgs()), SlaveFault)
-        self.assertEqual(8002, e.faultCode)
-        status = yield self.slave.status()
-        self.assertEqual((WAITING, "BuildStatus.PACKAGEFAIL", "9-9"),
-                         (status.builder_status, status.build_status,
-                          status.cookie))
-        self.assertEqual(b"", (yield self.fetch("buildlog")))
-
-    @defer.inlineCallbacks
-    def test_build_without_dsc_wedges(self):
-        yield self.prepare()
-        e = yield self.assertFailure(
-            self.proxy().callRemote("build", COOKIE, "binarypackage",
-                                    CHROOT_SHA1, {}, makeBuildArgs()),
-            Fault)
-        self.assertEqual(8002, e.faultCode)
-        self.clock.advance(10000)
-        status = yield self.slave.status()
-        self.assertEqual((BUILDING, COOKIE),
-                         (status.builder_status, status.cookie))
-        self.assertEqual(ABORTING, (yield self.slave.abort()))
-        self.clock.advance(10000)
-        self.assertEqual(ABORTING,
-                         (yield self.slave.status()).builder_status)
-
-    @defer.inlineCallbacks
-    def test_ensurepresent_failures(self):
-        ok, info = yield self.slave.ensurepresent(
-            "0" * 40, self.files.base + "missing")
-        self.assertEqual(
-            (False, "Error accessing Librarian: HTTP Error 404: Not Found"),
-            (ok, info))
-        url = self.files.add("chroot.tar.gz", CHROOT)
-        self.assertEqual((False, "Digests did not match, removing again!"),
-                         (yield self.slave.ensurepresent("1" * 40, url)))
-        e = yield self.assertFailure(self.fetch("1" * 40), SlaveHTTPError)
-        self.assertEqual(404, e.code)
-        self.assertEqual((False, "No URL"),
-                         (yield self.slave.ensurepresent("2" * 40, None)))
-        ok, info = yield self.slave.ensurepresent(
-            "5" * 40, "http://127.0.0.1:1/nothing")
-        self.assertFalse(ok)
-        self.assertTrue(info.startswith("Error accessing Librarian: "), info)
 
     @defer.inlineCallbacks
     def test_ensurepresent_blocks_the_builder(self):
@@ -713,7 +521,7 @@ class ManyBuildersTests(FarmTestCase):
         # Half of them build, each with its own cookie.
         building = names[::2]
         for i, name in enumerate(building):
-            yield self.startBuild(slaves[name], cookie="%d-1" % i)
+            yield self.startBuild(slave=slaves[name], cookie="%d-1" % i)
         statuses = yield defer.gatherResults(
             [slaves[n].status() for n in names])
         for name, status in zip(names, statuses):
@@ -763,7 +571,7 @@ class OwnPortTests(FarmTestCase):
                          self.farm.urlFor("solo"))
         solo = self.client("solo")
         self.assertEqual("amd64", (yield solo.info())[1])
-        yield self.startBuild(solo)
+        yield self.startBuild(slave=solo)
         self.clock.advance(100)
         status = yield solo.status()
         self.assertEqual("BuildStatus.OK", status.build_status)
@@ -776,7 +584,7 @@ class OwnPortTests(FarmTestCase):
 
 class NoFetchTests(FarmTestCase):
 
-    fetch = False
+    farm_fetch = False
 
     @defer.inlineCallbacks
     def test_trusts_every_file(self):
