@@ -50,20 +50,14 @@ class Farm:
         self.base = PROFILES["scale"]
         self.farm = SimulatedFarm(reactor=reactor, seed=args.seed,
                                   profile=self.base, fetch=False)
-        width = args.width or max(5, len(str(args.first + args.builders)))
-        self.names = ["%s-%0*d" % (args.prefix, width, args.first + i)
-                      for i in range(args.builders)]
-        for name in self.names:
-            self.farm.addBuilder(name)
+        self.names = self.farm.addBuilders(
+            args.builders, args.prefix, args.first, width=args.width)
         self.stamps = collections.defaultdict(lambda: array.array("d"))
-        handle = self.farm._rpc.handle
-        marker = b"<methodName>status</methodName>"
 
-        def stamped(builder, body, responder):
-            if marker in body:
+        def stamp(builder, method):
+            if method == "status":
                 self.stamps[builder.name].append(time.monotonic())
-            return handle(builder, body, responder)
-        self.farm._rpc.handle = stamped
+        self.farm.watchCalls(stamp)
         self.lag = []
         self._lastTick = None
 
@@ -136,11 +130,8 @@ def serve(args):
 
     @defer.inlineCallbacks
     def begin():
-        port = yield farm.farm.listen(0)
-        sys.stdout.write(json.dumps({
-            "port": port, "pid": __import__("os").getpid(),
-            "builders": {n: farm.farm.urlFor(n) for n in farm.names}})
-            + "\n")
+        yield farm.farm.listen(0)
+        sys.stdout.write(json.dumps(farm.farm.describe(farm.names)) + "\n")
         sys.stdout.flush()
         stdio.StandardIO(Commands())
         task.LoopingCall(farm.tick).start(0.1)

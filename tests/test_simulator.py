@@ -749,3 +749,30 @@ class ProgramTests(unittest.TestCase):
         self.assertEqual("amd64", (yield slave.info())[1])
         transport.signalProcess(signal.SIGTERM)
         yield protocol.ended
+
+
+class NameSpaceTests(FarmTestCase):
+    """What several farm processes (the benchmarks') rely on."""
+
+    @defer.inlineCallbacks
+    def test_addBuilders_watchCalls_and_describe(self):
+        names = self.farm.addBuilders(3, prefix="x", first=98,
+                                      arch_tags=("i386", "amd64"))
+        self.assertEqual(["x-00098", "x-00099", "x-00100"], names)
+        self.assertEqual(["i386", "amd64", "i386"],
+                         [self.farm[n].arch_tag for n in names])
+        self.assertEqual(["y-7", "y-8"], self.farm.addBuilders(
+            2, prefix="y", first=7, width=1))
+        seen = []
+        self.farm.watchCalls(lambda b, method: seen.append((b.name, method)))
+        yield self.client("x-00099").status()
+        yield self.slave.echo("hi")
+        self.assertEqual([("x-00099", "status"), ("bob", "echo")], seen)
+        info = self.farm.describe(names)
+        self.assertEqual((self.port, os.getpid()), (info["port"], info["pid"]))
+        self.assertEqual(self.farm.urlFor("x-00100"),
+                         info["builders"]["x-00100"])
+        self.assertEqual(info["url_template"].format(name="x-00100"),
+                         info["builders"]["x-00100"])
+        self.assertEqual({"x-00098": "i386", "x-00099": "amd64",
+                          "x-00100": "i386"}, info["arch_tags"])

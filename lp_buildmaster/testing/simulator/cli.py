@@ -89,18 +89,13 @@ def main(argv=None, reactor=None, out=None):
     fetch = args.fetch if args.fetch is not None else args.profile != "scale"
     farm = SimulatedFarm(reactor=reactor, seed=args.seed, profile=profile,
                          fetch=fetch)
-    arches = args.arch or ["i386"]
-    width = max(5, len(str(args.first + args.builders)))
-    names = []
-    for i in range(args.builders):
-        name = "%s-%0*d" % (args.prefix, width, args.first + i)
-        farm.addBuilder(name, arch_tag=arches[i % len(arches)])
-        names.append(name)
+    names = farm.addBuilders(args.builders, args.prefix, args.first,
+                             arch_tags=args.arch or ["i386"])
 
     @defer.inlineCallbacks
     def start():
         try:
-            port = yield farm.listen(args.port, args.interface)
+            yield farm.listen(args.port, args.interface)
             if args.own_ports:
                 for name in names:
                     yield farm.listenBuilder(name, 0, args.interface)
@@ -108,21 +103,11 @@ def main(argv=None, reactor=None, out=None):
             sys.stderr.write("simulator: error: cannot listen: %s\n" % e)
             reactor.stop()
             return
-        out.write(json.dumps({
-            "port": port, "pid": _pid(),
-            "url_template": "http://%s:%d/{name}/" % (args.interface, port),
-            "profile": args.profile, "fetch": fetch,
-            "builders": {n: farm.urlFor(n) for n in names},
-            "arch_tags": {n: farm.builders[n].arch_tag for n in names},
-        }) + "\n")
+        out.write(json.dumps(dict(farm.describe(names),
+                                  profile=args.profile, fetch=fetch)) + "\n")
         out.flush()
 
     reactor.addSystemEventTrigger("before", "shutdown", farm.stop)
     reactor.callWhenRunning(start)
     reactor.run()
     return 0
-
-
-def _pid():
-    import os
-    return os.getpid()

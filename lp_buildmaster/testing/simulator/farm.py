@@ -1,11 +1,15 @@
 """L{SimulatedFarm}: simulated builders sharing one port (or each its
-own), their files, counters and downloads for ensurepresent().
+own), their files, counters and downloads for ensurepresent(); what the
+programs serving farms share (the simulator's own, benchmarks/farm.py):
+builders named in a name space several processes share, a watch on every
+call, and the JSON line describing a listening farm.
 
 Imports C{constants}, C{profiles}, C{builder}, C{rpc} and C{web}.
 """
 
 import collections
 import hashlib
+import os
 import random
 from urllib.parse import quote
 
@@ -65,6 +69,8 @@ class SimulatedFarm:
         self._pool = None
         self._http = None
         self._rpc = RpcHandler(self)
+        #: Called as C{f(builder, method)} for every XML-RPC call taken.
+        self.callWatchers = []
 
     def addBuilder(self, name, arch_tag="i386", profile=None):
         """A new IDLE builder; its URL is L{urlFor}C{(name)}."""
@@ -75,6 +81,46 @@ class SimulatedFarm:
         builder = SimulatedBuilder(self, name, arch_tag, profile)
         self.builders[name] = builder
         return builder
+
+    def addBuilders(self, count, prefix="sim", first=1, width=None,
+                    arch_tags=("i386",)):
+        """C{count} IDLE builders named C{PREFIX-NNNNN} from number
+        C{first}, with C{width} digits (default: enough, at least 5), their
+        architectures dealt round-robin from C{arch_tags}: several farms
+        (processes) share one name space by their C{first}.
+
+        @return: the new builders' names, in order.
+        """
+        if width is None:
+            width = max(5, len(str(first + count)))
+        names = []
+        for i in range(count):
+            name = "%s-%0*d" % (prefix, width, first + i)
+            self.addBuilder(name, arch_tag=arch_tags[i % len(arch_tags)])
+            names.append(name)
+        return names
+
+    def watchCalls(self, watcher):
+        """Have C{watcher(builder, method)} called for every XML-RPC call a
+        builder takes (a hung or refused call is dropped before it is read
+        and not seen), before it is answered: benchmarks stamp status()
+        calls with it."""
+        self.callWatchers.append(watcher)
+
+    def describe(self, names=None):
+        """What a farm's program prints once listening: C{port}, C{pid},
+        C{url_template} and, for C{names} (default: every builder), their
+        C{builders} URLs and C{arch_tags}."""
+        if self.port is None:
+            raise RuntimeError("the farm is not listening")
+        names = list(self.builders) if names is None else names
+        return {
+            "port": self.port, "pid": os.getpid(),
+            "url_template": "http://%s:%d/{name}/" % (self.interface,
+                                                      self.port),
+            "builders": {n: self.urlFor(n) for n in names},
+            "arch_tags": {n: self.builders[n].arch_tag for n in names},
+        }
 
     def __getitem__(self, name):
         return self.builders[name]

@@ -65,6 +65,8 @@ class RpcHandler:
             responder.send(b"bad XML-RPC request\n", 400)
             return
         farm.counters[method] += 1
+        for watch in farm.callWatchers:
+            watch(builder, method)
         if builder.garbage or (faulty and profile.garbage_rate and
                                farm._rng.random() < profile.garbage_rate):
             farm.counters["garbage"] += 1
