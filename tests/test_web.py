@@ -17,7 +17,7 @@ from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.web import makeWebResource, makeWebService
 from lp_buildmaster.web.estimate import (
     DEFAULT_DURATION, estimateQueue, estimateStart)
-from lp_buildmaster.web.state import builderState
+from lp_buildmaster.model.builderstate import builderState
 from tests.database import DatabaseTestCase
 
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)

@@ -14,7 +14,7 @@ from twisted.web import resource, server
 
 from lp_buildmaster import failures, metrics
 from lp_buildmaster.store.views import ViewStore
-from lp_buildmaster.web.state import BUILDER_STATES, builderState
+from lp_buildmaster.model.builderstate import BUILDER_STATES, builderState
 
 log = Logger(namespace="lp_buildmaster.web.metrics")
 

@@ -19,7 +19,7 @@ from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.store.accounts import AccountStore
 from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.web.estimate import DEFAULT_DURATION, estimateQueue
-from lp_buildmaster.web.state import builderState
+from lp_buildmaster.model.builderstate import builderState
 
 
 def librarianBaseURL(config):

@@ -1,4 +1,5 @@
-"""What state a builder is in, as the dashboard and the metrics name it."""
+"""What state a builder is in: one answer for the dashboard, the API, the
+metrics and C{buildmaster-admin}."""
 
 from lp_buildmaster.enums import BuilderStatus, BuildStatus
 
@@ -35,3 +36,13 @@ def builderState(active, builderok, manual, has_job, buildstate=None,
         return "building" if buildstate in _RUNNING or buildstate is None \
             else "waiting"
     return "manual" if manual else "idle"
+
+
+def builderStatus(builder, has_job=False, buildstate=None):
+    """L{builderState} of a builder record, with the failnotes of a
+    failed one: C{"failed: disk full"}, as the command line shows it."""
+    state = builderState(builder.active, builder.builderok, builder.manual,
+                         has_job, buildstate)
+    if state == "failed":
+        return "failed: %s" % (builder.failnotes or "no notes")
+    return state
