@@ -8,6 +8,7 @@ from twisted.internet import defer
 from twisted.trial import unittest
 from zope.interface.verify import verifyObject
 
+from lp_buildmaster import why
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
 from lp_buildmaster.interfaces import STORE_COMPONENTS, IStore
 from lp_buildmaster.model.packages import BinaryPackage
@@ -244,6 +245,24 @@ class StoreContract:
         self.assertEqual((context["published"], context["chroot"]),
                          (True, None))
         self.assertIsNone((yield self.store.builds.dispatchContext(999)))
+
+    @defer.inlineCallbacks
+    def test_why(self):
+        """C{buildmaster-admin why} explains the same on either store:
+        build 10 waits for a chroot, and once it has one, for bob (busy)
+        as frog is manual."""
+        explanation = why.explain(
+            **(yield self.store.builds.dispatchContext(10)))
+        self.assertEqual([r.code for r in explanation.reasons],
+                         ["no-chroot", "busy"])
+        build = yield self.store.builds.get(10)
+        yield self.store.distro.setChroot(build.distroarchrelease, RELEASE,
+                                          1)
+        explanation = why.explain(
+            **(yield self.store.builds.dispatchContext(10)))
+        self.assertEqual(explanation.position, 1)
+        self.assertEqual([r.code for r in explanation.reasons],
+                         ["busy"])
 
 
 class FakeStoreContractTests(StoreContract, unittest.TestCase):
