@@ -414,6 +414,50 @@ class PageTests(ActionTestCase):
         yield response.content()
 
 
+class FinishedLogTailTests(ActionTestCase):
+    """A finished build's page shows the end of its stored log in its log
+    tail box (its job, and the job's logtail, are gone)."""
+
+    @defer.inlineCallbacks
+    def storeLog(self, text, restricted=False):
+        stored = gzip.compress(text)
+        client = LibrarianClient(
+            self.store, ContentStore(os.path.join(self.state_dir,
+                                                  "librarian")),
+            "http://127.0.0.1:1/", b"secret")
+        alias = yield client.addFile("buildlog_7.txt.gz", len(stored),
+                                     io.BytesIO(stored), "text/plain",
+                                     restricted=restricted)
+        yield self.store.builds.update(7, buildlog=alias)
+
+    @defer.inlineCallbacks
+    def page(self, token=None):
+        headers = {"Authorization": "Bearer " + token} if token else {}
+        response = yield self.http.get(self.base + "/builds/7",
+                                       headers=headers)
+        body = (yield response.content()).decode("utf-8")
+        self.assertEqual(response.code, 200)
+        return body[body.index('id="logtail"'):]
+
+    @defer.inlineCallbacks
+    def test_the_end_of_the_stored_log(self):
+        yield self.storeLog(b"".join(b"step %d <ok>\n" % i
+                                     for i in range(100000)))
+        box = yield self.page()
+        box = box[:box.index("</pre>")]
+        self.assertIn("step 99999 &lt;ok&gt;\n", box)
+        self.assertNotIn("step 0 ", box)
+        self.assertLessEqual(len(box), 16 * 1024 * 1.5)
+
+    @defer.inlineCallbacks
+    def test_a_restricted_log_needs_a_reader(self):
+        yield self.storeLog(b"private step\n", restricted=True)
+        box = yield self.page()
+        self.assertNotIn("private step", box)
+        box = yield self.page(self.tokens["vera"])
+        self.assertIn("private step", box)
+
+
 class SharedLibrarianLogTests(ActionTestCase):
     """With a shared librarian (C{[librarian] url}), the log page goes
     through the master's librarian client: a redirect to the shared

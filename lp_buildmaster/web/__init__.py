@@ -23,6 +23,7 @@ below the web: actions, the store, the librarian, formatting):
     respond.py   parsing requests and answering them, errors to codes
     auth.py      accounts, tokens, sessions and CSRF for a request
     present.py   the farm as the dictionaries the API and pages show
+    logtail.py   the end of a finished build's stored log, streamed
     estimate.py  when a waiting job should start
     state.py     a builder's state in one word
     listening.py a listening port as a service, started all or nothing

@@ -97,6 +97,11 @@ class BuildPageResource(_Page):
         build = yield self.farm.build(build_id)
         if build is None:
             raise NotFound("no build %d" % build_id)
+        log = build["log"]
+        if build["logtail"] is None and log is not None and (
+                identity is not None or not log["restricted"]):
+            # Its job is gone: the end of its stored log instead.
+            build["logtail"] = yield self.farm.log_tails.get(log["id"])
         audit = yield self.farm.accounts.audit(build=build_id, limit=50)
         files = yield self.farm.binaries(build_id)
         return buildHTML(build, self.farm.now(), identity, audit, files)

@@ -20,6 +20,7 @@ from lp_buildmaster.store.accounts import AccountStore
 from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.web.estimate import DEFAULT_DURATION, estimateQueue
 from lp_buildmaster.model.builderstate import builderState
+from lp_buildmaster.web.logtail import StoredLogTails
 
 
 def librarianBaseURL(config):
@@ -68,6 +69,8 @@ class Farm:
                                     / "librarian"),
                 self.librarian_url, b"", clock=clock)
         self.librarian = librarian
+        #: The ends of finished builds' stored logs.
+        self.log_tails = StoredLogTails(librarian)
 
     def now(self):
         return _utc(self.clock.seconds())
