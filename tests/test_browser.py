@@ -256,6 +256,33 @@ class BrowserTests(DatabaseTestCase):
         self.assertEqual(seen["recent"], 8)
 
     @defer.inlineCallbacks
+    def test_dashboard_queue_follows_the_database(self):
+        """The queue table is redrawn from the API: a new score shows,
+        and an emptied queue says so, without a reload."""
+        page = yield self.browser.openPage(self.base + "/")
+        yield self.browser.evaluate(page, "window.notReloaded = true")
+        yield self.store.runOperation(
+            "UPDATE buildqueue SET lastscore = 4321 WHERE build = 10")
+        rescored = yield self.browser.evaluate(page, WAIT_FOR % {
+            "ms": 15000, "predicate": "(document.querySelector("
+            "'#queue tr.job[data-build=\"10\"]') || {cells: []}).cells[3]"
+            " && document.querySelector('#queue tr.job[data-build=\"10\"]')"
+            ".cells[3].textContent === '4321'"})
+        self.assertTrue(rescored, "the new score never showed")
+        row = yield self.browser.evaluate(page, """Array.from(
+            document.querySelector('#queue tr.job').cells).map(
+              function (c) { return c.textContent; })""")
+        self.assertEqual(row[:4], ["1", "x86", "10 " + BUILD10, "4321"])
+        yield self.store.runOperation(
+            "DELETE FROM buildqueue WHERE build = 10")
+        emptied = yield self.browser.evaluate(page, WAIT_FOR % {
+            "ms": 15000, "predicate": "document.getElementById('queue')"
+            ".textContent === 'No job is waiting.'"})
+        self.assertTrue(emptied, "the emptied queue never showed")
+        self.assertTrue((yield self.browser.evaluate(
+            page, "window.notReloaded === true")))
+
+    @defer.inlineCallbacks
     def test_build_page_logtail_follows_the_database(self):
         yield self.store.runOperation(
             "UPDATE buildqueue SET logtail = 'unpacking' WHERE id = 1")

@@ -82,3 +82,83 @@ BUILDER_PAGE_SCRIPT = """
   setTimeout(poll, 2000);
 })();
 """
+
+
+#: The dashboard's queue, redrawn from C{/api/queue} every 5 s: one table
+#: per processor and virtualization, as L{views.queueHTML} draws it.
+QUEUE_SCRIPT = """
+(function () {
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function duration(seconds) {  // as textDuration does on the server
+    var s = Math.floor(seconds), h = Math.floor(s / 3600),
+        m = Math.floor(s %% 3600 / 60);
+    return h + ":" + pad(m) + ":" + pad(s %% 60);
+  }
+  function estimate(iso) {  // as formatEstimate does on the server
+    if (iso === null || iso === undefined) { return "no usable builder"; }
+    var left = (Date.parse(iso) - Date.now()) / 1000;
+    return left <= 0 ? "now" : "in " + duration(left);
+  }
+  function utc(iso) {
+    return iso ? iso.slice(0, 19).replace("T", " ") + " UTC" : "-";
+  }
+  function cell(row, text, tag) {
+    var e = document.createElement(tag || "td");
+    e.textContent = (text === null || text === undefined) ? "" : text;
+    row.appendChild(e);
+    return e;
+  }
+  function table(jobs) {
+    var t = document.createElement("table"), head = t.insertRow();
+    t.className = "queue";
+    ["#", "Processor", "Build", "Score", "Estimated start"].forEach(
+      function (name) { cell(head, name, "th"); });
+    jobs.forEach(function (job) {
+      var row = t.insertRow(), link = document.createElement("a");
+      row.className = "job";
+      row.dataset.build = job.id;
+      cell(row, job.position);
+      cell(row, job.processor);
+      var build = cell(row, "");
+      link.href = "%(root)sbuilds/" + job.id;
+      link.textContent = job.id;
+      build.appendChild(link);
+      build.appendChild(document.createTextNode(" " + job.title));
+      cell(row, job.score);
+      cell(row, estimate(job.estimated_start)).title =
+          utc(job.estimated_start);
+    });
+    return t;
+  }
+  function render(queue) {
+    var old = document.getElementById("queue"), box, pools = {}, keys = [];
+    if (!queue.length) {
+      box = document.createElement("p");
+      box.textContent = "No job is waiting.";
+    } else {
+      queue.forEach(function (job) {
+        var key = JSON.stringify([job.processor, job.virtualized ? 1 : 0]);
+        if (!pools[key]) { pools[key] = []; keys.push(key); }
+        pools[key].push(job);
+      });
+      keys.sort();
+      box = document.createElement("div");
+      keys.forEach(function (key) {
+        var jobs = pools[key];
+        cell(box, jobs[0].processor + ", " + (jobs[0].virtualized
+             ? "virtualized" : "non-virtualized"), "h3");
+        box.appendChild(table(jobs));
+      });
+    }
+    box.id = "queue";
+    old.replaceWith(box);
+  }
+  function poll() {
+    fetch("%(root)sapi/queue", {cache: "no-store"})
+      .then(function (r) { if (!r.ok) { throw r.status; } return r.json(); })
+      .then(function (queue) { render(queue); setTimeout(poll, 5000); },
+            function () { setTimeout(poll, 5000); });
+  }
+  setTimeout(poll, 5000);
+})();
+"""
