@@ -12,7 +12,8 @@ resource tree, for tests.
     /metrics           Prometheus text format
 
 Its modules, each importing only those listed after it (and the layers
-below the web: actions, the store, the librarian, formatting):
+below the web: actions, the store, the librarian, the model (a builder's
+state in one word: model/builderstate.py), formatting):
 
     pages.py     the pages' resources and the log streamed as text
     api.py       the JSON API's resource: reads and actions
@@ -25,7 +26,6 @@ below the web: actions, the store, the librarian, formatting):
     present.py   the farm as the dictionaries the API and pages show
     logtail.py   the end of a finished build's stored log, streamed
     estimate.py  when a waiting job should start
-    state.py     a builder's state in one word
     listening.py a listening port as a service, started all or nothing
 """
 

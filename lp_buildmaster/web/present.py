@@ -16,10 +16,10 @@ from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import TERMINAL_BUILD_STATES
 from lp_buildmaster.librarian.client import LibrarianClient
 from lp_buildmaster.librarian.storage import ContentStore
+from lp_buildmaster.model.builderstate import builderState
 from lp_buildmaster.store.accounts import AccountStore
 from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.web.estimate import DEFAULT_DURATION, estimateQueue
-from lp_buildmaster.model.builderstate import builderState
 from lp_buildmaster.web.logtail import StoredLogTails
 
 
