@@ -60,6 +60,9 @@ class Case:
         as the offender's first download has begun; its collection must
         not wait for more than the offender's download deadline, and
         must succeed.
+    @ivar disable: the operator disables the offender once its first
+        download has begun (and its download must then end at the next
+        refresh, not at its deadline).
     """
 
     name: str
@@ -73,6 +76,7 @@ class Case:
     timeout: float = 30.0
     download_slots: int = 16
     collector: bool = False
+    disable: bool = False
 
 
 def rssMB():
@@ -196,6 +200,7 @@ def runCase(store, case, intervals=8, interval=1.0, steps=4):
             return rpc.calls["status"] if scanner is None else scanner.scans
         return scans_until_failed
 
+    disabledAt = []
     started = time.monotonic()
     try:
         manager.startService()
@@ -210,6 +215,9 @@ def runCase(store, case, intervals=8, interval=1.0, steps=4):
             if (collector is not None and files.started
                     and collector.finishedAt is None):
                 collector.finish()
+            if case.disable and files.started and not disabledAt:
+                yield store.builders.update(bad_id, active=False)
+                disabledAt.append(clock.seconds())
             scans_until_failed = offenderFailed()
         good = manager.scanners.get("good")
         good_scans = good.scans if good is not None else 0
@@ -237,7 +245,10 @@ def runCase(store, case, intervals=8, interval=1.0, steps=4):
     problems = []
     if case.check is not None:
         problems = yield case.check(store, ids)
-    if files is not None:
+    if files is not None and disabledAt:
+        problems += checkDrip(files, 0, float("inf"),
+                              since=disabledAt[0] + interval)
+    elif files is not None:
         problems += checkDrip(files, case.timeout, DOWNLOAD_MIN_RATE)
     if collector is not None:
         problems += yield collector.check(store, ids, files, interval)
@@ -347,6 +358,11 @@ def catalogue(big=False):
         Case("slow-drip", lambda c: waiting(c, {"p.deb": SHA}), job=True,
              files=lambda clock, step: Drip(clock, step), timeout=3.0,
              download_slots=1, collector=True, check=_checkTooSlow),
+        # The same, disabled by the operator meanwhile: the download is
+        # cancelled at the refresh that notices, long before its deadline.
+        Case("slow-drip-disabled", lambda c: waiting(c, {"p.deb": SHA}),
+             job=True, files=lambda clock, step: Drip(clock, step),
+             download_slots=1, collector=True, failed=False, disable=True),
         # What held before, and must keep holding.
         Case("billion-laughs", lambda c: billionLaughs(), held=True),
         Case("wrong-types", lambda c: response({"builder_status": 5}),

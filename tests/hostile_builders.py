@@ -283,14 +283,17 @@ class Collector:
         return problems
 
 
-def checkDrip(drip, timeout, minRate):
+def checkDrip(drip, timeout, minRate, since=None):
     """Each download was abandoned by its deadline: the call timeout plus
-    the size at the minimum rate (give or take two steps of lag)."""
+    the size at the minimum rate, or else by clock time C{since} (give or
+    take two steps of lag)."""
     problems = []
     if not drip.downloads:
         return ["the offender's files were never fetched"]
     for d in drip.downloads:
         deadline = timeout + drip.size / minRate
+        if since is not None:
+            deadline = since - d["started"]
         if d["ended"] is None:
             problems.append("the download of %s was never abandoned"
                             % d["name"])

@@ -4,8 +4,9 @@ a master beside a well-behaved builder on loopback. Each asserts that only
 the offender is failed, within the thresholds; that the well-behaved
 builder keeps its scan rate; that the master's RSS grows by less than
 64 MB; that no reactor stall exceeds 1 s; and that no traceback is logged.
-The slow-drip case also asserts that the offender's download is abandoned
-by its deadline and that another builder's collection waits no longer."""
+The slow-drip cases also assert that the offender's download is abandoned
+by its deadline (or, disabled, at the next refresh) and that another
+builder's collection waits no longer."""
 
 from twisted.internet import defer
 
