@@ -6,10 +6,10 @@ from twisted.internet import defer, task
 
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.rescore import Rescorer
-from tests.database import DatabaseTestCase
+from tests.farm import FakeStoreTestCase
 
 
-class GivenBackTests(DatabaseTestCase):
+class GivenBackTests(FakeStoreTestCase):
 
     @defer.inlineCallbacks
     def test_givenBackRegainsItsScoreAtTheNextPass(self):

@@ -11,15 +11,16 @@ from lp_buildmaster.enums import (
 from lp_buildmaster.master import BuilddMaster, QueueItem
 from lp_buildmaster.model.policy import PocketPolicyError
 from lp_buildmaster.testing import mockslaves
-from tests.database import DatabaseTestCase
-from tests.farm import addBuild, addBuilder, captureLogs
+from tests.farm import (
+    FakeStoreTestCase, addBuild, addBuilder, captureLogs,
+    setPublicationStatus)
 from tests.test_librarian import LibrarianFixture
 
 RELEASE = PackagePublishingPocket.RELEASE
 SECURITY = PackagePublishingPocket.SECURITY
 
 
-class BuilddMasterSeedTestCase(LibrarianFixture, DatabaseTestCase):
+class BuilddMasterSeedTestCase(LibrarianFixture, FakeStoreTestCase):
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -153,11 +154,8 @@ class BuilddMasterSeedTestCase(LibrarianFixture, DatabaseTestCase):
         yield addBuilder(self.store, "a_builder")
         yield self.setupAll()
         build = yield self.store.builds.get(10)
-        yield self.store.runOperation(
-            "UPDATE sourcepackagepublishinghistory SET status = %s"
-            " WHERE sourcepackagerelease = %s",
-            (PackagePublishingStatus.SUPERSEDED.value,
-             build.sourcepackagerelease))
+        yield setPublicationStatus(self.store, build.sourcepackagerelease,
+                                   PackagePublishingStatus.SUPERSEDED)
         byproc = yield self.bm.sortAndSplitByProcessor()
         for proc, items in byproc.items():
             yield self.bm.dispatchByProcessor(proc, items)
