@@ -115,6 +115,7 @@ class Farm(common.Simulators):
 def measure(reactor, args):
     from twisted.internet import defer, task
 
+    import lp_buildmaster.components  # noqa: F401 (the adapters)
     from lp_buildmaster.buildergroup import BuilderGroup
     from lp_buildmaster.enums import BuildStatus
     from lp_buildmaster.librarian.client import LibrarianClient

@@ -161,6 +161,7 @@ def instrumentScanners(bench):
 async def run(reactor, args, dsn, farm, workdir):
     from twisted.internet import defer, task
 
+    import lp_buildmaster.components  # noqa: F401 (the adapters)
     from lp_buildmaster.buildergroup import BuilderGroup
     from lp_buildmaster.enums import PackagePublishingPocket
     from lp_buildmaster.librarian.client import LibrarianClient

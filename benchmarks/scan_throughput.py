@@ -177,6 +177,7 @@ def pacedClient(reactor, urls, interval, seconds, simulators):
 def measure(reactor, args, n):
     from twisted.internet import defer
 
+    import lp_buildmaster.components  # noqa: F401 (the adapters)
     from lp_buildmaster.buildergroup import BuilderGroup
     from lp_buildmaster.scanner import ScannerManager, SlaveScanner
     from lp_buildmaster.slave import BuilderSlave, makePool

@@ -20,9 +20,11 @@ from twisted.logger import Logger
 from lp_buildmaster import metrics
 from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.interfaces import IBuildFarmJobBehaviour, ILibrarianClient
 from lp_buildmaster.model import failure
 from lp_buildmaster.model.policy import checkCollectionPolicy
 from lp_buildmaster.model.records import makeCookie, parseCookie
+from lp_buildmaster.registry import queryUtility
 from lp_buildmaster.slave import SlaveError
 from lp_buildmaster.store.jobs import FailureAction
 
@@ -97,7 +99,8 @@ class BuilderGroup:
         """
         @param logger: a stdlib logger (the seed passes the root logger).
         @param uploads: what takes an OK build's files: C{grab(slave,
-            filemap, cookie)} firing with a leaf, and C{processLeaf(leaf)}
+            filemap, cookie, naming)} firing with a leaf (named
+            C{naming(cookie, now)}), and C{processLeaf(leaf)}
             firing when upload processing of that leaf is done (or None
             when uploads are processed outside the master).
         @param notifier: a L{lp_buildmaster.notify.BuildNotifier} or None.
@@ -117,6 +120,18 @@ class BuilderGroup:
         self.logtails = {}
         #: C{{builder id: jobs given back in a row}}
         self.givebacks = {}
+
+    @property
+    def librarian(self):
+        """The L{ILibrarianClient} given, else the one the master provides
+        (C{getUtility(ILibrarianClient)}), else None."""
+        if self._librarian is not None:
+            return self._librarian
+        return queryUtility(ILibrarianClient)
+
+    @librarian.setter
+    def librarian(self, librarian):
+        self._librarian = librarian
 
     # -- finding builders ---------------------------------------------------
 
@@ -298,8 +313,13 @@ class BuilderGroup:
         checkCollectionPolicy(job.build)
         leaf = None
         if self.uploads is not None:
+            # The job's type says which files to fetch and names the leaf.
+            behaviour = IBuildFarmJobBehaviour(job.build)
+            files = behaviour.verifySuccessfulBuild(
+                dict(status.filemap or {}), job.builder.name)
             leaf = yield self.uploads.grab(
-                job.builder.slave, dict(status.filemap or {}), job.cookie)
+                job.builder.slave, files, job.cookie,
+                behaviour.getUploadDirLeaf)
         log = yield self._finish(job, BuildStatus.UPLOADING, librarian,
                                  log_state=BuildStatus.FULLYBUILT,
                                  success=True)

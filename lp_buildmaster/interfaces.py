@@ -68,6 +68,13 @@ class ISlave(Interface):
         Implementations also take C{max_size=None}."""
 
 
+class ISlaveFactory(Interface):
+    """Makes the client of a builder: what C{ISlave(builder)} asks."""
+
+    def __call__(builder):
+        """A new L{ISlave} for the L{IBuilder} C{builder}."""
+
+
 class IBuilder(Interface):
     """A builder machine as the database knows it."""
 
@@ -136,6 +143,61 @@ class ILibrarianClient(Interface):
     def getURLForAlias(aliasid, token=False):
         """Fires with the http_url C{<base_url>/<id>/<filename>}; with
         C{token}, plus an expiring token that opens a restricted file."""
+
+    def urlsFor(aliases):
+        """Fires with C{{alias id: http_url}} for the
+        L{lp_buildmaster.model.records.LibraryFileAlias} records
+        C{aliases}, a restricted one's with a token (what a builder is
+        sent to fetch)."""
+
+
+class IBuildFarmJobBehaviour(Interface):
+    """What a job type does on the farm, adapted from an L{IBuild}:
+    C{IBuildFarmJobBehaviour(build)}.
+
+    The dispatcher and the collector only talk to this, so that adding a
+    job type is registering one adapter (L{lp_buildmaster.components}),
+    never a test of a build's type. Each job type launchpad-buildd knows
+    (C{binarypackage}, C{translation-templates}, ...) has one.
+    """
+
+    build = Attribute("The L{IBuild} it was adapted from.")
+    build_type = Attribute(
+        "launchpad-buildd's name of the job type: the build_type argument "
+        "of build(), one of the names info() lists.")
+
+    def composeBuildRequest(job, dispatcher):
+        """Fires with the build() request of C{job} (an
+        L{lp_buildmaster.behaviours.BuildRequest}: cookie, build type,
+        chroot sha1, filemap, args, and the files to ensurepresent first).
+
+        @param dispatcher: gives C{store}, C{librarian} (an
+            L{ILibrarianClient}), C{archive_url} and C{build_url}.
+        @raise lp_buildmaster.slave.InvalidBuildRequest: (in the Deferred)
+            the job cannot be sent as it is (no chroot, no .dsc, ...).
+        """
+
+    def verifySuccessfulBuild(filemap, builder_name):
+        """The files of an OK build to fetch into the upload area:
+        C{{filename: sha1}}, taken from the C{filemap} the builder reported
+        (the files of its type; others are not fetched).
+
+        @raise lp_buildmaster.slave.SlaveProtocolError: the builder
+            reported what no build of the type sends.
+        """
+
+    def getUploadDirLeaf(cookie, now):
+        """The name of the upload's leaf in the upload area for the build
+        cookie C{cookie}, grabbed at C{now} (POSIX seconds)."""
+
+    def readUpload(leafdir):
+        """Check the files of a grabbed upload (blocking: run in a thread).
+
+        @return: an L{lp_buildmaster.behaviours.VerifiedUpload}: the files
+            to store in the librarian and the records to make.
+        @raise lp_buildmaster.upload.UploadRejected: naming the first
+            problem (the build becomes FAILEDTOUPLOAD).
+        """
 
 
 # -- The store ------------------------------------------------------------

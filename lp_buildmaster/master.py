@@ -11,8 +11,13 @@ L{BuilddMaster} keeps the seed's names over the same machinery:
 C{addDistroArchRelease}, C{setupBuilders}, C{scanActiveBuilders},
 C{sortAndSplitByProcessor}, C{dispatchByProcessor} and C{startBuild}.
 
-Imports: buildergroup, the slave client, model, store, instant and
-vmreset; nothing above (the scanner calls in, never the reverse).
+A job's build() request comes from its behaviour,
+C{IBuildFarmJobBehaviour(build)} (L{lp_buildmaster.behaviours}, registered
+in L{lp_buildmaster.components}): the dispatcher never tests a build's
+type.
+
+Imports: buildergroup, the slave client, model, store, instant, vmreset
+and interfaces; nothing above (the scanner calls in, never the reverse).
 """
 
 import dataclasses
@@ -26,21 +31,19 @@ from lp_buildmaster import failures, metrics
 from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job, utcnow
 from lp_buildmaster.clock import orReactor
 from lp_buildmaster.instant import InstantDispatch, parseQueuePayload
-from lp_buildmaster.model import archivedeps
+from lp_buildmaster.interfaces import IBuildFarmJobBehaviour, ILibrarianClient
 from lp_buildmaster.model.policy import checkDispatchPolicy
 from lp_buildmaster.model.records import makeCookie
+from lp_buildmaster.registry import queryUtility
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import InvalidBuildRequest, SlaveError
 from lp_buildmaster.vmreset import ResetFailed, resetBuilder, runCommand
 
 __all__ = [
-    "BUILD_TYPE", "BuilddMaster", "DispatchError", "Dispatcher",
-    "InstantDispatch", "QueueItem", "ResetFailed", "buildArgs",
+    "BuilddMaster", "DispatchError", "Dispatcher",
+    "InstantDispatch", "QueueItem", "ResetFailed",
     "ownLibrarianFailed", "parseQueuePayload", "runCommand",
 ]
-
-BUILD_TYPE = "binarypackage"
-
 
 class DispatchError(SlaveError):
     """The builder would not take a job (it refused a file or the build)."""
@@ -56,27 +59,6 @@ _LIBRARIAN_FAILED = re.compile(
 def ownLibrarianFailed(info):
     """Whether an ensurepresent refusal says our librarian failed."""
     return bool(_LIBRARIAN_FAILED.match(info or ""))
-
-
-def buildArgs(build, arch_indep, sources, build_url):
-    """The arguments a real builder needs for a binary package build.
-
-    @param sources: the build's L{archivedeps.SourcesList}: its
-        sources.list lines and the keys they are signed with.
-    """
-    return {
-        "arch_tag": build.architecturetag,
-        "arch_indep": arch_indep,
-        "distribution": build.distribution_name,
-        "series": build.distrorelease_name,
-        "suite": build.suite,
-        "ogrecomponent": build.component,
-        "archive_purpose": build.archive_purpose.name,
-        "archive_private": build.archive_private,
-        "archives": list(sources.lines),
-        "build_url": build_url,
-        "trusted_keys": list(sources.trusted_keys),
-    }
 
 
 class Dispatcher:
@@ -126,6 +108,18 @@ class Dispatcher:
         #: C{{(processor, virtualized): [Deferred]}} of idle builders
         #: waiting for the reservation in flight for that kind
         self._asking = {}
+
+    @property
+    def librarian(self):
+        """The L{ILibrarianClient} given, else the one the master provides
+        (C{getUtility(ILibrarianClient)}), else None."""
+        if self._librarian is not None:
+            return self._librarian
+        return queryUtility(ILibrarianClient)
+
+    @librarian.setter
+    def librarian(self, librarian):
+        self._librarian = librarian
 
     def builderIdle(self, builder, vitals=None, queue_id=None):
         """An IDLE builder with nothing assigned: give it a job.
@@ -273,49 +267,23 @@ class Dispatcher:
                          job.build.title, job.cookie, builder.name)
         return started
 
-    @defer.inlineCallbacks
     def buildRequest(self, job):
-        """C{(cookie, build_type, chroot_sha1, filemap, args)} and the
-        files to ensure, as C{request.files}: C{[(sha1, url)]}.
+        """The job's build() request, composed by its behaviour
+        (C{IBuildFarmJobBehaviour(job.build)}): a
+        L{lp_buildmaster.behaviours.BuildRequest}, whose files are to be
+        ensured first.
 
-        @raise InvalidBuildRequest: the source has no .dsc or the chroot
-            is missing.
+        @raise InvalidBuildRequest: (in the Deferred) no behaviour is
+            registered for the build's job type, or it cannot compose the
+            request (no chroot, no .dsc, ...).
         """
-        build = job.build
-        context = yield self.store.dispatch.context(
-            build.id, build.sourcepackagerelease)
-        if context.chroot is None:
-            raise InvalidBuildRequest(
-                job.builder.name, "no chroot for %s %s"
-                % (build.title, build.pocket.name))
-        aliases = yield self.store.library.getAliases(
-            (context.chroot,) + context.source_files)
-        chroot = aliases[context.chroot]
-        # Restricted files get a token; a librarian of its own makes them.
-        urls = yield self.librarian.urlsFor(aliases.values())
-        filemap = {}
-        files = {chroot.sha1: urls[chroot.id]}
-        for alias_id in context.source_files:
-            alias = aliases[alias_id]
-            filemap[alias.filename] = alias.sha1
-            files.setdefault(alias.sha1, urls[alias_id])
-        if not any(name.endswith(".dsc") for name in filemap):
-            raise InvalidBuildRequest(
-                job.builder.name, "%s has no .dsc among its files"
-                % build.title)
-        archive, primary, dependencies, primary_component = (
-            yield self.store.world.sourcesContext(build, self.archive_url))
         try:
-            sources = archivedeps.sourcesList(
-                archive, primary, build.distrorelease_name, build.pocket,
-                build.component, dependencies, primary_component)
-        except archivedeps.ArchiveDependencyError as e:
-            raise InvalidBuildRequest(job.builder.name, "%s: %s"
-                                      % (build.title, e))
-        args = buildArgs(build, context.arch_indep, sources,
-                         self.build_url % build.id)
-        return _Request(job.cookie, BUILD_TYPE, chroot.sha1, filemap, args,
-                        sorted(files.items()))
+            behaviour = IBuildFarmJobBehaviour(job.build)
+        except TypeError:
+            return defer.fail(InvalidBuildRequest(
+                job.builder.name, "%s: no behaviour for job type %r"
+                % (job.build.title, getattr(job.build, "job_type", None))))
+        return behaviour.composeBuildRequest(job, self)
 
     @defer.inlineCallbacks
     def sendFiles(self, builder, request):
@@ -349,20 +317,6 @@ class Dispatcher:
         return resetBuilder(builder, self.store, self.reactor, self.clock,
                             self.reset_command, self.reset_timeout,
                             self.logger)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Request:
-    cookie: str
-    build_type: str
-    chroot_sha1: str
-    filemap: dict
-    args: dict
-    files: list
-
-    def __iter__(self):
-        return iter((self.cookie, self.build_type, self.chroot_sha1,
-                     self.filemap, self.args))
 
 
 class BuilddMaster:

@@ -24,10 +24,11 @@ from twisted.logger import (
     globalLogPublisher)
 from twisted.web import server
 
-from lp_buildmaster import failures
+from lp_buildmaster import components, failures
 from lp_buildmaster.clock import orReactor
 from lp_buildmaster.logfile import JSONLinesObserver
 from lp_buildmaster.buildergroup import BuilderGroup
+from lp_buildmaster.interfaces import ILibrarianClient, ISlave, ISlaveFactory
 from lp_buildmaster.librarian.api import LibrarianAPI, LibrarianRoot
 from lp_buildmaster.librarian.backends import backendFromConfig
 from lp_buildmaster.librarian.client import LibrarianClient
@@ -38,7 +39,7 @@ from lp_buildmaster.model.failure import Thresholds
 from lp_buildmaster.outage import DatabaseWatch
 from lp_buildmaster.periodic import PeriodicService
 from lp_buildmaster.scanner import ScannerManager
-from lp_buildmaster.slave import BuilderSlave, makePool
+from lp_buildmaster.slave import makePool
 # The start-up checks and options live in the light module twistd's
 # plugin imports first; importable from here as before.
 from lp_buildmaster.startup import (  # noqa: F401
@@ -243,6 +244,10 @@ class MasterService(service.MultiService):
         self.database = DatabaseWatch(
             store, reactor, probe_interval=min(2.0, config.master_scan_interval))
         self.pool = makePool(reactor, maxDownloads=config.builders_pool_size)
+        self.slaveFactory = components.SlaveFactory(
+            reactor=reactor, pool=self.pool, timeout=config.slave_timeout,
+            ensurepresent_timeout=config.slave_ensurepresent_timeout,
+            download_min_rate=config.slave_download_min_rate)
         self.librarian_service = None
         if config.librarian_url:
             # One librarian for all masters, over HTTP.
@@ -291,13 +296,16 @@ class MasterService(service.MultiService):
         thresholds = Thresholds(job=config.failures_job_threshold,
                                 builder=config.failures_builder_threshold,
                                 transient=config.failures_transient_tolerance)
+        # The librarian and the builders' clients are looked up where they
+        # are used: getUtility(ILibrarianClient), ISlave(builder).
+        components.provideUtility(self.librarian, ILibrarianClient)
+        components.provideUtility(self.slaveFactory, ISlaveFactory)
         self.group = BuilderGroup(
             logging.getLogger("lp_buildmaster.buildergroup"), store,
-            librarian=self.librarian,
             uploads=BuildUploads(area, processor, reactor),
             notifier=self.notifier, clock=reactor, thresholds=thresholds)
         self.dispatcher = Dispatcher(
-            store, self.librarian, clock=reactor,
+            store, None, clock=reactor,
             logger=logging.getLogger("lp_buildmaster.dispatch"),
             archive_url=config.builders_archive_url,
             build_url=self.webURL() + "/builds/%d",
@@ -307,7 +315,7 @@ class MasterService(service.MultiService):
             # none is queued for them (instant dispatch says when one is).
             empty_for=config.master_scan_interval)
         self.manager = ScannerManager(
-            store, self.group, self.slaveFor, clock=reactor,
+            store, self.group, ISlave, clock=reactor,
             interval=config.master_scan_interval,
             dispatcher=self.dispatcher,
             logger=logging.getLogger("lp_buildmaster.scanner"),
@@ -345,11 +353,8 @@ class MasterService(service.MultiService):
                        ).setServiceParent(self)
 
     def slaveFor(self, builder):
-        return BuilderSlave(
-            builder.name, builder.url, reactor=self.reactor, pool=self.pool,
-            timeout=self.config.slave_timeout,
-            ensurepresent_timeout=self.config.slave_ensurepresent_timeout,
-            download_min_rate=self.config.slave_download_min_rate)
+        """The builder's client: C{ISlave(builder)}."""
+        return ISlave(builder)
 
     @defer.inlineCallbacks
     def stopService(self):
@@ -357,6 +362,10 @@ class MasterService(service.MultiService):
             # A failed start stopped what it had started.
             return
         yield super().stopService()
+        components.removeUtility(getattr(self, "librarian", None),
+                                 ILibrarianClient)
+        components.removeUtility(getattr(self, "slaveFactory", None),
+                                 ISlaveFactory)
         if getattr(self, "pool", None) is not None:
             yield self.pool.closeCachedConnections()
         if self.store is not None:

@@ -1,0 +1,1 @@
+import lp_buildmaster.components  # noqa: F401  (every adapter registration)

@@ -9,6 +9,7 @@ from twisted.internet import defer, task
 from txpostgres import reconnection, txpostgres
 
 from lp_buildmaster import upload
+from lp_buildmaster.behaviours.binarypackage import BinaryPackageBuildBehaviour
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
 from lp_buildmaster.librarian.client import LibrarianClient
 from lp_buildmaster.librarian.storage import ContentStore
@@ -628,9 +629,9 @@ class UploadTestCase(UploadFixture):
     def test_failedCrash(self):
         """An unexpected exception in the processor: failed/, with the
         traceback in the leaf's log."""
-        def boom(leafdir):
+        def boom(behaviour, leafdir):
             raise RuntimeError("boom")
-        self.patch(upload.processor, "readUpload", boom)
+        self.patch(BinaryPackageBuildBehaviour, "readUpload", boom)
         log = yield self.assertFailed("unexpected error RuntimeError: boom")
         self.assertIn("DEBUG   Traceback (most recent call last):", log)
 
@@ -672,7 +673,8 @@ class UploadTestCase(UploadFixture):
 
     @defer.inlineCallbacks
     def test_runProcessUploadFailure(self):
-        self.patch(upload.processor, "readUpload", lambda leafdir: 1 / 0)
+        self.patch(BinaryPackageBuildBehaviour, "readUpload",
+                   lambda behaviour, leafdir: 1 / 0)
         writeUpload(self.area.path("incoming", LEAF))
         code = yield runProcessUpload(
             self.dsn, str(self.area.root), str(self.librarian_root))

@@ -41,6 +41,7 @@ def makeParser():
 
 
 def main(argv=None):
+    import lp_buildmaster.components  # noqa: F401 (the adapters, at start-up)
     parser, _ = makeParser()
     args = parser.parse_args(argv)
     try:

@@ -35,6 +35,9 @@ def fromRow(cls, row, **extra):
         if field.name in extra:
             values[field.name] = extra[field.name]
             continue
+        if (field.name not in row
+                and field.default is not dataclasses.MISSING):
+            continue
         value = row[field.name]
         convert = _CONVERTERS.get(field.name)
         if convert is not None and value is not None:
@@ -196,11 +199,17 @@ class Build:
     urgency: SourcePackageUrgency
     maintainer: str
     architecturehintlist: str
+    #: The name of its L{IBuildFarmJobBehaviour} (launchpad-buildd's build
+    #: type): what the job is, e.g. C{binarypackage}.
+    job_type: str = "binarypackage"
 
     @property
     def title(self):
+        kind = self.architecturetag
+        if self.job_type != "binarypackage":
+            kind = "%s %s" % (kind, self.job_type)
         return "%s build of %s %s in %s %s %s" % (
-            self.architecturetag, self.source_name, self.source_version,
+            kind, self.source_name, self.source_version,
             self.distribution_name, self.distrorelease_name,
             self.pocket.name)
 

@@ -130,6 +130,7 @@ class Store:
         from lp_buildmaster.store.dispatch import DispatchStore
         from lp_buildmaster.store.distro import DistroStore
         from lp_buildmaster.store.jobs import JobStore
+        from lp_buildmaster.store.jobtypes import JobTypeStore
         from lp_buildmaster.store.library import LibraryStore
         from lp_buildmaster.store.masters import MasterStore
         from lp_buildmaster.store.queue import BuildQueueStore
@@ -146,6 +147,7 @@ class Store:
         self.dispatch = DispatchStore(self)
         self.world = WorldStore(self)
         self.masters = MasterStore(self)
+        self.jobtypes = JobTypeStore(self)
 
     @classmethod
     @defer.inlineCallbacks

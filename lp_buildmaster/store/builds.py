@@ -13,6 +13,7 @@ BUILD_SELECT = """
     SELECT b.id, b.buildstate, b.builder, b.datecreated, b.date_started,
            b.datebuilt, b.buildduration, b.buildlog, b.upload_log,
            b.dependencies, b.pocket, b.failure_count, b.failnotes,
+           b.job_type,
            a.id AS archive, a.name AS archive_name,
            a.purpose AS archive_purpose, a.private AS archive_private,
            a.require_virtualized AS archive_require_virtualized,
@@ -131,7 +132,7 @@ class BuildStore(Component):
                 "SELECT id, buildstate FROM build"
                 " WHERE sourcepackagerelease = %s AND distroarchrelease = %s"
                 "   AND archive = %s AND pocket = %s AND buildstate = ANY(%s)"
-                " ORDER BY id LIMIT 1",
+                "   AND job_type = 'binarypackage' ORDER BY id LIMIT 1",
                 (sourcepackagerelease, distroarchrelease, archive,
                  pocket.value, [s.value for s in ACTIVE_BUILD_STATES]))
             if existing is not None:

@@ -117,12 +117,15 @@ class UploadArea:
         return removed
 
     @defer.inlineCallbacks
-    def grab(self, slave, filemap, cookie, clock=None):
+    def grab(self, slave, filemap, cookie, clock=None, naming=None):
         """Fetch an OK build's files and put them in incoming/ as one leaf.
 
         @param filemap: C{{filename: sha1}} as the builder reported it.
         @param cookie: the build cookie C{"<Build.id>-<BuildQueue.id>"}.
         @param clock: gives the leaf's timestamp (default: the reactor).
+        @param naming: C{naming(cookie, now)} names the leaf, which must
+            be C{<YYYYmmdd-HHMMSS>-<cookie>} (L{leafBuildId}); by default
+            it is made here.
         @return: a Deferred firing with the leaf's path in incoming/; on any
             error the partial leaf is removed and the error comes through.
         """
@@ -148,8 +151,14 @@ class UploadArea:
                 # database went away): the same files, not fetched again
                 # (and not processed twice).
                 return self.path("incoming", existing)
-        leaf = "%s-%s" % (time.strftime(
-            "%Y%m%d-%H%M%S", time.gmtime(clock.seconds())), cookie)
+        if naming is None:
+            leaf = "%s-%s" % (time.strftime(
+                "%Y%m%d-%H%M%S", time.gmtime(clock.seconds())), cookie)
+        else:
+            leaf = naming(cookie, clock.seconds())
+        match = _LEAF.match(leaf)
+        if match is None or match.group(1) != cookie:
+            raise ValueError("not an upload leaf of %s: %r" % (cookie, leaf))
         grabbing = self.path("grabbing", leaf)
         grabbing.mkdir()
         try:

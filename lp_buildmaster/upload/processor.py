@@ -1,9 +1,11 @@
 """The upload processor: incoming leaves become FULLYBUILT or
 FAILEDTOUPLOAD builds.
 
-The processor takes each incoming leaf under a per-leaf C{flock}, checks
-its C{.changes} against the files and the build (L{changes}), stores the
-binaries in the librarian, records them and the packages they hold
+The processor takes each incoming leaf under a per-leaf C{flock}, has the
+build's behaviour (C{IBuildFarmJobBehaviour(build).readUpload}) check it
+(a binary package build's C{.changes} against the files and the build,
+L{changes}; a translation-templates build's tarball), stores the files in
+the librarian, records them and the packages they hold
 (C{binarypackagerelease}, from the .deb names) and marks the build
 FULLYBUILT in one transaction, and moves the leaf to C{accepted/}. A bad
 upload goes to C{rejected/}, an upload the processor could not handle to
@@ -28,14 +30,14 @@ from twisted.logger import Logger
 from lp_buildmaster import failures
 from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.interfaces import IBuildFarmJobBehaviour
 from lp_buildmaster.model.policy import (
     PocketPolicyError, checkCollectionPolicy)
 from lp_buildmaster.store.jobs import AWAITING_UPLOAD, NotAwaitingUpload
 from lp_buildmaster.upload.area import (
     ACCEPTED, FAILED, RECORDING, REJECTED, RETENTION, STORED, UPLOADER_LOG,
     leafBuildId)
-from lp_buildmaster.upload.changes import (
-    BINARY_TYPES, UploadRejected, binaryPackages, readUpload)
+from lp_buildmaster.upload.changes import UploadRejected
 
 
 class UploadFailed(Exception):
@@ -266,16 +268,14 @@ class UploadProcessor:
             checkCollectionPolicy(build)
         except PocketPolicyError as e:
             raise UploadRejected(str(e)) from None
-        upload = yield threads.deferToThread(readUpload, leafdir)
-        ulog.write("DEBUG", "%s: Source %s, Version %s, %d files verified" % (
-            upload.changes, upload.source, upload.version, len(upload.files)))
-        if (upload.source, upload.version) != (
-                build.source_name, build.source_version):
-            raise UploadRejected(
-                "the upload is %s %s but build %d is of %s %s" % (
-                    upload.source, upload.version, build.id,
-                    build.source_name, build.source_version))
-        binaries = binaryPackages(upload, build)
+        # The job's type says what its upload holds.
+        try:
+            behaviour = IBuildFarmJobBehaviour(build)
+        except TypeError:
+            raise UploadFailed("no behaviour for job type %r"
+                               % build.job_type) from None
+        upload = yield threads.deferToThread(behaviour.readUpload, leafdir)
+        ulog.write("DEBUG", upload.summary)
         stored = []
         for f in upload.files:
             ulog.write("DEBUG", "Storing %s (%d bytes) in the librarian"
@@ -283,20 +283,23 @@ class UploadProcessor:
             try:
                 with open(f.path, "rb") as content:
                     alias = yield self.librarian.addFile(
-                        f.name, f.size, content, BINARY_TYPES[f.filetype],
+                        f.name, f.size, content, f.content_type,
                         restricted=build.archive_private)
             except OSError as e:
                 raise UploadPostponed("the librarian could not store %s: %s"
                                       % (f.name, e.strerror or e)) from None
             stored.append((alias, f.filetype))
-        changes = yield self._storeChanges(leafdir, upload, build, ulog)
+        changes = None
+        if upload.changes is not None:
+            changes = yield self._storeChanges(leafdir, upload.changes,
+                                               build, ulog)
         # If the commit goes through but its answer is lost, the next
         # attempt knows the build was marked by this upload.
         with open(os.path.join(leafdir, RECORDING), "w"):
             pass
         try:
-            yield self.store.jobs.recordUpload(build.id, stored, binaries,
-                                               changes)
+            yield self.store.jobs.recordUpload(build.id, stored,
+                                               upload.binaries, changes)
         except NotAwaitingUpload as e:
             raise UploadRejected(str(e)) from None
         os.unlink(os.path.join(leafdir, RECORDING))
@@ -304,21 +307,21 @@ class UploadProcessor:
                    % (build.id, len(stored)))
 
     @defer.inlineCallbacks
-    def _storeChanges(self, leafdir, upload, build, ulog):
-        """The upload's .changes into the librarian: its alias id."""
-        path = os.path.join(leafdir, upload.changes)
+    def _storeChanges(self, leafdir, name, build, ulog):
+        """The upload's .changes C{name} into the librarian: its alias
+        id."""
+        path = os.path.join(leafdir, name)
         size = os.stat(path).st_size
         ulog.write("DEBUG", "Storing %s (%d bytes) in the librarian"
-                   % (upload.changes, size))
+                   % (name, size))
         try:
             with open(path, "rb") as content:
                 return (yield self.librarian.addFile(
-                    upload.changes, size, content, "text/plain",
+                    name, size, content, "text/plain",
                     restricted=build.archive_private))
         except OSError as e:
             raise UploadPostponed("the librarian could not store %s: %s"
-                                  % (upload.changes, e.strerror or e)
-                                  ) from None
+                                  % (name, e.strerror or e)) from None
 
     @defer.inlineCallbacks
     def reconcile(self):

@@ -54,9 +54,12 @@ class BuildUploads:
         self.processor = processor
         self.clock = clock
 
-    def grab(self, slave, filemap, cookie):
-        """Fires with the leaf's path in incoming/."""
-        return self.area.grab(slave, filemap, cookie, self.clock)
+    def grab(self, slave, filemap, cookie, naming=None):
+        """Fires with the leaf's path in incoming/, named by
+        C{naming(cookie, now)} (the build's behaviour's
+        C{getUploadDirLeaf})."""
+        return self.area.grab(slave, filemap, cookie, self.clock,
+                              naming=naming)
 
     def processLeaf(self, leaf):
         """Fires with the build's new state, or None when not processed."""

@@ -1,0 +1,135 @@
+"""What every job type shares: the build() request, the verified upload,
+and the base class of the behaviours."""
+
+import dataclasses
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Optional, Tuple
+
+from twisted.internet import defer
+from zope.interface import implementer
+
+from lp_buildmaster.interfaces import IBuildFarmJobBehaviour
+from lp_buildmaster.model import archivedeps
+from lp_buildmaster.slave import InvalidBuildRequest
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildRequest:
+    """A build() request and the files to ensure first, as
+    C{files}: C{[(sha1, url)]}. Iterating gives build()'s arguments."""
+
+    cookie: str
+    build_type: str
+    chroot_sha1: str
+    filemap: dict
+    args: dict
+    files: list
+
+    def __iter__(self):
+        return iter((self.cookie, self.build_type, self.chroot_sha1,
+                     self.filemap, self.args))
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredFile:
+    """A file of a verified upload, to store in the librarian and record
+    as one of the build's files (C{filetype})."""
+
+    name: str
+    path: Path
+    size: int
+    filetype: str
+    content_type: str
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifiedUpload:
+    """What L{IBuildFarmJobBehaviour.readUpload} found in a leaf.
+
+    @ivar files: the L{StoredFile}s, in the order to store them.
+    @ivar binaries: the binary packages to record (a binarypackage build's).
+    @ivar changes: the name of the upload's C{.changes} to store and link,
+        or None.
+    @ivar summary: one line for the upload's log.
+    """
+
+    files: Tuple[StoredFile, ...]
+    binaries: tuple = ()
+    changes: Optional[str] = None
+    summary: str = ""
+
+
+def regularFile(leafdir, name, rejected):
+    """C{os.lstat} of C{leafdir/name}, which must be a regular file (not a
+    symlink); else C{rejected(message)} is raised."""
+    try:
+        st = os.lstat(os.path.join(leafdir, name))
+    except FileNotFoundError:
+        raise rejected("%s is missing" % name) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise rejected("%s is not a regular file" % name)
+    return st
+
+
+@implementer(IBuildFarmJobBehaviour)
+class BuildFarmJobBehaviourBase:
+    """A behaviour adapted from a build; subclasses set C{build_type} and
+    compose the request and check the upload of their type."""
+
+    build_type = None
+
+    def __init__(self, build):
+        self.build = build
+
+    def composeBuildRequest(self, job, dispatcher):
+        raise NotImplementedError(self.composeBuildRequest)
+
+    def readUpload(self, leafdir):
+        raise NotImplementedError(self.readUpload)
+
+    def verifySuccessfulBuild(self, filemap, builder_name):
+        return dict(filemap)
+
+    def getUploadDirLeaf(self, cookie, now):
+        """C{<YYYYmmdd-HHMMSS>-<cookie>}, in UTC: leaves sort by when they
+        were grabbed, and the cookie names the build."""
+        return "%s-%s" % (time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)),
+                          cookie)
+
+    @defer.inlineCallbacks
+    def dispatchContext(self, job, dispatcher):
+        """The build's L{lp_buildmaster.store.dispatch.DispatchContext}:
+        its chroot, arch-indep flag and source files.
+
+        @raise InvalidBuildRequest: no chroot for the build's pocket.
+        """
+        build = job.build
+        context = yield dispatcher.store.dispatch.context(
+            build.id, build.sourcepackagerelease)
+        if context.chroot is None:
+            raise InvalidBuildRequest(
+                job.builder.name, "no chroot for %s %s"
+                % (build.title, build.pocket.name))
+        return context
+
+    @defer.inlineCallbacks
+    def sourcesList(self, job, dispatcher):
+        """The build's L{archivedeps.SourcesList}: the sources.list lines
+        and keys of its archive and the archives it depends on.
+
+        @raise InvalidBuildRequest: its archive dependencies are wrong.
+        """
+        build = job.build
+        archive, primary, dependencies, primary_component = (
+            yield dispatcher.store.world.sourcesContext(
+                build, dispatcher.archive_url))
+        try:
+            return archivedeps.sourcesList(
+                archive, primary, build.distrorelease_name, build.pocket,
+                build.component, dependencies, primary_component)
+        except archivedeps.ArchiveDependencyError as e:
+            raise InvalidBuildRequest(job.builder.name, "%s: %s"
+                                      % (build.title, e))
