@@ -18,7 +18,7 @@ from lp_buildmaster.testing.simulator.constants import (
     ABORTING, BINARYPACKAGE_ARGS, BUILD_TYPES, BUILDER_VERSION, BUILDING,
     FAULT_ERROR, IDLE, PROTOCOL_VERSION, WAITING)
 from lp_buildmaster.testing.simulator.results import (
-    makeBinaryResults, sourceOf, tarGz)
+    makeBinaryResults, makeTemplatesResults, sourceOf, tarGz)
 
 
 class BuilderFault(Exception):
@@ -39,7 +39,7 @@ class SimulatedBuilder:
         "farm", "name", "arch_tag", "profile", "down", "hang", "garbage",
         "state", "cookie", "build_status", "dependencies", "filemap",
         "files", "cache", "log", "builds", "port", "_timer", "_wedged",
-        "_queue", "_build", "__weakref__")
+        "_queue", "_build", "request", "__weakref__")
 
     def __init__(self, farm, name, arch_tag="i386", profile=None):
         self.farm = farm
@@ -63,6 +63,9 @@ class SimulatedBuilder:
         self._wedged = False
         self._queue = None      # calls waiting for a download to finish
         self._build = None      # what the running build will produce
+        #: C{(build_type, filemap, args)} of the build() that started the
+        #: current or last build.
+        self.request = None
 
     def __repr__(self):
         return "<SimulatedBuilder %r %s>" % (self.name, self.state)
@@ -151,8 +154,11 @@ class SimulatedBuilder:
         dscs = sorted(n for n in filemap if isinstance(n, str)
                       and n.endswith(".dsc"))
         dsc = dscs[0] if dscs else None
-        if build_type == "binarypackage" and (dsc is None or any(
-                a not in args for a in BINARYPACKAGE_ARGS)):
+        self.request = (build_type, dict(filemap), dict(args))
+        if (build_type == "binarypackage" and (dsc is None or any(
+                a not in args for a in BINARYPACKAGE_ARGS))) or (
+                build_type == "translation-templates"
+                and not (args.get("branch") or args.get("branch_url"))):
             # The real manager raises after the build was taken: the
             # builder says BUILDING for ever and cannot be aborted.
             self._wedged = True
@@ -237,6 +243,8 @@ class SimulatedBuilder:
                 results = makeBinaryResults(
                     source, version, arch, suite, arch_indep, now,
                     build_url if isinstance(build_url, str) else None)
+            elif build_type == "translation-templates":
+                results = makeTemplatesResults(source)
             else:
                 results = {"%s-%s.tar.gz" % (build_type, self.cookie):
                            tarGz([("./result", b"simulated\n")])}

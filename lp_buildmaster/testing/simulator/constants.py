@@ -7,7 +7,8 @@ PROTOCOL_VERSION = "1.0"
 #: What status() says as builder_version.
 BUILDER_VERSION = "206+simulated"
 
-#: The build types info() lists; only binarypackage makes Debian packages.
+#: The build types info() lists: binarypackage makes Debian packages,
+#: translation-templates a tarball of templates, the others one tarball.
 BUILD_TYPES = ("binarypackage", "sourcepackagerecipe",
                "translation-templates", "livefs", "snap", "oci", "charm",
                "ci")

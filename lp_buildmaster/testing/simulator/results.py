@@ -30,6 +30,15 @@ def tarGz(members):
     return buf.getvalue()
 
 
+def makeTemplatesResults(name):
+    """The file of an OK translation-templates build, as launchpad-buildd
+    names it (its C{resultarchive}): a tarball of one template."""
+    pot = ('msgid ""\nmsgstr ""\n"Project-Id-Version: %s\\n"\n'
+           '"Content-Type: text/plain; charset=UTF-8\\n"\n' % name)
+    return {"translation-templates.tar.gz": tarGz([
+        ("po/", None), ("po/%s.pot" % name, pot.encode("utf-8"))])}
+
+
 def _ar(members):
     out = [b"!<arch>\n"]
     for name, data in members:
