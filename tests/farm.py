@@ -155,6 +155,38 @@ def dropSourceFiles(store, spr_id, filetype):
         " AND sourcepackagerelease = %s", (filetype, spr_id))
 
 
+def setSourceComponent(store, spr_id, component):
+    """A source's component changed, on either store."""
+    if isinstance(store, FakeStore):
+        store.tables.get("sourcepackagerelease", spr_id)["component"] = \
+            component
+        return defer.succeed(None)
+    return store.runOperation(
+        "UPDATE sourcepackagerelease SET component = %s WHERE id = %s",
+        (component, spr_id))
+
+
+def addBinaryRow(store, build_id, name, version, architecture,
+                 distroarchrelease, distrorelease, archive,
+                 pocket=PackagePublishingPocket.RELEASE):
+    """A binarypackagerelease row in any archive (whatever its build's),
+    on either store."""
+    values = dict(build=build_id, name=name, version=version,
+                  architecture=architecture,
+                  distroarchrelease=distroarchrelease,
+                  distrorelease=distrorelease, archive=archive,
+                  pocket=pocket.value)
+    if isinstance(store, FakeStore):
+        store.tables.insert("binarypackagerelease", changesfile=None,
+                            buildinfo=None, **values)
+        return defer.succeed(None)
+    columns = sorted(values)
+    return store.runOperation(
+        "INSERT INTO binarypackagerelease (%s) VALUES (%s)" % (
+            ", ".join(columns), ", ".join(["%s"] * len(columns))),
+        tuple(values[c] for c in columns))
+
+
 def emptyQueue(store):
     """Every queue entry gone, on either store."""
     if isinstance(store, FakeStore):

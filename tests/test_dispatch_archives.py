@@ -9,12 +9,13 @@ from twisted.internet import defer
 
 from lp_buildmaster.buildergroup import BuilderHandle, Job
 from lp_buildmaster.enums import (
-    ArchivePurpose, BuildStatus, PackagePublishingPocket,
-    PackagePublishingStatus)
+    ArchivePurpose, BuildStatus, PackagePublishingPocket)
 from lp_buildmaster.master import Dispatcher
 from lp_buildmaster.slave import InvalidBuildRequest
 from tests.database import DatabaseTestCase
-from tests.farm import addBuild, addBuilder
+from tests.farm import (
+    FakeStoreTestCase, addBinaryRow, addBuild, addBuilder, publishSource,
+    setSourceComponent)
 from lp_buildmaster.testing.mockslaves import OkSlave
 from tests.test_librarian import LibrarianFixture
 
@@ -23,7 +24,9 @@ URL = "http://127.0.0.1/ubuntu"
 KEY = base64.b64encode(b"\x99\x01\x0dkey material").decode()
 
 
-class ArchivesSentTests(LibrarianFixture, DatabaseTestCase):
+class ArchivesSent:
+    """Mixed into a test case on the fake store and one on PostgreSQL:
+    the fake's archive context is held to the SQL's."""
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -74,20 +77,19 @@ class ArchivesSentTests(LibrarianFixture, DatabaseTestCase):
     @defer.inlineCallbacks
     def test_mainBuildGetsOnlyMain(self):
         build_id, queue_id = yield addBuild(self.store)
-        yield self.store.runOperation(
-            "UPDATE sourcepackagerelease SET component = 'main' WHERE id ="
-            " (SELECT sourcepackagerelease FROM build WHERE id = %s)",
-            (build_id,))
+        build = yield self.store.builds.get(build_id)
+        yield setSourceComponent(self.store, build.sourcepackagerelease,
+                                 "main")
         args = yield self.request(build_id, queue_id)
         self.assertEqual(args["archives"], ["deb %s hoary main" % URL])
         self.assertEqual(args["ogrecomponent"], "main")
 
     @defer.inlineCallbacks
     def test_archiveURLAndSigningKey(self):
-        yield self.store.runOperation(
-            "UPDATE archive SET archive_url = 'http://mirror.example/u',"
-            " signing_key_fingerprint = 'ABCDEF0123456789', signing_key = %s"
-            " WHERE name = 'primary'", (KEY,))
+        primary = yield self.store.distro.getArchive("ubuntu", "primary")
+        yield self.store.world.updateArchive(
+            primary.id, archive_url="http://mirror.example/u",
+            signing_key_fingerprint="ABCDEF0123456789", signing_key=KEY)
         build_id, queue_id = yield addBuild(self.store)
         args = yield self.request(build_id, queue_id)
         self.assertTrue(args["archives"][0].startswith(
@@ -101,11 +103,8 @@ class ArchivesSentTests(LibrarianFixture, DatabaseTestCase):
         build_id = yield self.store.builds.create(
             self.hoary.id, build7.sourcepackagerelease, ppa.id, P.RELEASE)
         queue_id = yield self.store.queue.enqueueBuild(build_id)
-        yield self.store.runOperation(
-            "INSERT INTO sourcepackagepublishinghistory (sourcepackagerelease,"
-            " distrorelease, archive, pocket, status) VALUES (%s, %s, %s, 0,"
-            " %s)", (build7.sourcepackagerelease, self.hoary.distrorelease,
-                     ppa.id, PackagePublishingStatus.PUBLISHED.value))
+        yield publishSource(self.store, build7.sourcepackagerelease,
+                            self.hoary.distrorelease, ppa.id)
         return ppa, build_id, queue_id
 
     @defer.inlineCallbacks
@@ -125,11 +124,9 @@ class ArchivesSentTests(LibrarianFixture, DatabaseTestCase):
                                              "main")
         # Both PPAs have published binaries in hoary.
         for archive in (ppa.id, tools):
-            yield self.store.runOperation(
-                "INSERT INTO binarypackagerelease (build, name, version,"
-                " architecture, distroarchrelease, distrorelease, archive,"
-                " pocket) VALUES (7, 'foo', '1', 'i386', %s, %s, %s, 0)",
-                (self.hoary.id, self.hoary.distrorelease, archive))
+            yield addBinaryRow(self.store, 7, "foo", "1", "i386",
+                               self.hoary.id, self.hoary.distrorelease,
+                               archive)
         build = yield self.store.builds.get(build_id)
         own = {"main": "main", "universe": "main universe"}[build.component]
         args = yield self.request(build_id, queue_id)
@@ -155,11 +152,8 @@ class ArchivesSentTests(LibrarianFixture, DatabaseTestCase):
         self.assertEqual(args["archives"][0],
                          "deb %s hoary main restricted universe multiverse"
                          % URL)
-        yield self.store.runOperation(
-            "INSERT INTO binarypackagerelease (build, name, version,"
-            " architecture, distroarchrelease, distrorelease, archive,"
-            " pocket) VALUES (7, 'foo', '1', 'i386', %s, %s, %s, 0)",
-            (self.hoary.id, self.hoary.distrorelease, ppa.id))
+        yield addBinaryRow(self.store, 7, "foo", "1", "i386", self.hoary.id,
+                           self.hoary.distrorelease, ppa.id)
         e = yield self.assertFailure(self.request(build_id, queue_id),
                                      InvalidBuildRequest)
         self.assertIn("archive ppa has no URL for builders", str(e))
@@ -178,3 +172,11 @@ class ArchivesSentTests(LibrarianFixture, DatabaseTestCase):
         # Dispatch goes on as before.
         self.assertEqual(BuildStatus.NEEDSBUILD,
                          (yield self.store.builds.get(build_id)).buildstate)
+
+
+class ArchivesSentTests(ArchivesSent, LibrarianFixture, FakeStoreTestCase):
+    """On the fake store."""
+
+
+class ArchivesSentSQLTests(ArchivesSent, LibrarianFixture, DatabaseTestCase):
+    """On PostgreSQL (world.SOURCES_CONTEXT)."""
