@@ -22,6 +22,9 @@ from lp_buildmaster.testing.simulator.results import (
 
 
 class BuilderFault(Exception):
+    """An XML-RPC method refuses, as the daemon does: answered as a Fault
+    (8002 unless said otherwise)."""
+
     def __init__(self, code=FAULT_ERROR, message="error"):
         Exception.__init__(self, message)
         self.code = code

@@ -1,6 +1,6 @@
 """What the simulated builders say about themselves, and their limits.
 
-Imports nothing of the simulator's (every other module of it imports this).
+Imports nothing of the simulator's.
 """
 
 PROTOCOL_VERSION = "1.0"
