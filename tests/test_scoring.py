@@ -9,6 +9,7 @@ from lp_buildmaster.enums import (
     ArchivePurpose, PackagePublishingPocket as Pocket,
     SourcePackageUrgency as Urgency)
 from tests.database import DatabaseTestCase
+from tests.farm import FakeStoreTestCase
 
 PRIMARY = ArchivePurpose.PRIMARY
 
@@ -85,9 +86,11 @@ class ScoreBuildTests(unittest.TestCase):
                              expected)
 
 
-class QueueScoringTests(DatabaseTestCase):
+class QueueScoring:
     """Sample data: build 10 is cnews (universe, low) in hoary RELEASE of
-    the primary archive, queued with the hand-made score 10."""
+    the primary archive, queued with the hand-made score 10. Mixed into a
+    test case on PostgreSQL and one on the fake store, which computes the
+    same scores."""
 
     @defer.inlineCallbacks
     def test_enqueueBuildScores(self):
@@ -132,3 +135,11 @@ class QueueScoringTests(DatabaseTestCase):
     @defer.inlineCallbacks
     def test_rescoreUnknownEntry(self):
         self.assertFalse((yield self.store.queue.rescore(999, 5)))
+
+
+class QueueScoringTests(QueueScoring, DatabaseTestCase):
+    """The queue's scores in PostgreSQL."""
+
+
+class FakeQueueScoringTests(QueueScoring, FakeStoreTestCase):
+    """The same on the fake store."""

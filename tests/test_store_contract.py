@@ -20,6 +20,8 @@ from tests.database import DatabaseTestCase
 
 RELEASE = PackagePublishingPocket.RELEASE
 WHEN = datetime.datetime(2006, 1, 1, 12, 0, tzinfo=datetime.timezone.utc)
+#: A heartbeat's time, in seconds since the epoch.
+T0 = 1_800_000_000.0
 
 
 class StoreContract:
@@ -263,6 +265,56 @@ class StoreContract:
         self.assertEqual(explanation.position, 1)
         self.assertEqual([r.code for r in explanation.reasons],
                          ["busy"])
+
+
+    @defer.inlineCallbacks
+    def test_heartbeats(self):
+        """Time is the caller's (C{now}): a master is live until its
+        lifetime runs out, and its first heartbeat after that starts it
+        anew."""
+        masters = yield self.store.masters.heartbeat("alpha", 30, now=T0)
+        self.assertEqual([(m.name, m.live, m.age) for m in masters],
+                         [("alpha", True, 0.0)])
+        masters = yield self.store.masters.heartbeat("beta", 30, now=T0 + 10,
+                                                     web_url="http://b/")
+        self.assertEqual([(m.name, m.live, m.age) for m in masters],
+                         [("alpha", True, 10.0), ("beta", True, 0.0)])
+        masters = yield self.store.masters.heartbeat("beta", 30, now=T0 + 45)
+        self.assertEqual([(m.name, m.live, m.age) for m in masters],
+                         [("alpha", False, 45.0), ("beta", True, 0.0)])
+        yield self.store.masters.leave("alpha")
+        masters = yield self.store.masters.heartbeat("beta", 30, now=T0 + 50)
+        self.assertEqual([m.name for m in masters], ["beta"])
+
+    @defer.inlineCallbacks
+    def test_leases(self):
+        """A master takes the usable builders it wants that nobody holds
+        or whose master is dead, and no other."""
+        yield self.store.masters.heartbeat("alpha", 30, now=T0)
+        yield self.store.masters.heartbeat("beta", 30, now=T0)
+        leased = yield self.store.jobs.leasedVitals(
+            "alpha", ["bob", "frog"], now=T0)
+        self.assertEqual(sorted(leased.vitals), ["bob", "frog"])
+        self.assertEqual(leased.taken, {"bob": None, "frog": None})
+        self.assertEqual(leased.vitals["bob"].build_state,
+                         BuildStatus.BUILDING)
+        # beta wants bob: alpha, live, holds it.
+        leased = yield self.store.jobs.leasedVitals("beta", ["bob"], now=T0)
+        self.assertEqual((leased.vitals, leased.taken), ({}, {}))
+        self.assertEqual(leased.owners["bob"], ("alpha", True))
+        # alpha gives frog up; alpha dies; beta takes bob from it.
+        yield self.store.jobs.release("alpha", ["frog"])
+        yield self.store.masters.heartbeat("beta", 30, now=T0 + 40)
+        leased = yield self.store.jobs.leasedVitals(
+            "beta", ["bob", "frog"], now=T0 + 40)
+        self.assertEqual(leased.taken, {"bob": "alpha", "frog": None})
+        self.assertEqual(sorted(leased.vitals), ["bob", "frog"])
+        # A failed builder is nobody's to take.
+        yield self.store.builders.failBuilder(1, "broken")
+        leased = yield self.store.jobs.leasedVitals(
+            "beta", ["bob", "frog"], now=T0 + 41)
+        self.assertEqual(sorted(leased.vitals), ["frog"])
+        self.assertEqual(leased.owners["bob"], ("beta", False))
 
 
 class FakeStoreContractTests(StoreContract, unittest.TestCase):
