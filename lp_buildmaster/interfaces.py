@@ -204,7 +204,13 @@ class IBuildFarmJobBehaviour(Interface):
 
 
 class IStore(Interface):
-    """The database: one connector component per table group."""
+    """The database: one connector component per table group.
+
+    The real store also runs SQL (C{runQuery}, C{runOperation},
+    C{runInteraction}) for its components and a few read-only pages; that
+    is not part of the contract, and code that uses it runs on
+    PostgreSQL only.
+    """
 
     builders = Attribute("An L{IBuilderStore}.")
     builds = Attribute("An L{IBuildStore}.")
@@ -565,7 +571,8 @@ class IWorldStore(Interface):
         """Set columns of one archive."""
 
     def primaryArchive(distribution_id):
-        """Fires with the primary archive's dict, or None."""
+        """Fires with the id of the distribution's primary archive, or
+        None."""
 
     def setDependency(archive_id, dependency_id, pocket, component):
         """Add or replace an archive dependency."""
