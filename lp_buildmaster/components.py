@@ -15,8 +15,9 @@ lookups themselves need only L{lp_buildmaster.interfaces}:
   objects answer C{.builder}, C{.build} and C{.buildqueue}.
 - C{ISlave(builder)}: the client of a builder record, made by the
   L{ISlaveFactory} utility (the service provides one with its connection
-  pool and timeouts; the default uses the global reactor); a
-  L{BuilderHandle} gives the client it holds.
+  pool, timeouts and reset command; the default uses the global reactor):
+  for a virtualized builder an L{IVirtualizedSlave} that resets its VM
+  (C{resume}); a L{BuilderHandle} gives the client it holds.
 - C{getUtility(ILibrarianClient)}: the master's librarian client (local or
   remote), provided by the service at start; the dispatcher and the
   collector look it up when they were given none.
@@ -38,6 +39,7 @@ from lp_buildmaster.interfaces import (
 from lp_buildmaster.master import QueueItem
 from lp_buildmaster.registry import getUtility, registry
 from lp_buildmaster.slave import BuilderSlave
+from lp_buildmaster.vmreset import VirtualizedSlave
 
 #: The behaviour of each job type, by launchpad-buildd's build type.
 JOB_TYPES = {
@@ -82,14 +84,24 @@ def removeUtility(component, provided):
 
 @implementer(ISlaveFactory)
 class SlaveFactory:
-    """The L{ISlaveFactory}: a L{BuilderSlave} for each builder record,
-    made with the same options (C{reactor}, C{pool}, C{timeout},
-    C{ensurepresent_timeout}, C{download_min_rate}, ...)."""
+    """The L{ISlaveFactory}: a client for each builder record, made with
+    the same options (C{reactor}, C{pool}, C{timeout},
+    C{ensurepresent_timeout}, C{download_min_rate}, ...): a
+    L{BuilderSlave}, or for a virtualized builder a L{VirtualizedSlave}
+    that resets its VM with C{reset_command} (killed after
+    C{reset_timeout} seconds)."""
 
-    def __init__(self, **options):
+    def __init__(self, reset_command=None, reset_timeout=300.0,
+                 **options):
+        self.reset_command = reset_command
+        self.reset_timeout = reset_timeout
         self.options = options
 
     def __call__(self, builder):
+        if builder.virtualized:
+            return VirtualizedSlave(
+                builder.name, builder.url, reset_command=self.reset_command,
+                reset_timeout=self.reset_timeout, **self.options)
         return BuilderSlave(builder.name, builder.url, **self.options)
 
 

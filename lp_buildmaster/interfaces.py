@@ -68,6 +68,18 @@ class ISlave(Interface):
         Implementations also take C{max_size=None}."""
 
 
+class IVirtualizedSlave(ISlave):
+    """The client of a virtualized builder, whose VM is reset before it
+    takes another job."""
+
+    def resume(vm_host):
+        """Reset the builder's VM (the configured reset command, with
+        C{{vm_host}} (the builder's as the database says now) and C{{name}}
+        substituted, killed after its timeout; none configured: nothing is
+        run), then check it answers C{echo}. Fires once it does; fails with
+        L{lp_buildmaster.vmreset.ResetFailed} or a C{SlaveError}."""
+
+
 class ISlaveFactory(Interface):
     """Makes the client of a builder: what C{ISlave(builder)} asks."""
 

@@ -245,6 +245,8 @@ class MasterService(service.MultiService):
             store, reactor, probe_interval=min(2.0, config.master_scan_interval))
         self.pool = makePool(reactor, maxDownloads=config.builders_pool_size)
         self.slaveFactory = components.SlaveFactory(
+            reset_command=config.builders_reset_command or None,
+            reset_timeout=config.builders_reset_timeout,
             reactor=reactor, pool=self.pool, timeout=config.slave_timeout,
             ensurepresent_timeout=config.slave_ensurepresent_timeout,
             download_min_rate=config.slave_download_min_rate)
@@ -309,6 +311,8 @@ class MasterService(service.MultiService):
             logger=logging.getLogger("lp_buildmaster.dispatch"),
             archive_url=config.builders_archive_url,
             build_url=self.webURL() + "/builds/%d",
+            # For a builder whose client does not reset it itself (made
+            # virtualized since its client was made).
             reset_command=config.builders_reset_command or None,
             reset_timeout=config.builders_reset_timeout, reactor=reactor,
             # Idle builders ask for a job at most once an interval while

@@ -5,11 +5,13 @@ and verifyObject on every provider."""
 import dataclasses
 import gzip
 import io
+import logging
 import os
+import sys
 import tarfile
 import time
 
-from twisted.internet import task
+from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 from zope.interface.verify import verifyObject
 
@@ -22,15 +24,18 @@ from lp_buildmaster.behaviours.translationtemplates import (
 from lp_buildmaster.buildergroup import BuilderHandle, Job
 from lp_buildmaster.interfaces import (
     IBuild, IBuilder, IBuildFarmJobBehaviour, IBuildQueue, ILibrarianClient,
-    ISlave, ISlaveFactory)
+    ISlave, ISlaveFactory, IVirtualizedSlave)
 from lp_buildmaster.librarian.client import LibrarianClient
 from lp_buildmaster.librarian.remote import RemoteLibrarianClient
 from lp_buildmaster.master import QueueItem
 from lp_buildmaster.model.records import Build, Builder, BuildQueue
 from lp_buildmaster.registry import (
     ComponentLookupError, getUtility, queryUtility)
-from lp_buildmaster.slave import BuilderSlave, SlaveProtocolError
+from lp_buildmaster.slave import BuilderSlave, makePool
+from lp_buildmaster.testing.fakestore import FakeStore
+from lp_buildmaster.testing.simulator import SimulatedFarm
 from lp_buildmaster.upload import UploadRejected
+from lp_buildmaster.vmreset import ResetFailed, VirtualizedSlave, resetBuilder
 
 
 def record(cls, **values):
@@ -293,3 +298,80 @@ class LibrarianUtilityTests(unittest.TestCase):
         mine = object()
         self.assertIs(Dispatcher(None, mine, clock=clock,
                                  reactor=clock).librarian, mine)
+
+
+class VirtualizedSlaveTests(unittest.TestCase):
+    """ISlave(builder) of a virtualized builder resets its VM itself, with
+    the reset command the factory was given, then checks it echoes: a
+    simulated builder on 127.0.0.1, a real command, the timeout on a
+    Clock."""
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        self.farm = SimulatedFarm(reactor=reactor, seed=1)
+        yield self.farm.listen()
+        self.addCleanup(self.farm.stop)
+        self.farm.addBuilder("vm")
+        self.pool = makePool(reactor)
+        self.addCleanup(self.pool.closeCachedConnections)
+        self.clock = task.Clock()
+        self.record = record(Builder, id=3, name="vm",
+                             url=self.farm.urlFor("vm"), virtualized=True,
+                             vm_host="vmhost", clean=False)
+
+    def slave(self, command, timeout=300.0):
+        before = getUtility(ISlaveFactory)
+        self.addCleanup(components.provideUtility, before, ISlaveFactory)
+        components.provideUtility(components.SlaveFactory(
+            reset_command=command, reset_timeout=timeout, reactor=reactor,
+            clock=self.clock, pool=self.pool, timeout=30.0), ISlaveFactory)
+        slave = ISlave(self.record)
+        self.assertIsInstance(slave, VirtualizedSlave)
+        verifyObject(IVirtualizedSlave, slave)
+        return slave
+
+    def test_notVirtualized(self):
+        slave = ISlave(dataclasses.replace(self.record, virtualized=False))
+        self.assertFalse(IVirtualizedSlave.providedBy(slave))
+
+    @defer.inlineCallbacks
+    def test_resumeRunsTheCommandThenEchoes(self):
+        """The command gets the builder's current vm_host; the builder is
+        asked to echo afterwards; resetBuilder records it clean."""
+        slave = self.slave(
+            "%s -c 'import sys; sys.exit(sys.argv[1:] != [\"vmhost2\", "
+            "\"vm\"])' {vm_host} {name}" % sys.executable)
+        store = FakeStore()
+        builder_id = yield store.builders.add(
+            "vm", self.record.url, 1, virtualized=True, vm_host="vmhost2")
+        yield store.builders.update(builder_id, clean=False)
+        handle = BuilderHandle((yield store.builders.get(builder_id)), slave)
+        yield resetBuilder(handle, store, reactor, self.clock, None, 1.0,
+                           logging.getLogger("test"))
+        self.assertEqual(self.farm.counters["echo"], 1)
+        self.assertTrue(handle.record.clean)
+        self.assertTrue((yield store.builders.get(builder_id)).clean)
+
+    @defer.inlineCallbacks
+    def test_resumeFails(self):
+        slave = self.slave("%s -c 'import sys; sys.exit(3)'"
+                           % sys.executable)
+        e = yield self.assertFailure(slave.resume("vmhost"), ResetFailed)
+        self.assertIn("exit 3", str(e))
+        self.assertEqual(self.farm.counters["echo"], 0)
+
+    @defer.inlineCallbacks
+    def test_resumeTimesOut(self):
+        slave = self.slave("%s -c 'import sys; sys.stdin.read()'"
+                           % sys.executable, timeout=60)
+        d = slave.resume("vmhost")
+        self.clock.advance(61)
+        e = yield self.assertFailure(d, ResetFailed)
+        self.assertIn("timed out after 60 s", str(e))
+        self.assertEqual(self.farm.counters["echo"], 0)
+
+    @defer.inlineCallbacks
+    def test_noCommandOnlyEchoes(self):
+        slave = self.slave(None)
+        yield slave.resume("vmhost")
+        self.assertEqual(self.farm.counters["echo"], 1)
