@@ -235,6 +235,7 @@ class IStore(Interface):
     dispatch = Attribute("An L{IDispatchStore}.")
     world = Attribute("An L{IWorldStore}.")
     masters = Attribute("An L{IMasterStore}.")
+    jobtypes = Attribute("An L{IJobTypeStore}.")
     statements = Attribute("Statements sent so far (benchmarks, metrics).")
 
     def ping():
@@ -600,6 +601,21 @@ class IWorldStore(Interface):
         primary_component)} for a build's sources.list."""
 
 
+class IJobTypeStore(Interface):
+    """The fields of job types other than a binary package build."""
+
+    def translationTemplates(build_id):
+        """Fires with the branch URL of a translation-templates build, or
+        None."""
+
+    def requestTranslationTemplates(distroarchrelease, sourcepackagerelease,
+                                    archive, pocket, branch_url):
+        """A new NEEDSBUILD translation-templates build of C{branch_url},
+        queued with its automatic score; fires with its id, or fails with
+        C{DuplicateBuild} when one of that source, architecture, archive
+        and pocket is pending or building."""
+
+
 class IMasterStore(Interface):
     """The masters sharing the database, and their heartbeats."""
 
@@ -705,4 +721,5 @@ STORE_COMPONENTS = {
     "dispatch": IDispatchStore,
     "world": IWorldStore,
     "masters": IMasterStore,
+    "jobtypes": IJobTypeStore,
 }

@@ -317,6 +317,28 @@ class StoreContract:
         self.assertEqual(leased.owners["bob"], ("beta", False))
 
 
+    @defer.inlineCallbacks
+    def test_translationTemplates(self):
+        """A second job type's build: its own duplicate check, its branch,
+        its queue entry."""
+        build = yield self.store.builds.get(10)
+        args = (build.distroarchrelease, build.sourcepackagerelease,
+                build.archive, RELEASE)
+        build_id = yield self.store.jobtypes.requestTranslationTemplates(
+            *args, "lp:~a/b/c")
+        yield self.assertFailure(
+            self.store.jobtypes.requestTranslationTemplates(*args, "lp:x"),
+            DuplicateBuild)
+        new = yield self.store.builds.get(build_id)
+        self.assertEqual((new.job_type, new.buildstate),
+                         ("translation-templates", BuildStatus.NEEDSBUILD))
+        self.assertEqual(
+            (yield self.store.jobtypes.translationTemplates(build_id)),
+            "lp:~a/b/c")
+        self.assertIsNone((yield self.store.jobtypes.translationTemplates(10)))
+        self.assertIsNotNone((yield self.store.queue.getByBuild(build_id)))
+
+
 class FakeStoreContractTests(StoreContract, unittest.TestCase):
 
     def setUp(self):

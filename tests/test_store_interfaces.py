@@ -9,8 +9,8 @@ from zope.interface.verify import verifyObject
 from lp_buildmaster.interfaces import (
     STORE_COMPONENTS, IAccountStore, IStore, IViewStore)
 from lp_buildmaster.store import (
-    binaries, builders, builds, dispatch, distro, jobs, library, masters,
-    queue, sources, world)
+    binaries, builders, builds, dispatch, distro, jobs, jobtypes, library,
+    masters, queue, sources, world)
 from lp_buildmaster.store.accounts import AccountStore
 from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.testing.fakestore import FakeStore
@@ -23,7 +23,7 @@ REAL = {
     "distro": distro.DistroStore, "sources": sources.SourceStore,
     "jobs": jobs.JobStore, "binaries": binaries.BinaryStore,
     "dispatch": dispatch.DispatchStore, "world": world.WorldStore,
-    "masters": masters.MasterStore,
+    "masters": masters.MasterStore, "jobtypes": jobtypes.JobTypeStore,
 }
 
 

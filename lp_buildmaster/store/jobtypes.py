@@ -2,8 +2,10 @@
 requests for such builds (L{lp_buildmaster.behaviours})."""
 
 from twisted.internet import defer
+from zope.interface import implementer
 
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.interfaces import IJobTypeStore
 from lp_buildmaster.store import Component
 from lp_buildmaster.store.builds import ACTIVE_BUILD_STATES, DuplicateBuild
 from lp_buildmaster.store.queue import enqueueScored
@@ -11,6 +13,7 @@ from lp_buildmaster.store.queue import enqueueScored
 TRANSLATION_TEMPLATES = "translation-templates"
 
 
+@implementer(IJobTypeStore)
 class JobTypeStore(Component):
 
     @defer.inlineCallbacks

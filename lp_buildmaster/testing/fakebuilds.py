@@ -1,4 +1,4 @@
-"""The fake store's builders, builds and queue components, on the rows of
+"""The fake store's builders, builds, queue and job types components, on the rows of
 L{lp_buildmaster.testing.faketables.Tables}."""
 
 import datetime
@@ -8,12 +8,13 @@ from zope.interface import implementer
 
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.interfaces import (
-    IBuilderStore, IBuildQueueStore, IBuildStore)
+    IBuilderStore, IBuildQueueStore, IBuildStore, IJobTypeStore)
 from lp_buildmaster.model.records import (
     Build, Builder, BuildQueue, PocketChroot, fromRow)
 from lp_buildmaster.store.builders import DuplicateName
 from lp_buildmaster.store.builds import (
     ACTIVE_BUILD_STATES, UPDATABLE, DuplicateBuild)
+from lp_buildmaster.store.jobtypes import TRANSLATION_TEMPLATES
 from lp_buildmaster.text import notes
 from lp_buildmaster.testing.faketables import (
     FakeComponent, _published, _succeed, automaticScore, buildRow, enqueue)
@@ -114,7 +115,7 @@ class FakeBuildStore(FakeComponent):
         for row in self.tables.where(
                 "build", sourcepackagerelease=sourcepackagerelease,
                 distroarchrelease=distroarchrelease, archive=archive,
-                pocket=pocket):
+                pocket=pocket, job_type="binarypackage"):
             if row["buildstate"] in active:
                 raise DuplicateBuild(row["id"],
                                      BuildStatus(row["buildstate"]))
@@ -278,3 +279,33 @@ class FakeBuildQueueStore(FakeComponent):
         return self._rescore(build_id)
 
 
+@implementer(IJobTypeStore)
+class FakeJobTypeStore(FakeComponent):
+
+    @_succeed
+    def translationTemplates(self, build_id):
+        row = self.tables.one("translationtemplatesbuild", build=build_id)
+        return None if row is None else row["branch_url"]
+
+    @_succeed
+    def requestTranslationTemplates(self, distroarchrelease,
+                                    sourcepackagerelease, archive, pocket,
+                                    branch_url):
+        active = {s.value for s in ACTIVE_BUILD_STATES}
+        for row in self.tables.where(
+                "build", sourcepackagerelease=sourcepackagerelease,
+                distroarchrelease=distroarchrelease, archive=archive,
+                pocket=pocket, job_type=TRANSLATION_TEMPLATES):
+            if row["buildstate"] in active:
+                raise DuplicateBuild(row["id"],
+                                     BuildStatus(row["buildstate"]))
+        build_id = self.tables.insert(
+            "build", distroarchrelease=distroarchrelease,
+            sourcepackagerelease=sourcepackagerelease, archive=archive,
+            pocket=pocket, buildstate=BuildStatus.NEEDSBUILD,
+            job_type=TRANSLATION_TEMPLATES)
+        self.tables.insert("translationtemplatesbuild", build=build_id,
+                           branch_url=branch_url)
+        enqueue(self.tables, build_id,
+                automaticScore(self.tables, build_id))
+        return build_id

@@ -24,7 +24,7 @@ Every method answers with an already-fired Deferred: the code under test
 yields as it does on the real store.
 
 The rows and the sample data are in L{faketables}; the components in
-L{fakebuilds} (builders, builds, queue), L{fakecatalog} (library, distro,
+L{fakebuilds} (builders, builds, queue, job types), L{fakecatalog} (library, distro,
 sources), L{fakejobs} (jobs, dispatch, binaries) and L{fakeworld} (world,
 masters), each beside the real component it mirrors.
 """
@@ -37,7 +37,7 @@ from zope.interface import implementer
 from lp_buildmaster.interfaces import IStore
 from lp_buildmaster.testing import fakejobs, fakeworld
 from lp_buildmaster.testing.fakebuilds import (
-    FakeBuilderStore, FakeBuildQueueStore, FakeBuildStore)
+    FakeBuilderStore, FakeBuildQueueStore, FakeBuildStore, FakeJobTypeStore)
 from lp_buildmaster.testing.fakecatalog import (
     FakeDistroStore, FakeLibraryStore, FakeSourceStore)
 from lp_buildmaster.testing.faketables import UTC, Tables, loadSampleData
@@ -74,6 +74,7 @@ class FakeStore:
         self.binaries = fakejobs.FakeBinaryStore(self)
         self.world = fakeworld.FakeWorldStore(self)
         self.masters = fakeworld.FakeMasterStore(self)
+        self.jobtypes = FakeJobTypeStore(self)
         if sample:
             loadSampleData(self.tables)
 

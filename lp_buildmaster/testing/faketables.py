@@ -47,7 +47,8 @@ DEFAULTS = {
     "build": dict(builder=None, date_started=None, datebuilt=None,
                   buildduration=None, buildlog=None, upload_log=None,
                   dependencies=None, failure_count=0, failnotes=None,
-                  changesfile=None, buildinfo=None),
+                  changesfile=None, buildinfo=None,
+                  job_type="binarypackage"),
     "buildqueue": dict(builder=None, buildstart=None, lastscore=0,
                        manual=False, logtail=None, blocked=False),
 }
