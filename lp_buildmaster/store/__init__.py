@@ -3,7 +3,26 @@
 L{Store} owns a connection pool and one connector component per table
 group (C{store.builders}, C{store.builds}, ...). Components return
 Deferreds of plain records from L{lp_buildmaster.model.records}; nothing
-else in the master writes SQL.
+else in the master writes SQL. Each component provides its interface of
+L{lp_buildmaster.interfaces} (C{STORE_COMPONENTS}), and
+L{lp_buildmaster.testing.fakestore} provides the same ones in memory.
+
+Here: the store, its pool and transactions, and the components' base.
+The components: builders, builds (with C{dispatchContext} for C{why}),
+queue (scores), library, distro, sources (C{publishedQuery}, the one
+"is this source live" query), vitals (what a scan reads), jobs (what a
+scan writes), dispatch (candidate selection, reservation, start),
+binaries (dependency waits), world (the admin's definitions, a build's
+archive context), masters (heartbeats), jobtypes (job types other than a
+binary package build); outside C{Store}: accounts and views (the web's),
+bound (the components inside one transaction). Beside them: schema and
+migrations/, connection (embedded PostgreSQL), sampledata.
+
+Imports point downward: the store may import L{lp_buildmaster.model},
+L{lp_buildmaster.enums}, L{lp_buildmaster.interfaces},
+L{lp_buildmaster.text}, L{lp_buildmaster.scoring} and the librarian's
+content storage (for the sample data), never the scanner, the dispatcher,
+the web or the admin commands.
 """
 
 import psycopg2
