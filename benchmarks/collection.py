@@ -1,17 +1,17 @@
 """Benchmark: many builds finishing at once, collected while the other
 builders are being scanned.
 
-A separate simulator process serves C{--builders} launchpad-buildd
-builders (the L{SimulatedFarm}, C{fetch=False}): the first C{--collect}
-of them run one build each that ends OK after a fixed time with a log of
-exactly C{--log-mb} MB and real .changes/.deb results; the others are
-IDLE (the C{scale} profile). This process registers them all in a fresh
-sample database (bob and frog disabled), creates a BUILDING job per
-collecting builder, sends each build() through L{BuilderSlave}, and runs
-the master's scanning and collection machinery on the real reactor:
-L{ScannerManager}, L{BuilderGroup} with a L{LibrarianClient} over a
-L{ContentStore} in a temporary directory, and L{BuildUploads} with an
-L{UploadProcessor} processing uploads in the master.
+C{--farms} simulated farm processes (L{common.Farms}) serve
+C{--builders} launchpad-buildd builders: the first C{--collect} of them
+run one build each that ends OK after a fixed time with a log of exactly
+C{--log-mb} MB and real .changes/.deb results; the others are IDLE (the
+C{scale} profile). This process registers them all in a fresh sample
+database (bob and frog disabled), creates a BUILDING job per collecting
+builder (L{common.makeJobs}), starts its build as a dispatch would, and
+runs the master's scanning and collection machinery on the real reactor
+(L{common.Master}: L{ScannerManager}, L{BuilderGroup} with an embedded
+librarian in a temporary directory, and uploads processed in the
+master).
 
 The builds all finish within a few milliseconds of each other, after one
 interval of scanning; from that moment it reports:
@@ -38,10 +38,7 @@ intervals or a build was not collected.
 
 import argparse
 import collections
-import json
-import logging
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -52,81 +49,14 @@ import common  # noqa: E402
 MB = common.MB
 
 
-# --- the farm (child process) ---------------------------------------------
-
-def serveFarm(args):
-    """Serve the farm and print its URLs as one JSON line, until killed."""
-    from twisted.internet import defer, reactor
-
-    from lp_buildmaster.testing.simulator import PROFILES, SimulatedFarm
-    size = int(args.log_mb * MB)
-    collecting = PROFILES["scale"].replace(
-        duration=(args.finish_after, args.finish_after),
-        log_size=(size, size), outcomes={"OK": 1.0})
-    farm = SimulatedFarm(reactor=reactor, seed=args.seed,
-                         profile=PROFILES["scale"], fetch=False)
-    names = []
-    for i in range(args.builders):
-        name = "sim-%05d" % (i + 1)
-        farm.addBuilder(name, profile=collecting if i < args.collect
-                        else None)
-        names.append(name)
-
-    @defer.inlineCallbacks
-    def start():
-        port = yield farm.listen(0)
-        sys.stdout.write(json.dumps({
-            "port": port,
-            "builders": {n: farm.urlFor(n) for n in names},
-            "collecting": names[:args.collect]}) + "\n")
-        sys.stdout.flush()
-    reactor.addSystemEventTrigger("before", "shutdown", farm.stop)
-    reactor.callWhenRunning(start)
-    reactor.run()
-
-
-class Farm(common.Simulators):
-    """The farm process, as L{common.Simulators} sees simulators."""
-
-    def __init__(self, args):
-        argv = [sys.executable, __file__, "--serve-farm",
-                "--builders", str(args.builders), "--collect",
-                str(args.collect), "--log-mb", str(args.log_mb),
-                "--finish-after", str(args.finish_after),
-                "--seed", str(args.seed)]
-        self.procs = [subprocess.Popen(argv, stdout=subprocess.PIPE,
-                                       text=True)]
-        try:
-            line = self.procs[0].stdout.readline()
-            if not line:
-                raise RuntimeError("farm exited with %s"
-                                   % self.procs[0].wait())
-            info = json.loads(line)
-        except BaseException:
-            self.stop()
-            raise
-        self.urls = info["builders"]
-        self.collecting = info["collecting"]
-        self.ports = [info["port"]]
-
-
 # --- the master (this process) --------------------------------------------
 
 def measure(reactor, args):
     from twisted.internet import defer, task
 
-    import lp_buildmaster.components  # noqa: F401 (the adapters)
-    from lp_buildmaster.buildergroup import BuilderGroup
     from lp_buildmaster.enums import BuildStatus
-    from lp_buildmaster.librarian.client import LibrarianClient
-    from lp_buildmaster.librarian.storage import ContentStore
-    from lp_buildmaster.model.records import makeCookie
-    from lp_buildmaster.scanner import ScannerManager, SlaveScanner
-    from lp_buildmaster.slave import BuilderSlave, makePool
+    from lp_buildmaster.scanner import SlaveScanner
     from lp_buildmaster.store import Store
-    from lp_buildmaster.upload import (
-        BuildUploads, UploadArea, UploadProcessor)
-    from tests.farm import addBuild
 
     @defer.inlineCallbacks
     def run():
@@ -134,64 +64,26 @@ def measure(reactor, args):
         tmp = Path(tempfile.mkdtemp(prefix="bench-collection-"))
         farm = store = original = None
         try:
-            farm = Farm(args)
+            farm = common.Farms(reactor, args.builders, args.farms)
+            yield farm.start()
+            names = sorted(farm.urls)
+            collecting_names = names[:args.collect]
             ids = common.registerBuilders(dsn, farm.urls)
+            cookies, dsc = common.makeJobs(
+                dsn, {n: ids[n] for n in collecting_names})
+            jobs = {n: tuple(int(x) for x in cookies[n].split("-"))
+                    for n in collecting_names}
+            size = int(args.log_mb * MB)
+            yield farm.startBuilds(cookies, filemap=dsc,
+                                   args=common.BUILD_ARGS, profile={
+                "duration": [args.finish_after, args.finish_after],
+                "log_size": [size, size], "outcomes": {"OK": 1.0}})
+            finish_at = reactor.seconds() + args.finish_after
             store = yield Store.connect(dsn, size=4)
-            librarian = LibrarianClient(
-                store, ContentStore(tmp / "librarian"),
-                "http://127.0.0.1:1/", b"bench", clock=reactor)
-            area = UploadArea(tmp / "uploads")
-            area.ensure()
-            uploads = BuildUploads(
-                area, UploadProcessor(store, librarian, area), reactor)
-            log_counter = common.CountingHandler(keep=10)
-            for name in ("lp_buildmaster.scanner",
-                         "lp_buildmaster.buildergroup"):
-                logger = logging.getLogger(name)
-                logger.addHandler(log_counter)
-                logger.setLevel(logging.INFO)
-                logger.propagate = False
-            group = BuilderGroup(
-                logging.getLogger("lp_buildmaster.buildergroup"), store,
-                librarian=librarian, uploads=uploads, clock=reactor)
-            pool = makePool(reactor, maxDownloads=args.downloads)
-
-            def slaveFor(builder):
-                return BuilderSlave(builder.name, builder.url,
-                                    reactor=reactor, pool=pool,
-                                    timeout=30.0)
-
-            # The jobs, in the database and on their builders.
-            dsc = yield store.library.getAlias(1)
-            chroot_sha1 = "0" * 40
-            jobs = {}
-            for name in farm.collecting:
-                build_id, queue_id = yield addBuild(store)
-                yield store.runOperation(
-                    "UPDATE buildqueue SET builder = %s, buildstart = now()"
-                    " WHERE id = %s", (ids[name], queue_id))
-                yield store.builds.update(
-                    build_id, buildstate=BuildStatus.BUILDING)
-                jobs[name] = (build_id, queue_id)
-            build_args = {
-                "arch_tag": "i386", "arch_indep": False,
-                "distribution": "ubuntu", "series": "hoary",
-                "suite": "hoary", "ogrecomponent": "main",
-                "archive_purpose": "PRIMARY", "archive_private": False,
-                "archives": ["deb http://127.0.0.1/ubuntu hoary main"],
-                "trusted_keys": []}
-            replies = yield defer.gatherResults([
-                BuilderSlave(name, farm.urls[name], reactor=reactor).build(
-                    makeCookie(*jobs[name]), "binarypackage", chroot_sha1,
-                    {dsc.filename: dsc.sha1},
-                    dict(build_args, build_url="http://127.0.0.1/builds/%d"
-                         % jobs[name][0]))
-                for name in farm.collecting], consumeErrors=True)
-            started = reactor.seconds()
-            bad = [r for r in replies if r[0] != "BuilderStatus.BUILDING"]
-            if bad:
-                raise RuntimeError("build() refused: %r" % bad[:3])
-            finish_at = started + args.finish_after
+            master = common.Master(reactor, store, args.interval,
+                                   directory=tmp, downloads=args.downloads)
+            group = master.group
+            log_counter = master.log_counter
 
             # Record each collection, from its scan to its upload.
             collected = {}
@@ -220,11 +112,7 @@ def measure(reactor, args):
             stamps = collections.defaultdict(list)
             state = {"inflight": 0}
             original = common.instrument(reactor, stamps, state)
-            manager = ScannerManager(
-                store, group, slaveFor, clock=reactor,
-                interval=args.interval,
-                logger=logging.getLogger("lp_buildmaster.scanner"))
-            manager.startService()
+            master.start()
 
             yield common.sleep(reactor, max(0.0, finish_at - 0.5
                                             - reactor.seconds()))
@@ -258,8 +146,7 @@ def measure(reactor, args):
             yield common.sleep(reactor, args.interval)
             t_end = reactor.seconds()
             lag_loop.stop()
-            yield manager.stopService()
-            yield pool.closeCachedConnections()
+            yield master.stop()
 
             others = [n for n in farm.urls if n not in jobs]
             gaps, open_gaps, unscanned = common.gaps(
@@ -333,7 +220,7 @@ def measure(reactor, args):
             if store is not None:
                 store.close()
             if farm is not None:
-                farm.stop()
+                yield farm.stop()
             common.dropDatabase(dbname)
             shutil.rmtree(tmp, ignore_errors=True)
     return run()
@@ -361,9 +248,8 @@ def parseArgs(argv=None):
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="give up waiting for the collections after "
                         "this many seconds (default 600)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--serve-farm", action="store_true",
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--farms", type=int, default=1,
+                        help="simulated farm processes (default 1)")
     args = parser.parse_args(argv)
     if args.finish_after is None:
         args.finish_after = args.interval + 10.0
@@ -374,19 +260,9 @@ def parseArgs(argv=None):
 
 def main(argv=None):
     args = parseArgs(argv)
-    if args.serve_farm:
-        return serveFarm(args)
-    from twisted.internet import task
-    results = []
-    try:
-        task.react(lambda reactor: measure(reactor, args).addCallback(
-            results.append))
-    except SystemExit as e:
-        if e.code:
-            raise
-    result = results[0]
+    result = common.react(measure, args)
     common.emit(result)
-    return 0 if all(t["met"] for t in result["targets"].values()) else 1
+    return common.met(result)
 
 
 if __name__ == "__main__":

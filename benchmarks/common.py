@@ -71,6 +71,55 @@ def registerBuilders(dsn, urls, processor="x86", disable_others=True):
         conn.close()
 
 
+#: What the builds are started with (the sample data's build 7's source).
+BUILD_ARGS = {
+    "arch_tag": "i386", "arch_indep": False, "distribution": "ubuntu",
+    "series": "hoary", "suite": "hoary", "ogrecomponent": "main",
+    "archive_purpose": "PRIMARY", "archive_private": False,
+    "archives": ["deb http://127.0.0.1/ubuntu hoary main"],
+    "trusted_keys": []}
+
+
+def makeJobs(dsn, ids):
+    """A BUILDING build of the sample build 7's source on each builder of
+    C{ids} ({name: builder id}), with its queue entry, in one statement;
+    returns C{{name: cookie}} and the dsc's C{{filename: sha1}}."""
+    from lp_buildmaster.enums import BuildStatus
+    from lp_buildmaster.model.records import makeCookie
+    from lp_buildmaster.store import connection
+    names = sorted(ids)
+    conn = connection.connectSync(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "WITH t AS (SELECT * FROM build WHERE id = 7),"
+                " b AS (INSERT INTO build (distroarchrelease,"
+                "   sourcepackagerelease, archive, pocket, buildstate,"
+                "   builder, date_started)"
+                "  SELECT t.distroarchrelease, t.sourcepackagerelease,"
+                "   t.archive, t.pocket, %s, v.id, now()"
+                "  FROM t, unnest(%s::integer[]) AS v(id)"
+                "  RETURNING id, builder, distroarchrelease, archive)"
+                " INSERT INTO buildqueue (build, builder, buildstart,"
+                "   processor, virtualized)"
+                " SELECT b.id, b.builder, now(), dar.processor,"
+                "   a.require_virtualized FROM b"
+                " JOIN distroarchrelease dar ON dar.id = b.distroarchrelease"
+                " JOIN archive a ON a.id = b.archive"
+                " RETURNING build, id, builder",
+                (BuildStatus.BUILDING.value, [ids[n] for n in names]))
+            by_id = {builder: (build, queue)
+                     for build, queue, builder in cur.fetchall()}
+            cur.execute(
+                "SELECT lfa.filename, lfc.sha1 FROM libraryfilealias lfa"
+                " JOIN libraryfilecontent lfc ON lfc.id = lfa.content"
+                " WHERE lfa.id = 1")
+            dsc = dict(cur.fetchall())
+    finally:
+        conn.close()
+    return ({n: makeCookie(*by_id[ids[n]]) for n in names}, dsc)
+
+
 # --- simulators -------------------------------------------------------------
 
 class Simulators:
@@ -540,6 +589,102 @@ def instrument(clock, stamps, state):
     SlaveScanner.scan = scan
     return original
 
+
+
+class Master:
+    """The master's scanning and collection machinery in this process, on
+    the real reactor, as C{twistd} runs it without a dispatcher: a
+    L{ScannerManager} over a L{BuilderGroup} with L{BuilderSlave}s sharing
+    one pool; with C{directory}, also a L{LibrarianClient} over a
+    L{ContentStore} and L{BuildUploads} processing uploads there.
+
+    Log records of the scanner and the group are counted
+    (C{log_counter}), not printed.
+    """
+
+    def __init__(self, reactor, store, interval, directory=None,
+                 downloads=16, timeout=30.0, owner=None, keep=10):
+        import lp_buildmaster.components  # noqa: F401 (the adapters)
+        from lp_buildmaster.buildergroup import BuilderGroup
+        from lp_buildmaster.scanner import ScannerManager
+        from lp_buildmaster.slave import BuilderSlave, makePool
+        self.store = store
+        self.librarian = uploads = None
+        if directory is not None:
+            from lp_buildmaster.librarian.client import LibrarianClient
+            from lp_buildmaster.librarian.storage import ContentStore
+            from lp_buildmaster.upload import (
+                BuildUploads, UploadArea, UploadProcessor)
+            self.librarian = LibrarianClient(
+                store, ContentStore(Path(directory) / "librarian"),
+                "http://127.0.0.1:1/", b"bench", clock=reactor)
+            area = UploadArea(Path(directory) / "uploads")
+            area.ensure()
+            uploads = BuildUploads(
+                area, UploadProcessor(store, self.librarian, area), reactor)
+        self.log_counter = CountingHandler(keep=keep)
+        for name in ("lp_buildmaster.scanner", "lp_buildmaster.buildergroup"):
+            logger = logging.getLogger(name)
+            logger.addHandler(self.log_counter)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+        self.group = BuilderGroup(
+            logging.getLogger("lp_buildmaster.buildergroup"), store,
+            librarian=self.librarian, uploads=uploads, clock=reactor)
+        self.pool = makePool(reactor, maxDownloads=downloads)
+
+        def slaveFor(builder):
+            return BuilderSlave(builder.name, builder.url, reactor=reactor,
+                                pool=self.pool, timeout=timeout)
+        self.manager = ScannerManager(
+            store, self.group, slaveFor, clock=reactor, interval=interval,
+            logger=logging.getLogger("lp_buildmaster.scanner"), owner=owner)
+
+    def start(self):
+        self.manager.startService()
+
+    def stop(self):
+        """Fires once every scan has ended and the pool is closed."""
+        from twisted.internet import defer
+        d = defer.maybeDeferred(self.manager.stopService)
+        d.addCallback(lambda _: self.pool.closeCachedConnections())
+        return d
+
+
+def eachInChild(script, argv, counts, label):
+    """Run C{script --one N ARGV} for each N of C{counts}, one child
+    process each (so that each N's RSS and CPU are its own); the list of
+    their JSON objects (C{{"builders": N, "error": ...}} for a child that
+    printed none)."""
+    runs = []
+    for n in counts:
+        print("%s: %d builders..." % (label, n), file=sys.stderr)
+        proc = subprocess.run(
+            [sys.executable, script, "--one", str(n)] + list(argv),
+            stdout=subprocess.PIPE, text=True)
+        try:
+            runs.append(json.loads(proc.stdout))
+        except ValueError:
+            runs.append({"builders": n, "error": "exit status %d"
+                         % proc.returncode})
+    return runs
+
+
+def timed(owner, name, durations):
+    """Replace C{owner.name}, a method returning a Deferred, with one
+    that appends each call's wall time (seconds) to C{durations}."""
+    from twisted.internet import defer
+    original = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        started = time.monotonic()
+        d = defer.maybeDeferred(original, *args, **kwargs)
+
+        def done(result):
+            durations.append(time.monotonic() - started)
+            return result
+        return d.addBoth(done)
+    setattr(owner, name, wrapper)
 
 
 def sleep(clock, seconds):

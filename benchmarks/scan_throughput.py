@@ -50,10 +50,7 @@ It prints one JSON object and exits 1 when a target is missed.
 
 import argparse
 import collections
-import json
-import logging
 import math
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -177,10 +174,7 @@ def pacedClient(reactor, urls, interval, seconds, simulators):
 def measure(reactor, args, n):
     from twisted.internet import defer
 
-    import lp_buildmaster.components  # noqa: F401 (the adapters)
-    from lp_buildmaster.buildergroup import BuilderGroup
-    from lp_buildmaster.scanner import ScannerManager, SlaveScanner
-    from lp_buildmaster.slave import BuilderSlave, makePool
+    from lp_buildmaster.scanner import SlaveScanner
     from lp_buildmaster.store import Store
 
     @defer.inlineCallbacks
@@ -194,30 +188,14 @@ def measure(reactor, args, n):
                                      profile="scale")
             common.registerBuilders(dsn, sims.urls)
             store = yield Store.connect(dsn, size=4)
-            log_counter = common.CountingHandler()
-            for name in ("lp_buildmaster.scanner",
-                         "lp_buildmaster.buildergroup"):
-                logger = logging.getLogger(name)
-                logger.addHandler(log_counter)
-                logger.setLevel(logging.INFO)
-                logger.propagate = False
-            group = BuilderGroup(
-                logging.getLogger("lp_buildmaster.buildergroup"), store,
-                clock=reactor)
-            pool = makePool(reactor)
-
-            def slaveFor(builder):
-                return BuilderSlave(builder.name, builder.url,
-                                    reactor=reactor, pool=pool,
-                                    timeout=args.timeout)
+            master = common.Master(
+                reactor, store, args.interval, timeout=args.timeout,
+                owner="bench-master" if args.leases else None)
+            manager = master.manager
+            log_counter = master.log_counter
             stamps = collections.defaultdict(list)
             state = {"inflight": 0}
             original = common.instrument(reactor, stamps, state)
-            manager = ScannerManager(
-                store, group, slaveFor, clock=reactor,
-                interval=args.interval,
-                logger=logging.getLogger("lp_buildmaster.scanner"),
-                owner="bench-master" if args.leases else None)
             rss_before = common.rssMB()
             manager.startService()
             # Every scanner starts within the first interval.
@@ -252,8 +230,7 @@ def measure(reactor, args, n):
             rss_peak = common.peakRssMB()
             sim_rss = sims.rssMB()
             scanners = len(manager.scanners)
-            yield manager.stopService()
-            yield pool.closeCachedConnections()
+            yield master.stop()
 
             gaps, open_gaps, unscanned = common.gaps(
                 stamps, sims.urls, t0, t1)
@@ -336,15 +313,7 @@ def measure(reactor, args, n):
 
 
 def runOne(args, n):
-    from twisted.internet import task
-    results = []
-    try:
-        task.react(lambda reactor: measure(reactor, args, n).addCallback(
-            results.append))
-    except SystemExit as e:
-        if e.code:
-            raise
-    common.emit(results[0])
+    common.emit(common.react(measure, args, n))
     return 0
 
 
@@ -402,18 +371,8 @@ def main(argv=None):
     args = parseArgs(argv)
     if args.one is not None:
         return runOne(args, args.one)
-    runs = []
-    for n in args.counts:
-        print("scan_throughput: %d builders..." % n, file=sys.stderr)
-        child = [a for a in argv]
-        proc = subprocess.run(
-            [sys.executable, __file__, "--one", str(n)] + child,
-            stdout=subprocess.PIPE, text=True)
-        if proc.returncode != 0:
-            runs.append({"builders": n, "error": "exit status %d"
-                         % proc.returncode})
-            continue
-        runs.append(json.loads(proc.stdout))
+    runs = common.eachInChild(__file__, argv, args.counts,
+                              "scan_throughput")
     met = all(all(t["met"] for t in r.get("targets", {}).values())
               and "error" not in r for r in runs)
     idle = [r["statements_per_cycle"] for r in runs
