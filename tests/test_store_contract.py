@@ -194,6 +194,18 @@ class StoreContract:
         self.assertEqual(counts, (1, 1))
 
     @defer.inlineCallbacks
+    def test_countAndActAllOrNothing(self):
+        """A judge that fails counts nothing."""
+        def judge(builder_count, job_count):
+            raise ZeroDivisionError()
+        yield self.assertFailure(
+            self.store.jobs.countAndAct(1, judge, queue_id=1),
+            ZeroDivisionError)
+        bob = yield self.store.builders.get(1)
+        build = yield self.store.builds.get(8)
+        self.assertEqual((bob.failure_count, build.failure_count), (0, 0))
+
+    @defer.inlineCallbacks
     def test_retryAndTransition(self):
         self.assertIsNone((yield self.store.builds.retry(
             3, [BuildStatus.FULLYBUILT])))

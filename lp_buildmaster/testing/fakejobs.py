@@ -172,17 +172,18 @@ class FakeJobStore(FakeComponent):
             if entry is None:
                 return None
             build_id = entry["build"]
+        # Judged before anything changes: a judge that raises leaves the
+        # rows as they were, as the real transaction's rollback does.
         builder = t.get("builder", builder_id)
-        builder_count = None
-        if builder is not None:
-            builder["failure_count"] += 1
-            builder_count = builder["failure_count"]
-        job_count = None
-        if build_id is not None:
-            build = t.get("build", build_id)
-            build["failure_count"] += 1
-            job_count = build["failure_count"]
+        build = None if build_id is None else t.get("build", build_id)
+        builder_count = None if builder is None else \
+            builder["failure_count"] + 1
+        job_count = None if build is None else build["failure_count"] + 1
         action = judge(builder_count, job_count)
+        if builder is not None:
+            builder["failure_count"] = builder_count
+        if build is not None:
+            build["failure_count"] = job_count
         if build_id is not None and action.job_state is not None:
             _release(t, queue_id, build_id, builder_id, action.job_state,
                      failnotes=action.failnotes,
