@@ -23,11 +23,13 @@ from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
 from lp_buildmaster.interfaces import IBuildFarmJobBehaviour
 from lp_buildmaster.master import Dispatcher
-from lp_buildmaster.slave import BuilderSlave, makePool
+from lp_buildmaster.slave import (
+    BuilderSlave, InvalidBuildRequest, _buildRequestProblem, makePool)
+from lp_buildmaster.store.builds import DuplicateBuild
 from lp_buildmaster.testing.simulator import BuildProfile, SimulatedFarm
 from lp_buildmaster.upload import BuildUploads, UploadArea, UploadProcessor
 from tests.database import DatabaseTestCase
-from tests.farm import captureLogs
+from tests.farm import FakeStoreTestCase, captureLogs
 from tests.test_librarian import LibrarianFixture
 
 BRANCH = "https://git.example.org/pmount/+git/pmount"
@@ -191,3 +193,115 @@ class TranslationTemplatesTests(LibrarianFixture, DatabaseTestCase):
                     with open(path) as f:
                         logs.append(f.read())
         return "\n".join(logs)
+
+
+class JobTypeStoreContract:
+    """store.jobtypes and a translation-templates build's request, the
+    same on the real store and the fake."""
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        self.startLibrarian()
+        self.dar = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "i386")
+        self.template = yield self.store.builds.get(7)
+        yield self.store.distro.setChroot(
+            self.dar.id, PackagePublishingPocket.RELEASE, 1)
+
+    def dispatcher(self):
+        return Dispatcher(self.store, self.librarian, clock=self.clock,
+                          reactor=self.clock)
+
+    @defer.inlineCallbacks
+    def job(self, build_id):
+        """The queued build as a job of a new builder (no client: the
+        request is only composed)."""
+        build = yield self.store.builds.get(build_id)
+        queue = yield self.store.queue.getByBuild(build_id)
+        x86 = yield self.store.distro.getProcessor("x86")
+        builder_id = yield self.store.builders.add(
+            "t1", "http://127.0.0.1:9/t1/", x86.id)
+        record = yield self.store.builders.get(builder_id)
+        return Job(queue, build, BuilderHandle(record, None))
+
+    def request(self, store_component, *extra):
+        t = self.template
+        return store_component(self.dar.id, t.sourcepackagerelease,
+                               t.archive, PackagePublishingPocket.RELEASE,
+                               *extra)
+
+    @defer.inlineCallbacks
+    def test_requestAndFields(self):
+        """A requested translation-templates build is queued with its
+        branch; a binary package build of the same source is no duplicate
+        of it, a second one of either type is."""
+        build_id = yield self.request(
+            self.store.jobtypes.requestTranslationTemplates, BRANCH)
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.job_type, "translation-templates")
+        self.assertEqual(build.buildstate, BuildStatus.NEEDSBUILD)
+        self.assertIn("i386 translation-templates build of pmount 0.1-1",
+                      build.title)
+        self.assertIsNotNone((yield self.store.queue.getByBuild(build_id)))
+        self.assertEqual(
+            (yield self.store.jobtypes.translationTemplates(build_id)),
+            BRANCH)
+        self.assertIsNone((yield self.store.jobtypes.translationTemplates(7)))
+        binary = yield self.request(self.store.builds.request)
+        self.assertEqual((yield self.store.builds.get(binary)).job_type,
+                         "binarypackage")
+        e = yield self.assertFailure(self.request(
+            self.store.jobtypes.requestTranslationTemplates, BRANCH),
+            DuplicateBuild)
+        self.assertEqual(e.args[0], build_id)
+        e = yield self.assertFailure(self.request(self.store.builds.request),
+                                     DuplicateBuild)
+        self.assertEqual(e.args[0], binary)
+
+    @defer.inlineCallbacks
+    def test_buildRequest(self):
+        """The behaviour's request: the chroot and no other file, the
+        branch among the args; the slave client finds nothing the daemon
+        would refuse."""
+        build_id = yield self.request(
+            self.store.jobtypes.requestTranslationTemplates, BRANCH)
+        job = yield self.job(build_id)
+        request = yield self.dispatcher().buildRequest(job)
+        queue = job.queue
+        chroot = yield self.store.library.getAlias(1)
+        cookie, build_type, chroot_sha1, filemap, args = request
+        self.assertEqual((cookie, build_type, chroot_sha1, filemap),
+                         ("%d-%d" % (build_id, queue.id),
+                          "translation-templates", chroot.sha1, {}))
+        self.assertEqual(args["branch_url"], BRANCH)
+        self.assertEqual(args["distribution"], "ubuntu")
+        self.assertEqual(len(request.files), 1)
+        self.assertEqual(request.files[0][0], chroot.sha1)
+        self.assertTrue(request.files[0][1].startswith(
+            self.librarian.base_url))
+        self.assertIsNone(_buildRequestProblem(*request))
+        # Without its branch the real daemon would wedge: never sent.
+        del args["branch_url"]
+        self.assertEqual(_buildRequestProblem(*request),
+                         "translation-templates build without a branch_url")
+
+    @defer.inlineCallbacks
+    def test_noBranchIsRefused(self):
+        """A build of the type whose branch is missing cannot be sent."""
+        build_id = yield self.request(
+            self.store.jobtypes.requestTranslationTemplates, "")
+        job = yield self.job(build_id)
+        e = yield self.assertFailure(self.dispatcher().buildRequest(job),
+                                     InvalidBuildRequest)
+        self.assertIn("has no branch", str(e))
+
+
+class FakeJobTypeStoreTests(JobTypeStoreContract, LibrarianFixture,
+                            FakeStoreTestCase):
+    """On the fake store."""
+
+
+class RealJobTypeStoreTests(JobTypeStoreContract, LibrarianFixture,
+                            DatabaseTestCase):
+    """On PostgreSQL."""

@@ -220,5 +220,8 @@ def _buildRequestProblem(cookie, build_type, chroot_sha1, filemap, args):
         missing = [a for a in _BINARYPACKAGE_ARGS if a not in args]
         if missing:
             return "binarypackage build without args %s" % ", ".join(missing)
+    if build_type == "translation-templates" and not (
+            args.get("branch") or args.get("branch_url")):
+        return "translation-templates build without a branch_url"
     return None
 
