@@ -28,6 +28,7 @@ from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.model.records import makeCookie
 from lp_buildmaster.outage import DatabaseWatch
+from lp_buildmaster.scantimes import ScanTimes
 from lp_buildmaster.slave import SlaveError, SlaveFault
 
 IDLE = "BuilderStatus.IDLE"
@@ -491,6 +492,8 @@ class ScannerManager(service.Service):
         self.vitals = {}
         self.scanners = {}
         group.builders = HeldBuilders(self.scanners)
+        #: writes the scanners' last scans, batched (E6's hook)
+        self.scan_times = ScanTimes(store, self.clock)
         #: L{MasterInfo} of every registered master, at the last heartbeat
         self.masters = []
         #: names of the live masters, at the last heartbeat
@@ -696,6 +699,7 @@ class ScannerManager(service.Service):
     @defer.inlineCallbacks
     def _refresh(self):
         yield self.group.flushLogtails()
+        yield self.scan_times.flush(self.scanners.values())
         read = self._nextRead()
         if self.owner is None:
             self.vitals = self._newer(

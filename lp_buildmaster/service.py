@@ -224,6 +224,13 @@ class MasterService(service.MultiService):
         self.manager.web_url = self.webURL()
         self.manager.librarian_url = self.librarianURL()
 
+    def lastScan(self, name):
+        """When this master last scanned builder C{name} (seconds), or None
+        if it does not scan it: the builder page's exact "last scan"."""
+        manager = getattr(self, "manager", None)
+        scanner = manager.scanners.get(name) if manager is not None else None
+        return None if scanner is None else scanner.last_scan
+
     def librarianURL(self):
         config = self.config
         if config.librarian_url:

@@ -7,6 +7,7 @@ writes.
 """
 
 import dataclasses
+import datetime
 from typing import Optional
 
 from twisted.internet import defer
@@ -52,6 +53,11 @@ class BuilderView:
     job: Optional[BuildQueue]
     build: Optional[BuildView]
     master: Optional[str] = None
+    #: when it last changed state in the database (enabled, failed,
+    #: manual, took or lost a job)
+    state_since: Optional[datetime.datetime] = None
+    #: when a master last scanned it, to within a minute
+    last_scanned: Optional[datetime.datetime] = None
 
 
 @record
@@ -86,7 +92,9 @@ BUILD_VIEW_SELECT = """
     _JOB_COLUMNS, BUILD_SELECT)
 
 BUILDERS_SELECT = """
-    SELECT %s, p.name AS processor_name, b.owner AS master, %s
+    SELECT %s, p.name AS processor_name, b.owner AS master,
+           b.state_since AS b_state_since, b.last_scanned AS b_last_scanned,
+           %s
       FROM builder b
       JOIN processor p ON p.id = b.processor
       LEFT JOIN buildqueue q ON q.builder = b.id""" % (
@@ -225,7 +233,8 @@ class ViewStore(Component):
                 builder=fromRow(Builder, row),
                 processor_name=row["processor_name"], job=job,
                 build=builds.get(job.build) if job else None,
-                master=row["master"]))
+                master=row["master"], state_since=row["b_state_since"],
+                last_scanned=row["b_last_scanned"]))
         return result
 
     @defer.inlineCallbacks

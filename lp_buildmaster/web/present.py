@@ -83,6 +83,18 @@ class Farm:
         live = getattr(self.master, "liveBuilderStatus", None)
         return live(name) if live is not None else None
 
+    def _lastScanned(self, view):
+        """The later of the recorded last scan and, when this master holds
+        the builder, the exact one it remembers."""
+        recorded = view.last_scanned
+        remembered = getattr(self.master, "lastScan", None)
+        at = remembered(view.builder.name) if remembered else None
+        if at is not None:
+            at = _utc(at)
+            if recorded is None or at > recorded:
+                return at
+        return recorded
+
     def _build(self, view, now, estimate=None):
         build, job = view.build, view.job
         elapsed = None
@@ -150,6 +162,11 @@ class Farm:
             "builderok": builder.builderok,
             "failnotes": builder.failnotes,
             "failure_count": builder.failure_count,
+            "state_since": view.state_since,
+            "time_in_state": (None if view.state_since is None
+                              else max(now - view.state_since,
+                                       datetime.timedelta(0))),
+            "last_scanned": self._lastScanned(view),
             "build": (None if view.build is None
                       else self._build(view.build, now)),
             "logtail": job.logtail if job is not None else None,

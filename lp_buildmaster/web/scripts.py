@@ -76,6 +76,11 @@ BUILDER_PAGE_SCRIPT = """
       .then(function (b) {
         var tail = document.getElementById("logtail");
         tail.textContent = b.logtail || ""; bmTail(tail);
+        var scanned = document.getElementById("last-scan");
+        if (scanned && b.last_scanned) {
+          scanned.textContent = b.last_scanned.slice(0, 19).replace(
+              "T", " ") + " UTC";
+        }
         setTimeout(poll, 2000);
       }, function () { setTimeout(poll, 2000); });
   }

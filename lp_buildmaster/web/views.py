@@ -266,6 +266,14 @@ def builderHTML(builder, history, offset, page_size, audit=(),
         ("Mode", "manual" if builder["manual"] else "automatic"),
         ("Failure notes", h(builder["failnotes"] or "-")),
         ("Failure count", h(builder["failure_count"])),
+        ("In this state", "<span id=\"in-state\">%s</span>%s" % (
+            h(formatDuration(builder.get("time_in_state"))),
+            " <span class=\"muted\">since %s</span>" % h(formatTime(
+                builder["state_since"])) if builder.get("state_since")
+            else "")),
+        ("Last scan", "<span id=\"last-scan\">%s</span>" % h(
+            formatTime(builder.get("last_scanned")) if
+            builder.get("last_scanned") else "never")),
         ("Current build", buildLink(build, root) if build else "-"),
         ("Running for", h(formatDuration(build["elapsed"])) if build
          else "-"),
