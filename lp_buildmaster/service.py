@@ -256,7 +256,8 @@ class MasterService(service.MultiService):
             reset_timeout=config.builders_reset_timeout,
             reactor=reactor, pool=self.pool, timeout=config.slave_timeout,
             ensurepresent_timeout=config.slave_ensurepresent_timeout,
-            download_min_rate=config.slave_download_min_rate)
+            download_min_rate=config.slave_download_min_rate,
+            keepalive=config.slave_keepalive)
         self.librarian_service = None
         if config.librarian_url:
             # One librarian for all masters, over HTTP.

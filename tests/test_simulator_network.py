@@ -142,7 +142,7 @@ class HTTPTests(FarmTestCase):
         for request, pieces in [
                 (self.post(call), 1),
                 (self.post(call), 40),       # arriving a few bytes at a time
-                (self.post(call, b"HTTP/1.1"), 1),
+                (self.post(call, b"HTTP/1.1", b"Connection: close\r\n"), 1),
                 # twisted.web: an Expect header, an unusual path.
                 (self.post(call, extra=b"Expect: 100-continue\r\n"), 1),
                 (self.post(call, path=b"/bob/rpc?x=1"), 1)]:

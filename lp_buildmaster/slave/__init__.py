@@ -16,9 +16,12 @@ L{lp_buildmaster.interfaces}):
 - C{replies}: the bounded, incremental XML-RPC reply parser;
 - C{status}: L{normaliseStatus}, L{validateFilename} and the build()
   request check;
-- C{rpc}: XML-RPC calls with the reply capped and parsed as it arrives;
-- C{downloads}: the shared keep-alive pool (L{makePool}) and watched
-  download bodies;
+- C{pool}: the keep-alive connection pool calls and downloads share
+  (L{makePool}), each builder's calls on connections of its own, every
+  response's head bounded;
+- C{rpc}: XML-RPC calls over kept-alive HTTP/1.1, the reply capped and
+  parsed as it arrives, a connection dropped after anything amiss;
+- C{downloads}: download slots and watched download bodies;
 - C{client}: L{BuilderSlave}, which uses them all.
 
 The names others use are importable from the package itself.
@@ -32,8 +35,8 @@ from lp_buildmaster.slave.errors import (
 from lp_buildmaster.slave.status import (
     BUILD_STATUSES, BUILDER_STATUSES, SlaveStatus, _buildRequestProblem,
     normaliseStatus, validateFilename)
-from lp_buildmaster.slave.downloads import (
-    DOWNLOAD_MIN_RATE, makePool, quietPool)
+from lp_buildmaster.slave.pool import makePool, quietPool
+from lp_buildmaster.slave.downloads import DOWNLOAD_MIN_RATE
 from lp_buildmaster.slave.client import BuilderSlave
 
 __all__ = [

@@ -7,14 +7,12 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from functools import partial
 from urllib.parse import quote
 
 from treq.client import HTTPClient
 from twisted.internet import defer, error
 from twisted.internet.interfaces import IReactorTCP
 from twisted.python.failure import Failure
-from twisted.web import xmlrpc
 from twisted.web._newclient import ParseError
 from twisted.web.client import (
     Agent, HTTPConnectionPool, RequestTransmissionFailed, ResponseFailed,
@@ -23,13 +21,13 @@ from zope.interface import implementer
 
 from lp_buildmaster.interfaces import ISlave
 from lp_buildmaster.slave.downloads import (
-    DOWNLOAD_MIN_RATE, _WatchedBody, _defaultDownloadSlots, _discard,
-    _unwrapCancel, quietPool)
+    DOWNLOAD_MIN_RATE, _WatchedBody, _defaultDownloadSlots, _discard)
 from lp_buildmaster.slave.errors import (
     InvalidBuildRequest, SlaveChecksumMismatch, SlaveConnectionError,
     SlaveDownloadCancelled, SlaveError, SlaveFileTooLarge, SlaveHTTPError,
     SlaveProtocolError, SlaveTimeout, SlaveTooSlow, _short)
-from lp_buildmaster.slave.rpc import _SlaveQueryFactory
+from lp_buildmaster.slave.pool import BuilderPool, quietPool, unwrapCancel
+from lp_buildmaster.slave.rpc import callRemote
 from lp_buildmaster.slave.status import (
     _buildRequestProblem, _checkSha1, normaliseStatus, validateFilename)
 from lp_buildmaster.text import notes
@@ -48,12 +46,15 @@ class BuilderSlave:
     def __init__(self, name, url, reactor=None, pool=None, timeout=30.0,
                  ensurepresent_timeout=1800.0, max_reply_size=16 * 1024 ** 2,
                  max_file_size=64 * 1024 ** 3, clock=None, max_downloads=2,
-                 download_min_rate=DOWNLOAD_MIN_RATE):
+                 download_min_rate=DOWNLOAD_MIN_RATE, keepalive=True):
         """
         @param reactor: makes the connections (default: the global reactor).
             A bare L{twisted.internet.task.Clock} is taken as C{clock}.
         @param pool: a shared L{HTTPConnectionPool} from L{makePool}; without
-            one each download uses its own short-lived connection.
+            one each call and download uses its own short-lived connection.
+        @param keepalive: whether XML-RPC calls keep their connections open
+            in C{pool} for the next call (downloads always do); if not,
+            each call opens and closes one.
         @param timeout: seconds any call, and any silence in a download, may
             last; C{ensurepresent} gets C{ensurepresent_timeout} since the
             daemon downloads before it answers.
@@ -77,15 +78,15 @@ class BuilderSlave:
         self._downloads = set()
         self._cancelling = None
         self._clock = clock if clock is not None else reactor
-        self._proxy = xmlrpc.Proxy(
-            (self.url + "rpc").encode("ascii"), allowNone=True,
-            connectTimeout=timeout, reactor=reactor)
-        self._proxy.queryFactory = partial(
-            _SlaveQueryFactory, name, max_reply_size)
         if pool is None:
             pool = quietPool(HTTPConnectionPool(reactor, persistent=False))
         self._http = HTTPClient(
             Agent(reactor, pool=pool, connectTimeout=timeout))
+        if not keepalive:
+            pool = quietPool(HTTPConnectionPool(reactor, persistent=False))
+        self._rpcURL = (self.url + "rpc").encode("ascii")
+        self._rpc = Agent(reactor, pool=BuilderPool(pool, self.url),
+                          connectTimeout=timeout)
         self._allSlots = getattr(pool, "downloadSlots", _defaultDownloadSlots)
         self._slots = defer.DeferredSemaphore(max_downloads)
 
@@ -93,7 +94,8 @@ class BuilderSlave:
         return "<BuilderSlave %r at %s>" % (self.name, self.url)
 
     def _call(self, method, *args, timeout=None):
-        d = self._proxy.callRemote(method, *args)
+        d = callRemote(self._rpc, self._rpcURL, self.name, method, args,
+                       self.max_reply_size)
         d.addTimeout(self.timeout if timeout is None else timeout, self._clock)
         d.addErrback(self._translate, method)
         return d
@@ -109,10 +111,11 @@ class BuilderSlave:
                 self.name, "%s: %s" % (what, failure.getErrorMessage()))
         if failure.check(ResponseFailed, ResponseNeverReceived,
                          RequestTransmissionFailed):
-            # Garbage is the builder's fault; a dropped or cut-short
+            # Garbage (a bad status line, a head too long, conflicting
+            # lengths) is the builder's fault; a dropped or cut-short
             # connection (ConnectionLost, _DataLoss) may not be.
             reasons = failure.value.reasons
-            if any(r.check(ParseError) for r in reasons):
+            if any(r.check(ParseError, ValueError) for r in reasons):
                 raise SlaveProtocolError(self.name, "%s: %s" % (
                     what, ", ".join(_short(r.value) for r in reasons)))
             raise SlaveConnectionError(self.name, "%s: connection lost" % what)
@@ -276,7 +279,7 @@ class BuilderSlave:
         url = self.url + "filecache/" + quote(name)
         what = "GET /filecache/%s" % name
         d = self._http.get(url, unbuffered=True)
-        d.addErrback(_unwrapCancel)
+        d.addErrback(unwrapCancel)
         d.addTimeout(self.timeout, self._clock)
         d.addErrback(self._translate, what)
         response = yield d

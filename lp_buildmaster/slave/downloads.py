@@ -1,16 +1,13 @@
-"""Streaming files from builders over keep-alive HTTP: the shared
-connection pool with its farm-wide download slots, and a response body
-watched by an idle timer and a minimum-rate deadline.
+"""Streaming files from builders over keep-alive HTTP (the pool is
+L{lp_buildmaster.slave.pool}'s): farm-wide download slots, and a response
+body watched by an idle timer and a minimum-rate deadline.
 """
 
 import treq
-from twisted.internet import defer, error
+from twisted.internet import defer
 from twisted.python.failure import Failure
-from twisted.web.client import (
-    HTTPConnectionPool, ResponseFailed, ResponseNeverReceived,
-    _HTTP11ClientFactory)
 
-__all__ = ["DOWNLOAD_MIN_RATE", "quietPool", "makePool"]
+__all__ = ["DOWNLOAD_MIN_RATE"]
 
 
 #: Bytes a second a download from a builder must keep up, by default.
@@ -18,30 +15,6 @@ DOWNLOAD_MIN_RATE = 64 * 1024
 
 #: Bounds concurrent downloads overall when a pool does not carry its own.
 _defaultDownloadSlots = defer.DeferredSemaphore(16)
-
-
-class _QuietClientFactory(_HTTP11ClientFactory):
-    noisy = False
-
-
-def quietPool(pool):
-    """A pool whose connections do not log their factories."""
-    pool._factory = _QuietClientFactory
-    return pool
-
-
-def makePool(reactor, maxPersistentPerHost=2, maxDownloads=16):
-    """A keep-alive connection pool shared by all builders' downloads.
-
-    @param maxDownloads: how many downloads may run at once over all the
-        builders sharing this pool (attached as C{pool.downloadSlots}).
-    @return: an L{HTTPConnectionPool}; close it with
-        C{closeCachedConnections()} when done.
-    """
-    pool = quietPool(HTTPConnectionPool(reactor, persistent=True))
-    pool.maxPersistentPerHost = maxPersistentPerHost
-    pool.downloadSlots = defer.DeferredSemaphore(maxDownloads)
-    return pool
 
 
 class _WatchedBody:
@@ -113,18 +86,6 @@ class _WatchedBody:
         for timer in (self._timer, self._deadline):
             if timer is not None and timer.active():
                 timer.cancel()
-
-
-def _unwrapCancel(failure):
-    """Agent reports its own cancellation as ResponseNeverReceived or, while
-    connecting, ConnectingCancelledError; say it plainly, so that addTimeout
-    tells a timeout from a lost connection."""
-    if failure.check(error.ConnectingCancelledError):
-        raise defer.CancelledError()
-    if failure.check(ResponseFailed, ResponseNeverReceived) and any(
-            r.check(defer.CancelledError) for r in failure.value.reasons):
-        raise defer.CancelledError()
-    return failure
 
 
 def _discard(response):

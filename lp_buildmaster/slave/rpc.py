@@ -1,158 +1,206 @@
-"""XML-RPC calls to a builder over C{twisted.web.xmlrpc}: the reply is
-size-capped and parsed safely (L{lp_buildmaster.slave.replies}) while it
-arrives, and every failure becomes a L{SlaveError}.
+"""XML-RPC calls to a builder: a POST over HTTP/1.1 through an
+L{twisted.web.client.Agent}, normally on a connection kept alive from the
+builder's previous call (L{lp_buildmaster.slave.pool}).
+
+The reply is counted and parsed (L{lp_buildmaster.slave.replies}) as it
+arrives, never held whole: past C{maxReplySize} bytes, or at the first
+thing the safe parser refuses, the call fails and its connection is
+dropped. So is the connection of a reply that is not 200, that declares
+too large a length, whose body does not end when its XML-RPC document does
+or whose complete body is no valid reply, and of a call cancelled (timed
+out): a connection goes back to the pool only after a well-formed exchange,
+and a builder's connections are its own, so nothing one builder sends can
+reach another call.
 """
 
 import xmlrpc.client as xmlrpclib
 
-from twisted.web import xmlrpc
+from twisted.internet import defer, protocol
+from twisted.python.failure import Failure
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IBodyProducer
+from zope.interface import implementer
 
 from lp_buildmaster.slave.errors import (
     SlaveFault, SlaveHTTPError, SlaveProtocolError, SlaveReplyTooLarge,
     SlaveUnsafeReply, _short)
+from lp_buildmaster.slave.pool import StaleConnection, unwrapCancel
 from lp_buildmaster.slave.replies import ReplyParser, UnsafeReply
 
+__all__ = ["callRemote", "READ_ONLY"]
 
-class _CappedQueryProtocol(xmlrpc.QueryProtocol):
-    """Counts reply bytes as they arrive and drops the connection once the
-    cap is passed, so an oversized reply is never buffered whole; the body
-    is parsed as it arrives (L{ReplyParser}), never held whole either, and
-    parsing a large reply costs many short reactor turns, not one long
-    one."""
+#: Calls that change nothing on the builder: one sent on a kept-alive
+#: connection that the builder had just closed (no answer at all) is sent
+#: again, once.
+READ_ONLY = frozenset(["status", "echo", "info"])
 
-    _received = 0
-    _parser = None
-    _refused = False
-    _ended = False
-    _bodyStarted = False
-
-    def _replyParser(self):
-        if self._parser is None:
-            self._parser = ReplyParser(useDateTime=self.factory.useDateTime)
-        return self._parser
-
-    def handleResponsePart(self, data):
-        if self._refused:
-            return
-        try:
-            self._replyParser().feed(data)
-        except Exception as e:
-            self._refused = True
-            self.factory.refuse(e, self._received)
-            self.transport.abortConnection()
-
-    def handleEndHeaders(self):
-        self._bodyStarted = True
-        xmlrpc.QueryProtocol.handleEndHeaders(self)
-
-    def handleResponseEnd(self):
-        # A connection lost before the headers ended is no reply at all:
-        # leave it to connectionLost, which fails the call as a connection
-        # error (transient), as Twisted's own QueryProtocol does.
-        if self._ended or self._refused or not self._bodyStarted:
-            return
-        self._ended = True
-        parser = self._replyParser()
-        parser.received = self._received
-        self.handleResponse(parser)
-
-    def dataReceived(self, data):
-        self._received += len(data)
-        if self._received > self.factory.maxReplySize:
-            self.factory.tooLarge("reply passed %d bytes" % self._received)
-            self.transport.abortConnection()
-            return
-        try:
-            xmlrpc.QueryProtocol.dataReceived(self, data)
-        except Exception as e:
-            # HTTPClient raises on a garbled status line or header.
-            self.factory.garbled("bad HTTP: %s" % _short(e))
-            self.transport.abortConnection()
-
-    def handleHeader(self, key, value):
-        if key.lower() == b"content-length" and value.strip().isdigit():
-            if int(value) > self.factory.maxReplySize:
-                self.factory.tooLarge("Content-Length %d" % int(value))
-                self.transport.abortConnection()
-        xmlrpc.QueryProtocol.handleHeader(self, key, value)
-
-    def handleStatus(self, version, status, message):
-        if not version.startswith(b"HTTP/") or not status.isdigit():
-            self.factory.garbled("bad HTTP status line")
-            self.transport.abortConnection()
-        elif status != b"200":
-            # No point reading an error page of unbounded size.
-            self.factory.badStatus(status, message)
-            self.transport.abortConnection()
+_HEADERS = Headers({b"Content-Type": [b"text/xml"],
+                    b"User-Agent": [b"lp-buildmaster"]})
 
 
-class _SlaveQueryFactory(xmlrpc.QueryFactory):
-    """A query that fails with L{SlaveError}s and whose cancellation aborts
-    the connection at once."""
+def callRemote(agent, url, builder, method, args, maxReplySize):
+    """Call C{method(*args)} on the builder's XML-RPC endpoint C{url}.
 
-    # Thousands of calls a minute: no "Starting factory" line for each.
-    noisy = False
+    @param agent: an Agent over the builder's L{BuilderPool}.
+    @return: a Deferred firing with the reply's value, or failing with a
+        L{SlaveError} for what the builder sent, or with Twisted's failure
+        for a connection that failed (the client translates those);
+        cancelling it drops the connection.
+    """
+    body = xmlrpclib.dumps(tuple(args), method, allow_none=True)
+    body = body.encode("utf-8")
 
-    protocol = _CappedQueryProtocol
-    connection = None
+    def send():
+        d = agent.request(b"POST", url, _HEADERS, _BytesProducer(body))
+        d.addErrback(unwrapCancel)
+        return d
 
-    def __init__(self, builder, maxReplySize, path, host, method, user,
-                 password, allowNone, args, canceller, useDateTime=False):
+    d = send()
+    if method in READ_ONLY:
+        d.addErrback(_retryUnanswered, send)
+    return d.addCallback(_readReply, builder, maxReplySize)
+
+
+def _retryUnanswered(failure, send):
+    failure.trap(StaleConnection)
+    return send()
+
+
+def _readReply(response, builder, maxReplySize):
+    if response.code != 200:
+        # No point reading an error page of unbounded size.
+        _drop(response)
+        raise SlaveHTTPError(builder, response.code,
+                             response.phrase.decode("latin-1")[:80])
+    if isinstance(response.length, int) and response.length > maxReplySize:
+        _drop(response)
+        raise SlaveReplyTooLarge(builder, (
+            "Content-Length %d, over the %d byte cap" % (
+                response.length, maxReplySize)))
+    reader = _ReplyReader(builder, maxReplySize, response.length)
+    response.deliverBody(reader)
+    return reader.deferred
+
+
+@implementer(IBodyProducer)
+class _BytesProducer:
+    """A request body already in memory, written at once."""
+
+    def __init__(self, body):
+        self.body = body
+        self.length = len(body)
+
+    def startProducing(self, consumer):
+        consumer.write(self.body)
+        return defer.succeed(None)
+
+    def pauseProducing(self):
+        pass
+
+    def resumeProducing(self):
+        pass
+
+    def stopProducing(self):
+        pass
+
+
+class _Dropper(protocol.Protocol):
+    def connectionMade(self):
+        self.transport.loseConnection()
+
+
+def _drop(response):
+    """Close a response's connection without reading its body."""
+    response.deliverBody(_Dropper())
+
+
+class _ReplyReader(protocol.Protocol):
+    """Receives one reply body: counts it against the cap and feeds the
+    safe parser as it arrives. Its Deferred fires once the response has
+    ended (so the connection is back in the pool before the caller's next
+    call), and at once when the reply is refused.
+    """
+
+    def __init__(self, builder, maxReplySize, length):
         self.builder = builder
         self.maxReplySize = maxReplySize
+        self.length = length if isinstance(length, int) else None
+        self.received = 0
+        self.deferred = defer.Deferred(self._cancel)
+        self._parser = ReplyParser()
+        self._outcome = None
 
-        def cancel(d):
-            if self.connection is not None and self.connection.transport:
-                self.connection.transport.abortConnection()
-            canceller(d)
-
-        xmlrpc.QueryFactory.__init__(
-            self, path, host, method, user, password, allowNone, args,
-            cancel, useDateTime)
-
-    def buildProtocol(self, addr):
-        self.connection = xmlrpc.QueryFactory.buildProtocol(self, addr)
-        return self.connection
-
-    def _fail(self, exc):
-        if self.deferred is not None:
-            d, self.deferred = self.deferred, None
-            d.errback(exc)
-
-    def garbled(self, why):
-        self._fail(SlaveProtocolError(self.builder, why))
-
-    def tooLarge(self, why):
-        self._fail(SlaveReplyTooLarge(self.builder, "%s, over the %d byte cap"
-                                      % (why, self.maxReplySize)))
-
-    def badStatus(self, status, message):
-        self._fail(SlaveHTTPError(
-            self.builder, int(status), message.decode("latin-1")[:80]))
-
-    def parseResponse(self, parser):
-        """The whole reply has arrived (L{_CappedQueryProtocol} fed
-        C{parser} as it did): fire with its value."""
-        if self.deferred is None:
+    def dataReceived(self, data):
+        if self.deferred.called or self._outcome is not None:
+            if data.strip():
+                self._drop()  # more body than its length said
+            return
+        self.received += len(data)
+        if self.received > self.maxReplySize:
+            self._refuse(SlaveReplyTooLarge(
+                self.builder, "reply passed %d bytes, over the %d byte cap"
+                % (self.received, self.maxReplySize)))
             return
         try:
-            reply = parser.close()
+            self._parser.feed(data)
         except Exception as e:
-            self.refuse(e, getattr(parser, "received", 0))
-        else:
-            d, self.deferred = self.deferred, None
-            d.callback(reply)
+            self._refuse(self._refusal(e))
+            return
+        if self.received == self.length:
+            # The last body bytes: judge the reply while its connection can
+            # still be dropped, before it goes back to the pool.
+            self._close()
+            if (isinstance(self._outcome, Failure)
+                    and not self._outcome.check(SlaveFault)):
+                self._drop()
 
-    def refuse(self, e, size):
-        """The reply, C{size} bytes so far, did not parse: fail with what
-        it means."""
+    def connectionLost(self, reason):
+        if self.deferred.called:
+            return
+        if self._outcome is None:
+            # No length given, or the builder hung up early: what arrived
+            # parses as a complete reply, or says why not.
+            self._close()
+        outcome, self._outcome = self._outcome, None
+        if isinstance(outcome, Failure):
+            self.deferred.errback(outcome)
+        else:
+            self.deferred.callback(outcome.value)
+
+    def _close(self):
+        try:
+            self._outcome = _Value(self._parser.close())
+        except Exception as e:
+            self._outcome = Failure(self._refusal(e))
+
+    def _refuse(self, exc):
+        self._drop()
+        self.deferred.errback(exc)
+
+    def _drop(self):
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def _cancel(self, d):
+        self._drop()
+
+    def _refusal(self, e):
+        """What a reply that did not parse means."""
         if isinstance(e, xmlrpclib.Fault):
-            self._fail(SlaveFault(self.builder, e.faultCode, e.faultString))
-        elif isinstance(e, UnsafeReply):
-            self._fail(SlaveUnsafeReply(
+            return SlaveFault(self.builder, e.faultCode, e.faultString)
+        if isinstance(e, UnsafeReply):
+            return SlaveUnsafeReply(
                 self.builder, "unsafe reply (refused after %d bytes): %s"
-                % (size, e)))
-        else:
-            self._fail(SlaveProtocolError(
-                self.builder, "unparseable reply: %s" % _short(e)))
+                % (self.received, e))
+        return SlaveProtocolError(
+            self.builder, "unparseable reply: %s" % _short(e))
 
+
+class _Value:
+    """A parsed reply's value (which may itself be None or a Failure-like
+    object), boxed so that it cannot be mistaken for the lack of one."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value

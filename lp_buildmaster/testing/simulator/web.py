@@ -172,11 +172,12 @@ _MAX_RPC_BODY = 16 * 1024 ** 2
 class _FastChannel(protocol.Protocol):
     """The first protocol of every connection.
 
-    A plain XML-RPC POST (the master's Proxy sends nothing else: one call
-    per HTTP/1.0 connection, with a Content-Length) is answered here
-    without twisted.web's machinery, then the connection is closed.
-    Anything else (file downloads, keep-alive, chunked bodies, odd
-    requests) is handed, bytes and all, to a twisted.web channel.
+    A plain XML-RPC POST with a Content-Length (all the master sends to
+    /rpc) is answered here without twisted.web's machinery; an HTTP/1.1
+    one without C{Connection: close} keeps its connection open for the
+    next call, as the real daemon's twisted.web does. Anything else (file
+    downloads, chunked bodies, odd requests) is handed, bytes and all, to a
+    twisted.web channel.
     """
 
     def __init__(self, site, addr):
@@ -199,9 +200,12 @@ class _FastChannel(protocol.Protocol):
         if self.inner is not None:
             self.inner.dataReceived(data)
             return
-        if self.done:
-            return
         self.buffer += data
+        if self.done:
+            # The next request while this one is answered (kept alive).
+            if len(self.buffer) > _MAX_HEAD + _MAX_RPC_BODY:
+                self.transport.abortConnection()
+            return
         buffer = self.buffer
         end = buffer.find(b"\r\n\r\n")
         if end < 0:
@@ -215,6 +219,7 @@ class _FastChannel(protocol.Protocol):
             self._fallback()
             return
         length = None
+        close = parts[2] != b"HTTP/1.1"
         for line in lines[1:]:
             name, sep, value = line.partition(b":")
             name = name.strip().lower()
@@ -227,6 +232,8 @@ class _FastChannel(protocol.Protocol):
             elif name in (b"transfer-encoding", b"expect") or not sep:
                 self._fallback()
                 return
+            elif name == b"connection":
+                close = close or b"close" in value.lower()
         if length is None or length > _MAX_RPC_BODY:
             self._fallback()
             return
@@ -237,9 +244,10 @@ class _FastChannel(protocol.Protocol):
             self._fallback()
             return
         self.done = True
+        self.close = close
         self.version = parts[2] if parts[2] == b"HTTP/1.0" else b"HTTP/1.1"
         body = buffer[end + 4:end + 4 + length]
-        self.buffer = b""
+        self.buffer = buffer[end + 4 + length:]
         self.site.farm._rpc.handle(builder, body, self)
 
     def _builder(self, target):
@@ -268,9 +276,16 @@ class _FastChannel(protocol.Protocol):
         transport.write(b"".join([
             self.version, b" 200 OK\r\n" if code == 200 else
             b" %d %s\r\n" % (code, http.RESPONSES.get(code, b"Error")),
-            b"Content-Type: text/xml\r\nContent-Length: %d\r\n"
-            b"Connection: close\r\n\r\n" % len(data), data]))
-        transport.loseConnection()
+            b"Content-Type: text/xml\r\nContent-Length: %d\r\n%s\r\n" % (
+                len(data), b"Connection: close\r\n" if self.close else b""),
+            data]))
+        if self.close:
+            transport.loseConnection()
+        else:
+            self.done = False
+            if self.buffer:
+                buffered, self.buffer = self.buffer, b""
+                self.dataReceived(buffered)
 
     def abort(self):
         self.transport.abortConnection()
