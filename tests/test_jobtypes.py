@@ -6,7 +6,9 @@ librarian a real one on 127.0.0.1, the database real: the dispatcher
 composes the request through the build's behaviour and the simulated
 builder fetches the chroot over HTTP; the collector fetches only the
 templates tarball into the upload area, upload processing checks it and
-stores it as the build's file.
+stores it as the build's file. The same build also runs under a whole
+L{MasterService}, and the type's store methods and request are checked
+on the real store and the fake.
 """
 
 import gzip
@@ -17,12 +19,16 @@ import tarfile
 from twisted.internet import defer, reactor, task
 
 from lp_buildmaster import components
+from lp_buildmaster import config as configmodule
 from lp_buildmaster.behaviours.translationtemplates import (
     TEMPLATES_TARBALL, TranslationTemplatesBuildBehaviour)
 from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
-from lp_buildmaster.interfaces import IBuildFarmJobBehaviour
+from lp_buildmaster.interfaces import (
+    IBuildFarmJobBehaviour, ILibrarianClient)
 from lp_buildmaster.master import Dispatcher
+from lp_buildmaster.registry import getUtility, queryUtility
+from lp_buildmaster.service import MasterService
 from lp_buildmaster.slave import (
     BuilderSlave, InvalidBuildRequest, _buildRequestProblem, makePool)
 from lp_buildmaster.store.builds import DuplicateBuild
@@ -305,3 +311,84 @@ class FakeJobTypeStoreTests(JobTypeStoreContract, LibrarianFixture,
 class RealJobTypeStoreTests(JobTypeStoreContract, LibrarianFixture,
                             DatabaseTestCase):
     """On PostgreSQL."""
+
+
+class MasterServiceTemplatesTests(DatabaseTestCase):
+    """The whole master, as twistd assembles it (the scanners with the
+    clients ISlave(builder) gives, instant dispatch, the librarian it
+    provides as the ILibrarianClient utility, upload processing), runs a
+    translation-templates build on a simulated builder to FULLYBUILT."""
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        self.farm = SimulatedFarm(
+            reactor=reactor, seed=2,
+            profile=BuildProfile(duration=(0.3, 0.3), log_size=(2000, 2000),
+                                 outcomes={"OK": 1}))
+        yield self.farm.listen()
+        self.addCleanup(self.farm.stop)
+        self.farm.addBuilder("sim")
+        for name in ("bob", "frog"):
+            sample = yield self.store.builders.getByName(name)
+            yield self.store.builders.update(sample.id, active=False)
+        yield self.store.runOperation("DELETE FROM buildqueue")
+        x86 = yield self.store.distro.getProcessor("x86")
+        yield self.store.builders.add("sim", self.farm.urlFor("sim"), x86.id)
+        config = configmodule.load(environ={}, overrides={
+            ("master", "database"): self.dsn,
+            ("master", "state_dir"): str(self.librarian_root.parent),
+            ("master", "scan_interval"): "0.2",
+            ("web", "port"): "0",
+            ("librarian", "port"): "0",
+        })
+        self.master = MasterService(config, self.dsn, reactor=reactor)
+        yield self.master.startService()
+        self.addCleanup(self.stopMaster)
+        self.dar = yield self.store.distro.getDistroArchRelease(
+            "ubuntu", "hoary", "i386")
+        chroot = chrootTarball()
+        alias = yield self.master.librarian.addFile(
+            "chroot-ubuntu-hoary-i386.tar.gz", len(chroot),
+            io.BytesIO(chroot), "application/gzip")
+        yield self.store.distro.setChroot(
+            self.dar.id, PackagePublishingPocket.RELEASE, alias)
+
+    def stopMaster(self):
+        if self.master.running:
+            return self.master.stopService()
+        return defer.succeed(None)
+
+    @defer.inlineCallbacks
+    def test_templatesBuiltByTheMaster(self):
+        self.assertIs(getUtility(ILibrarianClient), self.master.librarian)
+        self.assertIs(self.master.dispatcher.librarian, self.master.librarian)
+        template = yield self.store.builds.get(7)
+        build_id = yield self.store.jobtypes.requestTranslationTemplates(
+            self.dar.id, template.sourcepackagerelease, template.archive,
+            PackagePublishingPocket.RELEASE, BRANCH)
+        deadline = reactor.seconds() + 60
+        while True:
+            build = yield self.store.builds.get(build_id)
+            if build.buildstate not in (BuildStatus.NEEDSBUILD,
+                                        BuildStatus.BUILDING,
+                                        BuildStatus.UPLOADING):
+                break
+            self.assertLess(reactor.seconds(), deadline,
+                            "build %d still %s" % (build_id,
+                                                   build.buildstate.name))
+            yield task.deferLater(reactor, 0.05, lambda: None)
+        self.assertEqual(build.buildstate, BuildStatus.FULLYBUILT,
+                         build.failnotes)
+        scanner = self.master.manager.scanners["sim"]
+        self.assertIsInstance(scanner.slave, BuilderSlave)
+        self.assertEqual(self.farm["sim"].request[0], "translation-templates")
+        rows = yield self.store.runQuery(
+            "SELECT bf.filetype, lfa.filename FROM buildfile bf"
+            "  JOIN libraryfilealias lfa ON lfa.id = bf.libraryfile"
+            " WHERE bf.build = %s", (build_id,))
+        self.assertEqual([(r["filetype"], r["filename"]) for r in rows],
+                         [("tar.gz", TEMPLATES_TARBALL)])
+        yield self.stopMaster()
+        # Stopped, the master withdraws what it provided.
+        self.assertIsNone(queryUtility(ILibrarianClient))
