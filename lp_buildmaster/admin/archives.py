@@ -243,11 +243,18 @@ def cmd_archive_depend(args, config, dsn):
 
 
 @defer.inlineCallbacks
-def _archiveDepend(store, args, pocket):
+def _dependencyPair(store, args):
+    """The rows of the archive and of the dependency a command names."""
     archive = yield getArchiveRow(store, args.distribution, args.name)
     dependency = yield getArchiveRow(
         store, args.dependency_distribution or args.distribution,
         args.dependency)
+    return archive, dependency
+
+
+@defer.inlineCallbacks
+def _archiveDepend(store, args, pocket):
+    archive, dependency = yield _dependencyPair(store, args)
     if dependency["id"] == archive["id"]:
         raise AdminError("an archive cannot depend on itself")
     yield store.world.setDependency(archive["id"], dependency["id"], pocket,
@@ -263,10 +270,7 @@ def cmd_archive_undepend(args, config, dsn):
 
 @defer.inlineCallbacks
 def _archiveUndepend(store, args):
-    archive = yield getArchiveRow(store, args.distribution, args.name)
-    dependency = yield getArchiveRow(
-        store, args.dependency_distribution or args.distribution,
-        args.dependency)
+    archive, dependency = yield _dependencyPair(store, args)
     removed = yield store.world.removeDependency(archive["id"],
                                                  dependency["id"])
     if not removed:

@@ -70,6 +70,27 @@ def _listing(args, dsn, rows_of, columns):
         [[r[c] for c in columns] for r in rows]))
 
 
+def _setter(kind, lookup, update, rows_of, fields):
+    """The store half of C{processor set} and C{distribution set}: the
+    C{fields} given change, and the row comes back."""
+    @defer.inlineCallbacks
+    def set_(store, args):
+        record = yield lookup(store, args.name)
+        values = _given(args, *fields)
+        if values:
+            yield getattr(store.world, update)(record.id, **values)
+        return _rowById((yield getattr(store.world, rows_of)()), record.id,
+                        kind)
+    return set_
+
+
+_processorSet = _setter("processor", getProcessor, "updateProcessor",
+                        "processorRows", ("title", "description"))
+_distributionSet = _setter(
+    "distribution", getDistribution, "updateDistribution",
+    "distributionRows", ("title", "displayname"))
+
+
 def cmd_processor_add(args, config, dsn):
     """Define a processor (a family of builders, e.g. amd64)."""
     checkName(args.name, "processor")
@@ -97,16 +118,6 @@ def cmd_processor_set(args, config, dsn):
     checkText(args.title, "title")
     row = runWithStore(dsn, _processorSet, args)
     output(args, row, lambda r: "processor %(name)s: %(title)s" % r)
-
-
-@defer.inlineCallbacks
-def _processorSet(store, args):
-    processor = yield getProcessor(store, args.name)
-    values = _given(args, "title", "description")
-    if values:
-        yield store.world.updateProcessor(processor.id, **values)
-    return _rowById((yield store.world.processorRows()), processor.id,
-                    "processor")
 
 
 def cmd_distribution_add(args, config, dsn):
@@ -140,16 +151,6 @@ def cmd_distribution_set(args, config, dsn):
     checkText(args.displayname, "display name")
     row = runWithStore(dsn, _distributionSet, args)
     output(args, row, lambda r: "distribution %(name)s: %(title)s" % r)
-
-
-@defer.inlineCallbacks
-def _distributionSet(store, args):
-    distribution = yield getDistribution(store, args.name)
-    values = _given(args, "title", "displayname")
-    if values:
-        yield store.world.updateDistribution(distribution.id, **values)
-    return _rowById((yield store.world.distributionRows()), distribution.id,
-                    "distribution")
 
 
 def seriesText(r):
