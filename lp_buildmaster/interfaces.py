@@ -432,7 +432,7 @@ class ISourceStore(Interface):
 
     def add(name, version, files, distrorelease, archive, pocket,
             component="main", section="misc", urgency=None, maintainer="",
-            architecturehintlist="any", dsc=""):
+            architecturehintlist="any", dsc="", changed_by=""):
         """A new source with its files, published in one pocket; fires with
         its id, or fails with C{DuplicateSource}."""
 

@@ -500,6 +500,20 @@ class BuildNotifierTests(unittest.TestCase):
         self.assertRaises(ValueError, BuildNotifier, sender="nobody")
         self.assertRaises(ValueError, BuildNotifier, admins=["not an address"])
 
+    @defer.inlineCallbacks
+    def test_adminsAreNotCapped(self):
+        """The cap is for the addresses a source brings; every configured
+        admin is mailed (each once)."""
+        server, port = self.startServer()
+        admins = ["admin%d@example.com" % i for i in range(6)]
+        notifier = self.makeNotifier(
+            port, admins=admins + ["ADMIN0@example.com"])
+        notifier.notify(FakeBuild(BuildStatus.FAILEDTOBUILD))
+        yield notifier.whenIdle()
+        [(_, recipients, _)] = server.messages()
+        self.assertEqual(sorted(recipients),
+                         sorted(admins + ["foo@example.com"]))
+
     # -- never waiting for the network -------------------------------------
 
     @defer.inlineCallbacks

@@ -35,7 +35,8 @@ from lp_buildmaster.admin.library import addLibraryFile
 from lp_buildmaster.admin.lookups import getBuild, getBuilder
 from lp_buildmaster.admin.main import main, makeParser
 from lp_buildmaster.admin.render import table
-from lp_buildmaster.admin.sources import readDsc, sourceFileType
+from lp_buildmaster.admin.sources import (
+    readChanges, readDsc, sourceFileType)
 
 __all__ = [
     "AdminError", "INT4_MAX", "INT4_MIN", "RETRYABLE_STATES",
@@ -43,4 +44,4 @@ __all__ = [
     "_builderAdd", "_builderSet", "addLibraryFile", "cancelTarget",
     "checkBuilderURL", "getBuild", "getBuilder", "integer",
     "librarianTarget", "main", "makeParser", "positiveFloat",
-    "positiveInt", "readDsc", "sourceFileType", "table"]
+    "positiveInt", "readChanges", "readDsc", "sourceFileType", "table"]

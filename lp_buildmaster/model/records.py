@@ -157,6 +157,7 @@ class SourcePackageRelease:
     urgency: SourcePackageUrgency
     maintainer: str
     architecturehintlist: str
+    changed_by: str = ""
 
 
 @implementer(IBuild)
@@ -202,6 +203,8 @@ class Build:
     #: The name of its L{IBuildFarmJobBehaviour} (launchpad-buildd's build
     #: type): what the job is, e.g. C{binarypackage}.
     job_type: str = "binarypackage"
+    #: The source's Changed-By ('' when unknown).
+    changed_by: str = ""
 
     @property
     def title(self):

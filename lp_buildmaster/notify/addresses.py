@@ -11,7 +11,7 @@ from email.headerregistry import Address
 _WHITESPACE = re.compile(r"\s+")
 
 
-#: Addresses taken from a source's Maintainer (and Changed-By) at most.
+#: Addresses taken from a source's Changed-By and Maintainer at most.
 MAX_SOURCE_RECIPIENTS = 3
 
 
@@ -32,21 +32,27 @@ def oneLine(value):
     return _WHITESPACE.sub(" ", str(value)).strip()
 
 
-def parseAddresses(text):
-    """Parse an RFC 822 address list into L{Address} objects.
+def parseAddresses(text, limit=MAX_SOURCE_RECIPIENTS):
+    """Parse RFC 822 address lists into L{Address} objects, in order and
+    without repeats (an address given twice, in any case, counts once).
 
     Addresses that cannot go on an SMTP envelope (no domain, non-ASCII
-    local part, control characters) are returned separately, as text.
+    local part, control characters) are returned separately, as text, and
+    so are those beyond C{limit}.
 
+    @param text: one field's text, or a list of fields (empty ones and
+        None are skipped).
+    @param limit: how many addresses to take at most; None for no limit.
     @return: C{(addresses, rejected)}.
     """
     addresses, rejected = [], []
-    if not text:
-        return addresses, rejected
     if isinstance(text, str):
         text = [text]
     fields = []
-    for field in text:
+    seen = set()
+    for field in text or ():
+        if not field:
+            continue
         # Maintainer and Changed-By are one-line fields: a continuation
         # line (" Bcc: victim@...") or a group ("Bcc: a@b;") is not an
         # address of the package's people but an attempt to add some.
@@ -58,9 +64,12 @@ def parseAddresses(text):
         address = _makeAddress(name, spec)
         if address is None:
             rejected.append(spec or name)
-        elif len(addresses) >= MAX_SOURCE_RECIPIENTS:
+        elif address.addr_spec.lower() in seen:
+            continue
+        elif limit is not None and len(addresses) >= limit:
             rejected.append(spec)
         else:
+            seen.add(address.addr_spec.lower())
             addresses.append(address)
     return addresses, rejected
 

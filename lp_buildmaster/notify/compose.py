@@ -60,16 +60,19 @@ def _indent(text, prefix="  "):
 
 
 def recipientsFor(build, admins):
-    """The maintainer's addresses, then the admins', without repeats.
+    """The source's people (its Changed-By, then its Maintainer: who made
+    the upload, then who looks after the package, as Launchpad mails a
+    build's creator and maintainer), then the admins, without repeats.
 
     @param admins: L{Address}es mailed about every notifying build.
-    @return: C{(to, cc, rejected)}: C{to} is the maintainer (or the
-        admins when there is no usable maintainer), C{cc} the admins
-        otherwise, both lists of L{Address}; C{rejected} the addresses of
-        the source that cannot be used, as text.
+    @return: C{(to, cc, rejected)}: C{to} is the source's people (or the
+        admins when none is usable), C{cc} the admins otherwise, both
+        lists of L{Address}; C{rejected} the source's addresses that
+        cannot be used (or are beyond the cap), as text.
     """
     maintainers, rejected = parseAddresses(
-        getattr(build, "maintainer", None))
+        [getattr(build, "changed_by", None),
+         getattr(build, "maintainer", None)])
     seen = set()
     to, cc = [], []
     for address in maintainers:
@@ -154,8 +157,8 @@ def composeMessage(build, sender, recipients, now, log_url=None,
     lines += [
         "",
         "-- ",
-        "You are receiving this email because you are the maintainer of",
-        "this source package or an administrator of this build farm.",
+        "You are receiving this email because you changed or maintain",
+        "this source package, or administer this build farm.",
     ]
     message.set_content("\n".join(lines) + "\n")
     return message

@@ -65,7 +65,8 @@ class BuildNotifier:
         self.sender = senders[0]
         if isinstance(admins, str):
             admins = [admins]
-        self.admins, rejected = parseAddresses(list(admins or ()))
+        self.admins, rejected = parseAddresses(list(admins or ()),
+                                               limit=None)
         if rejected:
             raise ValueError("not usable admin addresses: %r" % (rejected,))
         self.retry_delays = tuple(retry_delays)
@@ -91,8 +92,8 @@ class BuildNotifier:
         to, cc, rejected = compose.recipientsFor(build, self.admins)
         if rejected:
             self.log.warn(
-                "Build #{build_id}: ignoring unusable maintainer address(es)"
-                " {rejected!r}", build_id=build.id, rejected=rejected)
+                "Build #{build_id}: ignoring unusable Changed-By or"
+                " Maintainer address(es) {rejected!r}", build_id=build.id, rejected=rejected)
         return to, cc
 
     def buildMessage(self, build, log_url=None, extra_info=None,

@@ -25,7 +25,7 @@ BUILD_SELECT = """
            d.id AS distribution, d.name AS distribution_name,
            spr.id AS sourcepackagerelease, spn.name AS source_name,
            spr.version AS source_version, spr.component, spr.urgency,
-           spr.maintainer, spr.architecturehintlist
+           spr.maintainer, spr.architecturehintlist, spr.changed_by
       FROM build b
       JOIN archive a ON a.id = b.archive
       JOIN distroarchrelease dar ON dar.id = b.distroarchrelease

@@ -10,7 +10,8 @@ from lp_buildmaster.store import Component
 
 SPR_SELECT = """
     SELECT spr.id, spn.name, spr.version, spr.component, spr.section,
-           spr.urgency, spr.maintainer, spr.architecturehintlist
+           spr.urgency, spr.maintainer, spr.architecturehintlist,
+           spr.changed_by
       FROM sourcepackagerelease spr
       JOIN sourcepackagename spn ON spn.id = spr.sourcepackagename"""
 
@@ -77,7 +78,7 @@ class SourceStore(Component):
 
     def add(self, name, version, files, distrorelease, archive, pocket,
             component="main", section="misc", urgency=None, maintainer="",
-            architecturehintlist="any", dsc=""):
+            architecturehintlist="any", dsc="", changed_by=""):
         """A new source package release with its files, published in one
         series, archive and pocket, in one transaction.
 
@@ -110,10 +111,10 @@ class SourceStore(Component):
             spr = yield txn.fetchone(
                 "INSERT INTO sourcepackagerelease (sourcepackagename,"
                 " version, component, section, urgency, maintainer,"
-                " architecturehintlist, dsc)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                " architecturehintlist, dsc, changed_by)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 (spn["id"], version, component, section, urgency.value,
-                 maintainer, architecturehintlist, dsc))
+                 maintainer, architecturehintlist, dsc, changed_by))
             for alias, filetype in files:
                 yield txn.execute(
                     "INSERT INTO sourcepackagereleasefile"

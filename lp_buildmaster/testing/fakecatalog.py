@@ -181,7 +181,7 @@ class FakeSourceStore(FakeComponent):
     @_succeed
     def add(self, name, version, files, distrorelease, archive, pocket,
             component="main", section="misc", urgency=None, maintainer="",
-            architecturehintlist="any", dsc=""):
+            architecturehintlist="any", dsc="", changed_by=""):
         urgency = urgency or SourcePackageUrgency.LOW
         spn = self.tables.one("sourcepackagename", name=name)
         spn_id = spn["id"] if spn else self.tables.insert(
@@ -194,7 +194,8 @@ class FakeSourceStore(FakeComponent):
             "sourcepackagerelease", sourcepackagename=spn_id,
             version=version, component=component, section=section,
             urgency=urgency, maintainer=maintainer,
-            architecturehintlist=architecturehintlist, dsc=dsc)
+            architecturehintlist=architecturehintlist, dsc=dsc,
+            changed_by=changed_by)
         for alias, filetype in files:
             self.tables.insert("sourcepackagereleasefile",
                                sourcepackagerelease=spr, libraryfile=alias,

@@ -37,7 +37,8 @@ DEFAULTS = {
     "pocketchroot": dict(chroot=None),
     "sourcepackagerelease": dict(component="main", section="misc",
                                  urgency=1, maintainer="",
-                                 architecturehintlist="any", dsc=""),
+                                 architecturehintlist="any", dsc="",
+                                 changed_by=""),
     "sourcepackagepublishinghistory": dict(component="main",
                                            datesuperseded=None),
     "builder": dict(title="", virtualized=False, manual=False, active=True,
@@ -130,7 +131,8 @@ def buildRow(tables, build_id):
                                spr["sourcepackagename"])["name"],
         source_version=spr["version"], component=spr["component"],
         urgency=spr["urgency"], maintainer=spr["maintainer"],
-        architecturehintlist=spr["architecturehintlist"])
+        architecturehintlist=spr["architecturehintlist"],
+        changed_by=spr["changed_by"])
     return row
 
 
