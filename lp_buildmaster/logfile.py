@@ -1,4 +1,5 @@
-"""C{[log] json_file}: the master's log as one plain JSON object per line.
+"""The master's logging: C{[log] level}, C{[log] json_file} as one plain
+JSON object per line, and the seed's stdlib lines forwarded.
 
 Each line holds C{time} (ISO 8601, UTC), C{level}, C{namespace} and the
 formatted C{message}; a logged failure adds C{failure} (its traceback as
@@ -9,8 +10,11 @@ and objects are left out.
 
 import datetime
 import json
+import logging
 
-from twisted.logger import ILogObserver, formatEvent
+from twisted.logger import (
+    FilteringLogObserver, ILogObserver, Logger, LogLevel,
+    LogLevelFilterPredicate, formatEvent, globalLogPublisher)
 from zope.interface import implementer
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -53,3 +57,70 @@ class JSONLinesObserver:
 
     def close(self):
         self._file.close()
+
+
+class StdlibToTwisted(logging.Handler):
+    """Forwards the seed-style stdlib log lines to twisted.logger."""
+
+    LEVELS = {logging.DEBUG: LogLevel.debug, logging.INFO: LogLevel.info,
+              logging.WARNING: LogLevel.warn, logging.ERROR: LogLevel.error,
+              logging.CRITICAL: LogLevel.critical}
+
+    def emit(self, record):
+        level = self.LEVELS.get(record.levelno, LogLevel.info)
+        Logger(namespace=record.name).emit(
+            level, "{message}", message=record.getMessage())
+
+
+class MasterLogging:
+    """The master's log set up at its start and undone at its stop."""
+
+    def __init__(self, config):
+        self.config = config
+        self._handler = None
+        self._jsonlog = None
+        self._filtered = []
+
+    def start(self):
+        """Forward stdlib logging, filter by C{[log] level}, and write
+        C{[log] json_file}."""
+        self._handler = StdlibToTwisted()
+        root = logging.getLogger()
+        root.addHandler(self._handler)
+        if root.level > logging.INFO or root.level == logging.NOTSET:
+            root.setLevel(logging.INFO)
+        self._filterObservers(LogLevel.levelWithName(self.config.log_level))
+        if self.config.log_json_file:
+            self._jsonlog = JSONLinesObserver(
+                open(self.config.log_json_file, "a", encoding="utf-8"))
+            globalLogPublisher.addObserver(self._filter(self._jsonlog))
+
+    def _filter(self, observer):
+        level = LogLevel.levelWithName(self.config.log_level)
+        filtered = FilteringLogObserver(
+            observer, [LogLevelFilterPredicate(defaultLogLevel=level)])
+        self._filtered.append((observer, filtered))
+        return filtered
+
+    def _filterObservers(self, level):
+        """Put C{[log] level} in front of the observers twistd set up
+        (its log file or terminal): below it, events are dropped."""
+        # LogPublisher offers no listing of its observers; twistd's are
+        # the ones present before the master starts.
+        for observer in list(globalLogPublisher._observers):
+            globalLogPublisher.removeObserver(observer)
+            globalLogPublisher.addObserver(self._filter(observer))
+
+    def stop(self):
+        """Undo L{start}: twistd's observers as they were."""
+        if self._handler is not None:
+            logging.getLogger().removeHandler(self._handler)
+            self._handler = None
+        for observer, filtered in self._filtered:
+            globalLogPublisher.removeObserver(filtered)
+            if observer is not self._jsonlog:
+                globalLogPublisher.addObserver(observer)
+        self._filtered = []
+        if self._jsonlog is not None:
+            self._jsonlog.close()
+            self._jsonlog = None

@@ -9,35 +9,37 @@ whose children are the master's parts, started all or nothing:
 the librarian's web server, the scanners, instant dispatch, the
 dependency-wait retrier, upload processing, the dashboard with its
 metrics, the manhole and, with C{--demo N}, a simulated farm.
+
+What the parts are lives in their own modules: the logging set up here
+is L{lp_buildmaster.logfile.MasterLogging}, the upload sweeper
+L{lp_buildmaster.upload.sweeper}, the librarian's secret
+L{lp_buildmaster.librarian.secret} (both importable from here as before).
 """
 
 import logging
-import os
-import secrets
 import sys
 from pathlib import Path
 
 from twisted.application import service
 from twisted.internet import defer
-from twisted.logger import (
-    FilteringLogObserver, Logger, LogLevel, LogLevelFilterPredicate,
-    globalLogPublisher)
+from twisted.logger import Logger
 from twisted.web import server
 
 from lp_buildmaster import components, failures
 from lp_buildmaster.clock import orReactor
-from lp_buildmaster.logfile import JSONLinesObserver
+from lp_buildmaster.logfile import MasterLogging
 from lp_buildmaster.buildergroup import BuilderGroup
 from lp_buildmaster.interfaces import ILibrarianClient, ISlave, ISlaveFactory
 from lp_buildmaster.librarian.api import LibrarianAPI, LibrarianRoot
 from lp_buildmaster.librarian.backends import backendFromConfig
 from lp_buildmaster.librarian.client import LibrarianClient
 from lp_buildmaster.librarian.remote import RemoteLibrarianClient
+# Importable from here as before (the admin commands use it).
+from lp_buildmaster.librarian.secret import librarianSecret  # noqa: F401
 from lp_buildmaster.librarian.server import LibrarianResource
 from lp_buildmaster.master import Dispatcher, InstantDispatch
 from lp_buildmaster.model.failure import Thresholds
 from lp_buildmaster.outage import DatabaseWatch
-from lp_buildmaster.periodic import PeriodicService
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import makePool
 # The start-up checks and options live in the light module twistd's
@@ -45,36 +47,12 @@ from lp_buildmaster.slave import makePool
 from lp_buildmaster.startup import (  # noqa: F401
     Options, StartupError, _exit, checkPorts, makeService, prepare)
 from lp_buildmaster.store import Store, connection
-from lp_buildmaster.upload import BuildUploads, UploadArea, UploadProcessor
+from lp_buildmaster.upload import (
+    BuildUploads, UploadArea, UploadProcessor, UploadSweeper)
 from lp_buildmaster.web import makeWebService
 from lp_buildmaster.web.listening import ListeningService, tcpEndpoint
 
 log = Logger(namespace="lp_buildmaster.service")
-
-
-def librarianSecret(state_dir, secret_file=""):
-    """The librarian's secret, made once and kept in C{secret_file} (by
-    default in the state dir)."""
-    path = Path(secret_file) if secret_file else (
-        Path(state_dir) / "librarian.secret")
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip().encode("ascii")
-
-
-class StdlibToTwisted(logging.Handler):
-    """Forwards the seed-style stdlib log lines to twisted.logger."""
-
-    LEVELS = {logging.DEBUG: LogLevel.debug, logging.INFO: LogLevel.info,
-              logging.WARNING: LogLevel.warn, logging.ERROR: LogLevel.error,
-              logging.CRITICAL: LogLevel.critical}
-
-    def emit(self, record):
-        level = self.LEVELS.get(record.levelno, LogLevel.info)
-        Logger(namespace=record.name).emit(
-            level, "{message}", message=record.getMessage())
 
 
 class MasterService(service.MultiService):
@@ -89,9 +67,7 @@ class MasterService(service.MultiService):
         self.store = None
         self.control = None
         self.manager = None
-        self._handler = None
-        self._jsonlog = None
-        self._filtered = []
+        self.logging = MasterLogging(config)
 
     @property
     def state_dir(self):
@@ -104,7 +80,7 @@ class MasterService(service.MultiService):
 
         @return: a Deferred firing when started (or stopped again).
         """
-        self._startLogging()
+        self.logging.start()
         self._started = []
         d = self._start()
         d.addErrback(self._startFailed)
@@ -160,53 +136,12 @@ class MasterService(service.MultiService):
         if self.control is not None:
             self.control.close()
             self.control = None
-        self._stopLogging()
+        self.logging.stop()
         _exit["status"] = 1
         if self.reactor.running:
             self.reactor.stop()
         else:
             self.reactor.callWhenRunning(self.reactor.stop)
-
-    def _startLogging(self):
-        self._handler = StdlibToTwisted()
-        root = logging.getLogger()
-        root.addHandler(self._handler)
-        if root.level > logging.INFO or root.level == logging.NOTSET:
-            root.setLevel(logging.INFO)
-        self._filterObservers(LogLevel.levelWithName(self.config.log_level))
-        if self.config.log_json_file:
-            self._jsonlog = JSONLinesObserver(
-                open(self.config.log_json_file, "a", encoding="utf-8"))
-            globalLogPublisher.addObserver(self._filter(self._jsonlog))
-
-    def _filter(self, observer):
-        level = LogLevel.levelWithName(self.config.log_level)
-        filtered = FilteringLogObserver(
-            observer, [LogLevelFilterPredicate(defaultLogLevel=level)])
-        self._filtered.append((observer, filtered))
-        return filtered
-
-    def _filterObservers(self, level):
-        """Put C{[log] level} in front of the observers twistd set up
-        (its log file or terminal): below it, events are dropped."""
-        # LogPublisher offers no listing of its observers; twistd's are
-        # the ones present before the master starts.
-        for observer in list(globalLogPublisher._observers):
-            globalLogPublisher.removeObserver(observer)
-            globalLogPublisher.addObserver(self._filter(observer))
-
-    def _stopLogging(self):
-        if self._handler is not None:
-            logging.getLogger().removeHandler(self._handler)
-            self._handler = None
-        for observer, filtered in self._filtered:
-            globalLogPublisher.removeObserver(filtered)
-            if observer is not self._jsonlog:
-                globalLogPublisher.addObserver(observer)
-        self._filtered = []
-        if self._jsonlog is not None:
-            self._jsonlog.close()
-            self._jsonlog = None
 
     def _portsChosen(self):
         """With port 0 asked for, tell builders the ports we got."""
@@ -387,7 +322,7 @@ class MasterService(service.MultiService):
             self.control.close()
             self.control = None
         log.info("buildmaster stopped")
-        self._stopLogging()
+        self.logging.stop()
 
 
 class _LibrarianSite(server.Site):
@@ -397,51 +332,6 @@ class _LibrarianSite(server.Site):
 
     def log(self, request):
         pass
-
-
-class UploadSweeper(PeriodicService):
-    """Processes the uploads waiting in incoming/ (left by a restart,
-    postponed by a failure of our own side, or from a master that does not
-    process them itself) every 10 s, each postponed leaf with its own
-    backoff; at start and every 5 minutes it first matches the UPLOADING
-    builds against the leaves (L{UploadProcessor.reconcile}). Paused while
-    the database is away."""
-
-    def __init__(self, processor, clock, interval=10.0, database=None,
-                 reconcile_every=30, retention=7 * 24 * 3600.0):
-        PeriodicService.__init__(self, clock, interval)
-        self.processor = processor
-        self.retention = retention
-        self.database = database
-        self.reconcile_every = reconcile_every
-        self.runs = 0
-        self._errors = failures.OncePerChange()
-
-    def run(self):
-        if self.database is not None and not self.database.available:
-            return None
-        d = defer.succeed(None)
-        if self.runs % self.reconcile_every == 0:
-            d.addCallback(lambda _: self.processor.reconcile())
-            # Finished leaves past the retention, their content stored.
-            d.addCallback(lambda _: self.processor.expire(self.retention))
-        self.runs += 1
-        d.addCallback(lambda _: self.processor.processIncoming())
-        d.addCallbacks(self._worked, self._failed)
-        return d
-
-    def _worked(self, result):
-        self._errors.clear("sweep")
-        return result
-
-    def _failed(self, f):
-        if self.database is not None and self.database.check(f):
-            return None
-        if self._errors.first("sweep", failures.signature(f)):
-            log.error("upload processing failed: {error}; tried again in "
-                      "{interval} s", error=failures.describe(f),
-                      interval=self.interval)
-        return None
 
 
 class NotifierService(service.Service):

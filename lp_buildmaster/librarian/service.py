@@ -71,7 +71,7 @@ class LibrarianService(service.MultiService):
 
     @defer.inlineCallbacks
     def startService(self):
-        from lp_buildmaster.service import librarianSecret
+        from lp_buildmaster.librarian.secret import librarianSecret
         config, reactor = self.config, self.reactor
         self.store = yield Store.connect(self.dsn, size=4)
         state = config.master_state_dir

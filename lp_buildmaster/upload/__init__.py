@@ -9,11 +9,13 @@
   FULLYBUILT or FAILEDTOUPLOAD builds, postpones them while our own side
   fails and reconciles UPLOADING builds with the leaves;
 - L{running}: L{BuildUploads}, the scanner's hand-over, and
-  L{runProcessUpload}, C{buildmaster-admin process-upload}.
+  L{runProcessUpload}, C{buildmaster-admin process-upload};
+- L{sweeper}: L{UploadSweeper}, the master's periodic processing.
 
-Imports point down: running -> processor -> changes -> area; the package
-uses the store, the model, the slave's errors and L{failures}, and
-nothing above it (scanner, master, web, admin).
+Imports point down: sweeper, running -> processor -> changes -> area;
+the package uses the store, the model, the slave's errors, L{failures}
+and L{lp_buildmaster.periodic}, and nothing above it (scanner, master,
+web, admin).
 """
 
 from lp_buildmaster.upload.area import (
@@ -27,6 +29,7 @@ from lp_buildmaster.upload.processor import (
     RETRY_FIRST, RETRY_MAX, UploaderLog, UploadFailed, UploadPostponed,
     UploadProcessor)
 from lp_buildmaster.upload.running import BuildUploads, runProcessUpload
+from lp_buildmaster.upload.sweeper import UploadSweeper
 
 __all__ = [
     "ACCEPTED", "AREA_DIRS", "BINARY_TYPES", "BuildUploads", "FAILED",
@@ -34,6 +37,6 @@ __all__ = [
     "OUTCOME_STATES", "RECORDING", "REJECTED", "RETENTION", "RETRY_FIRST",
     "RETRY_MAX", "STORED", "UPLOADER_LOG", "UnsafeUploadName", "Upload",
     "UploadArea", "UploadFailed", "UploadFile", "UploadPostponed",
-    "UploadProcessor", "UploadRejected", "UploaderLog", "binaryPackages",
+    "UploadProcessor", "UploadRejected", "UploadSweeper", "UploaderLog", "binaryPackages",
     "checkFilename", "leafBuildId", "readUpload", "runProcessUpload",
 ]
