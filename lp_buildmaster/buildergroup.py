@@ -7,80 +7,44 @@ about its job (L{BuilderGroup.updateBuild}) following the state table of
 DESIGN.md. Every method returns a Deferred; every state change is one
 transaction in L{lp_buildmaster.store.jobs}.
 
+What it does with a failure once judged is L{FailureRecovery}
+(L{lp_buildmaster.recovery}); the handles of builders and jobs it works
+on, L{BuilderHandle} and L{Job}, are in L{lp_buildmaster.handles} and
+importable from here too.
+
 Log lines go to a stdlib C{logging.Logger}, as in the seed; the service
 forwards them to twisted.logger.
+
+Imports: handles, recovery, the model, the store's components, the slave
+client's errors; nothing above (the scanner and the master call in).
 """
 
 import dataclasses
-import datetime
 
 from twisted.internet import defer
-from twisted.logger import Logger
 
 from lp_buildmaster import metrics
 from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.handles import (
+    ABORTING_LOGTAIL, BUILDERFAIL_NOTES, BuilderHandle, Job, logEnded,
+    utcnow)
 from lp_buildmaster.interfaces import IBuildFarmJobBehaviour, ILibrarianClient
 from lp_buildmaster.model import failure
 from lp_buildmaster.model.policy import checkCollectionPolicy
-from lp_buildmaster.model.records import makeCookie, parseCookie
+from lp_buildmaster.model.records import parseCookie
+from lp_buildmaster.recovery import FailureRecovery
 from lp_buildmaster.registry import queryUtility
 from lp_buildmaster.slave import SlaveError
 from lp_buildmaster.store.jobs import FailureAction
 
-#: One line for every build that ends on a builder, with its final state
-#: (apart from the seed's lines, which name the builder).
-endings = Logger(namespace="lp_buildmaster.builds")
+__all__ = [
+    "ABORTING_LOGTAIL", "BUILDERFAIL_NOTES", "BuilderGroup",
+    "BuilderHandle", "Job", "logEnded", "utcnow",
+]
 
 
-def logEnded(build, state, builder_name, detail=None):
-    """Log that C{build} ended in C{state} on C{builder_name}."""
-    endings.info(
-        "Build {build_id} ended {state} on builder '{builder}': "
-        "{title}{detail}", build_id=build.id, state=state.name,
-        builder=builder_name, title=build.title,
-        detail=" (%s)" % detail if detail else "")
-
-
-BUILDERFAIL_NOTES = "Builder returned BUILDERFAIL when asked for its status"
-ABORTING_LOGTAIL = "Waiting for slave process to be terminated"
-
-
-@dataclasses.dataclass
-class BuilderHandle:
-    """A builder as the scanner drives it: its snapshot and its slave."""
-
-    record: object
-    slave: object
-
-    @property
-    def name(self):
-        return self.record.name
-
-    @property
-    def id(self):
-        return self.record.id
-
-
-@dataclasses.dataclass(frozen=True)
-class Job:
-    """A running job: its queue entry, its build and its builder."""
-
-    queue: object
-    build: object
-    builder: BuilderHandle
-
-    @property
-    def cookie(self):
-        return makeCookie(self.build.id, self.queue.id)
-
-
-def utcnow(clock):
-    return datetime.datetime.fromtimestamp(clock.seconds(),
-                                           datetime.timezone.utc)
-
-
-class BuilderGroup:
+class BuilderGroup(FailureRecovery):
     """A group of builders and the seed's logic over them.
 
     In production the group is every builder the master holds, of every
@@ -432,139 +396,3 @@ class BuilderGroup:
         """Write every pending log tail in one statement."""
         logtails, self.logtails = self.logtails, {}
         return self.store.jobs.setLogtails(logtails)
-
-    # -- failures -----------------------------------------------------------
-
-    @defer.inlineCallbacks
-    def handleLostJob(self, builder, what, queue_id=None, build_id=None):
-        """A builder lost its job (C{queue_id}, C{build_id}) or, with or
-        without one, reports a cookie that is not its own: one failure of
-        the builder and of the job. The job goes back to the queue, or
-        fails once lost too often; the builder fails at its threshold
-        (L{failure.judgeLostJob}).
-
-        @param what: what the builder did, for the log and failnotes.
-        @return: the L{failure.Judgement}.
-        """
-        judged = []
-
-        def judge(builder_count, job_count):
-            judgement = failure.judgeLostJob(builder_count, job_count,
-                                             self.thresholds)
-            judged.append(judgement)
-            action = FailureAction()
-            if judgement.builder == failure.FAIL:
-                action = FailureAction(failnotes="%s, %d failures in a row"
-                                       % (what, builder_count))
-            if queue_id is not None:
-                if judgement.job == failure.FAIL_JOB:
-                    action = dataclasses.replace(
-                        action, job_state=BuildStatus.FAILEDTOBUILD,
-                        build_failnotes="lost by its builder %d times: %s"
-                        % (job_count, what))
-                else:
-                    action = dataclasses.replace(
-                        action, job_state=BuildStatus.NEEDSBUILD)
-            return action
-        result = yield self.store.jobs.countAndAct(builder.id, judge,
-                                                   queue_id)
-        if result is None:
-            # The job left that builder meanwhile (another master, the
-            # admin tool): nothing was lost, nothing is counted or said.
-            return None
-        builder_count, job_count, action = result
-        judgement = judged[-1]
-        metrics.FAILURES.labels("builder", "LostJob").inc()
-        # A rescue has said so already; a lost job has not.
-        log = self.logger.info if queue_id is None else self.logger.warning
-        log("Builder '%s' %s (builder failure %s, job failures %s):"
-            " builder %s, job %s", builder.name, what, builder_count,
-            job_count, judgement.builder, judgement.job)
-        if queue_id is not None:
-            self.logtails.pop(queue_id, None)
-        self._failedInMemory(builder, action)
-        return judgement
-
-    def _failedInMemory(self, builder, action):
-        """What L{failbuilder} does besides the database, after
-        L{JobStore.countAndAct} failed the builder."""
-        if action.failnotes is not None:
-            builder.record = dataclasses.replace(
-                builder.record, builderok=False, failnotes=action.failnotes)
-            metrics.FAILURES.labels("builder", "failed").inc()
-
-    @defer.inlineCallbacks
-    def handleJobFault(self, job, error):
-        """The job is at fault (L{lp_buildmaster.failures.JOB}): it fails
-        with the error as its failnotes, counted against it alone; the
-        builder is freed and cleaned, its failure count untouched."""
-        released = yield self.store.jobs.releaseJob(
-            job.queue.id, job.builder.id, BuildStatus.FAILEDTOBUILD,
-            job_failed=True, build_failnotes=str(error))
-        self.logtails.pop(job.queue.id, None)
-        if not released:
-            return
-        metrics.BUILDS_FINISHED.labels("FAILEDTOBUILD").inc()
-        try:
-            yield job.builder.slave.clean()
-        except SlaveError as e:
-            # Not WAITING after all: the next scan rescues it (its cookie
-            # names a job it no longer has).
-            self.logger.info("Builder '%s' not cleaned (%s); rescued at the "
-                             "next scan", job.builder.name, e)
-
-    @defer.inlineCallbacks
-    def handleFailure(self, builder, job, error, retryable=None):
-        """Count a failure of C{builder} (and C{job}) and act on the
-        judgement (L{lp_buildmaster.model.failure.judgeFailure}).
-
-        @param error: the exception.
-        @param retryable: False when the builder itself is broken; by
-            default, the error's C{transient}.
-        @return: the L{failure.Judgement}.
-        """
-        if retryable is None:
-            retryable = getattr(error, "transient", True)
-        judged = []
-
-        def judge(builder_count, job_count):
-            judgement = failure.judgeFailure(builder_count, job_count,
-                                             retryable, self.thresholds)
-            judged.append(judgement)
-            failnotes = None
-            if judgement.builder == failure.FAIL:
-                failnotes = str(error)
-            state = None
-            if job_count is not None and judgement.job != failure.KEEP:
-                state = (BuildStatus.FAILEDTOBUILD
-                         if judgement.job == failure.FAIL_JOB
-                         else BuildStatus.NEEDSBUILD)
-            # A job judged guilty clears the builder (as Launchpad does).
-            reset = (judgement.job == failure.FAIL_JOB
-                     and judgement.builder != failure.FAIL)
-            return FailureAction(state, failnotes,
-                                 reset_builder_count=reset)
-        result = None
-        if job is not None:
-            result = yield self.store.jobs.countAndAct(
-                builder.id, judge, job.queue.id)
-        if result is None:
-            # No job, or it left the builder meanwhile: the builder alone.
-            job = None
-            result = yield self.store.jobs.countAndAct(builder.id, judge)
-        builder_count, job_count, action = result
-        judgement = judged[-1]
-        metrics.FAILURES.labels("builder", type(error).__name__).inc()
-        self.logger.info(
-            "Builder '%s' failure %s%s: %s -> builder %s%s", builder.name,
-            builder_count, "" if job_count is None
-            else " (job failures %s)" % job_count,
-            getattr(error, "reason", error), judgement.builder,
-            "" if job is None else ", job %s" % judgement.job)
-        if job is not None and action.job_state is not None:
-            self.logtails.pop(job.queue.id, None)
-            if action.job_state == BuildStatus.FAILEDTOBUILD:
-                logEnded(job.build, action.job_state, builder.name,
-                         "failed %d times" % job_count)
-        self._failedInMemory(builder, action)
-        return judgement
