@@ -1,7 +1,7 @@
 """Benchmark (issue 15, part a): a farm that is mostly building.
 
 For each N (C{--builders}, comma-separated), in a child process of its
-own: N simulated builders (C{--farms} L{common.Farms} processes) are
+own: N simulated builders (C{--farms} L{farms.Farms} processes) are
 registered in a fresh sample database; C{--building} of them (80%) get a
 BUILDING job, made in bulk in the database and started on the builder as
 a dispatch would, whose log grows all the time, so that the 2 KB log
@@ -9,7 +9,7 @@ tail each status() carries differs at every scan, as the real daemon's
 does. Of these, C{--finishing} x N per interval (1%) end OK during the
 second phase with a log of C{--log-mb} MB (1) and real .changes/.deb
 results, spread evenly over it. The master's scanning and collection
-machinery runs in the child (L{common.Master}: scanner, BuilderGroup, an
+machinery runs in the child (L{inprocess.Master}: scanner, BuilderGroup, an
 embedded librarian, upload processing; no dispatcher), on the real
 reactor. Two phases follow one interval of start and C{--warmup}
 seconds:
@@ -59,6 +59,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import farms  # noqa: E402
+import inprocess  # noqa: E402
 
 MB = common.MB
 
@@ -74,12 +76,12 @@ def measure(reactor, args, n):
     def run():
         dsn, dbname = common.createDatabase()
         tmp = Path(tempfile.mkdtemp(prefix="bench-mix-"))
-        farms = common.Farms(reactor, n, args.farms)
+        farm = farms.Farms(reactor, n, args.farms)
         store = master = None
         try:
-            yield farms.start()
-            names = sorted(farms.urls)
-            ids = common.registerBuilders(dsn, farms.urls)
+            yield farm.start()
+            names = sorted(farm.urls)
+            ids = common.registerBuilders(dsn, farm.urls)
             building = [name for i, name in enumerate(names)
                         if i % 100 < round(100 * args.building)]
             count = min(len(building),
@@ -94,13 +96,13 @@ def measure(reactor, args, n):
             phase_b = phase_a + args.quiet * interval
             end_b = phase_b + args.window * interval
             size = int(args.log_mb * MB)
-            yield farms.startBuilds(
+            yield farm.startBuilds(
                 {b: cookies[b] for b in finishing}, filemap=dsc,
                 args=common.BUILD_ARGS, profile={
                     "duration": [phase_b + 1.0, end_b - 1.0],
                     "log_size": [size, size], "outcomes": {"OK": 1.0}})
             # The others build for hours, writing about 3 KB/s of log.
-            yield farms.startBuilds(
+            yield farm.startBuilds(
                 {b: cookies[b] for b in building if b not in finishing},
                 filemap=dsc, args=common.BUILD_ARGS, profile={
                     "duration": [36000.0, 72000.0],
@@ -108,7 +110,7 @@ def measure(reactor, args, n):
                     "outcomes": {"OK": 1.0}})
 
             store = yield Store.connect(dsn, size=4)
-            master = common.Master(reactor, store, interval, directory=tmp,
+            master = inprocess.Master(reactor, store, interval, directory=tmp,
                                    downloads=args.downloads)
             group = master.group
             collecting, collected = {}, {}
@@ -134,7 +136,7 @@ def measure(reactor, args, n):
                     (group.uploads, "grab", "grab"),
                     (group.uploads, "processLeaf", "upload"),
                     (store.jobs, "finishJob", "record")]:
-                common.timed(owner, method, steps[label])
+                inprocess.timed(owner, method, steps[label])
             rss_start = common.rssMB()
             master.start()
 
@@ -145,15 +147,15 @@ def measure(reactor, args, n):
             def mark():
                 return (time.monotonic(), store.statements,
                         common.databaseCounters(dsn), common.cpuSeconds(),
-                        farms.cpuSeconds())
+                        farm.cpuSeconds())
             yield at(phase_a)
-            yield farms.report()
+            yield farm.report()
             a0 = mark()
             yield at(phase_b)
             a1 = mark()
             yield at(end_b)
             b1 = mark()
-            farm_reports = yield farms.report()
+            farm_reports = yield farm.report()
             collected_in_b = sum(1 for t in collected.values()
                                  if a1[0] <= t <= b1[0])
             rss_end = common.rssMB()
@@ -166,8 +168,8 @@ def measure(reactor, args, n):
             c1 = mark()
             yield master.stop()
 
-            stamps = yield farms.stamps(tmp)
-            gaps, unscanned = common.stampGaps(stamps, names, a0[0], b1[0])
+            stamps = yield farm.stamps(tmp)
+            gaps, unscanned = farms.stampGaps(stamps, names, a0[0], b1[0])
             rows = yield store.runQuery(
                 "SELECT b.buildstate, count(*) AS builds,"
                 "       count(b.buildlog) AS logs,"
@@ -214,7 +216,7 @@ def measure(reactor, args, n):
                 "finishing": len(finishing),
                 "log_mb": args.log_mb,
                 "interval_s": interval,
-                "farm_processes": len(farms.procs),
+                "farm_processes": len(farm.procs),
                 "quiet": quiet,
                 "finishing_phase": busy,
                 "inter_scan_s": inter,
@@ -227,7 +229,7 @@ def measure(reactor, args, n):
                 "rss_start_mb": round(rss_start, 1),
                 "rss_end_mb": round(rss_end, 1),
                 "rss_peak_mb": round(rss_peak, 1),
-                "farm_lag_s": common.farmLag(farm_reports),
+                "farm_lag_s": farms.farmLag(farm_reports),
                 "log_records": dict(master.log_counter.counts),
                 "log_first": master.log_counter.first,
                 "load_average": [round(x, 2)
@@ -247,7 +249,7 @@ def measure(reactor, args, n):
         finally:
             if store is not None:
                 store.close()
-            yield farms.stop()
+            yield farm.stop()
             common.dropDatabase(dbname)
             shutil.rmtree(tmp, ignore_errors=True)
     return run()

@@ -1,7 +1,7 @@
 """Benchmark: many builds finishing at once, collected while the other
 builders are being scanned.
 
-C{--farms} simulated farm processes (L{common.Farms}) serve
+C{--farms} simulated farm processes (L{farms.Farms}) serve
 C{--builders} launchpad-buildd builders: the first C{--collect} of them
 run one build each that ends OK after a fixed time with a log of exactly
 C{--log-mb} MB and real .changes/.deb results; the others are IDLE (the
@@ -9,7 +9,7 @@ C{scale} profile). This process registers them all in a fresh sample
 database (bob and frog disabled), creates a BUILDING job per collecting
 builder (L{common.makeJobs}), starts its build as a dispatch would, and
 runs the master's scanning and collection machinery on the real reactor
-(L{common.Master}: L{ScannerManager}, L{BuilderGroup} with an embedded
+(L{inprocess.Master}: L{ScannerManager}, L{BuilderGroup} with an embedded
 librarian in a temporary directory, and uploads processed in the
 master).
 
@@ -45,6 +45,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import farms  # noqa: E402
+import inprocess  # noqa: E402
 
 MB = common.MB
 
@@ -64,7 +66,7 @@ def measure(reactor, args):
         tmp = Path(tempfile.mkdtemp(prefix="bench-collection-"))
         farm = store = original = None
         try:
-            farm = common.Farms(reactor, args.builders, args.farms)
+            farm = farms.Farms(reactor, args.builders, args.farms)
             yield farm.start()
             names = sorted(farm.urls)
             collecting_names = names[:args.collect]
@@ -80,7 +82,7 @@ def measure(reactor, args):
                 "log_size": [size, size], "outcomes": {"OK": 1.0}})
             finish_at = reactor.seconds() + args.finish_after
             store = yield Store.connect(dsn, size=4)
-            master = common.Master(reactor, store, args.interval,
+            master = inprocess.Master(reactor, store, args.interval,
                                    directory=tmp, downloads=args.downloads)
             group = master.group
             log_counter = master.log_counter
@@ -111,7 +113,7 @@ def measure(reactor, args):
 
             stamps = collections.defaultdict(list)
             state = {"inflight": 0}
-            original = common.instrument(reactor, stamps, state)
+            original = inprocess.instrument(reactor, stamps, state)
             master.start()
 
             yield common.sleep(reactor, max(0.0, finish_at - 0.5

@@ -1,5 +1,16 @@
-"""Helpers shared by the benchmarks: a scratch database, simulator
-processes, this process's CPU and memory, percentiles and JSON output.
+"""Helpers shared by the benchmarks, so that each script holds only what
+it measures:
+
+- the database: a scratch copy of the sample database, builders and
+  BUILDING jobs registered in bulk (L{registerBuilders}, L{makeJobs}),
+  PostgreSQL's own counters (L{databaseCounters});
+- the builders: C{farms.py} (simulated farms in processes of their
+  own, driven from the reactor, stamping every status() call);
+- the master: C{inprocess.py} (its scanning and collection machinery in
+  the benchmark's process, its scans and steps timed);
+- figures: CPU and memory of this process and others, percentiles,
+  inter-scan gaps, reactor lag; running: L{react}, L{eachInChild} (one
+  child process per N), L{emit} (the one JSON object), L{met}.
 
 Nothing here starts the reactor; the benchmarks do.
 """
@@ -118,263 +129,6 @@ def makeJobs(dsn, ids):
     finally:
         conn.close()
     return ({n: makeCookie(*by_id[ids[n]]) for n in names}, dsc)
-
-
-# --- simulators -------------------------------------------------------------
-
-class Simulators:
-    """One or more C{python -m lp_buildmaster.testing.simulator} processes
-    sharing the builder name space (C{--first}).
-
-    @ivar urls: C{{name: url}} of every builder.
-    """
-
-    def __init__(self, builders, processes=1, profile="scale",
-                 prefix="sim", extra=()):
-        self.procs = []
-        self.urls = {}
-        self.ports = []
-        per = -(-builders // max(1, processes))
-        first = 1
-        try:
-            while first <= builders:
-                count = min(per, builders - first + 1)
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "lp_buildmaster.testing.simulator",
-                     "--builders", str(count), "--profile", profile,
-                     "--prefix", prefix, "--first", str(first)]
-                    + list(extra),
-                    cwd=str(ROOT), stdout=subprocess.PIPE, text=True)
-                self.procs.append(proc)
-                first += count
-            for proc in self.procs:
-                line = proc.stdout.readline()
-                if not line:
-                    raise RuntimeError("simulator exited with %s"
-                                       % proc.wait())
-                info = json.loads(line)
-                self.urls.update(info["builders"])
-                self.ports.append(info["port"])
-        except BaseException:
-            self.stop()
-            raise
-
-    @property
-    def pids(self):
-        return [p.pid for p in self.procs]
-
-    def cpuSeconds(self):
-        """User plus system CPU seconds of all simulator processes."""
-        return sum(processCPU(pid) for pid in self.pids)
-
-    def rssMB(self):
-        return sum(processRSS(pid) for pid in self.pids)
-
-    def stop(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-# --- farms in processes of their own (benchmarks/farm.py) ------------------
-
-FARM = str(Path(__file__).resolve().parent / "farm.py")
-
-
-def farmProtocol():
-    """The L{twisted.internet.protocol.ProcessProtocol} class of one
-    C{benchmarks/farm.py} process (imported late: nothing here may import
-    the reactor before a benchmark has chosen it)."""
-    from twisted.internet import defer, protocol
-
-    class FarmProcess(protocol.ProcessProtocol):
-        """Fires C{ready} with the farm's first line; L{command} sends one
-        JSON command and fires with its answer; C{ended} fires when the
-        process has gone."""
-
-        def __init__(self):
-            self.ready = defer.Deferred()
-            self.ended = defer.Deferred()
-            self.buffer = b""
-            self.waiting = []
-            self.stderr = b""
-
-        def outReceived(self, data):
-            self.buffer += data
-            while b"\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\n", 1)
-                reply = json.loads(line)
-                if not self.ready.called:
-                    self.ready.callback(reply)
-                elif self.waiting:
-                    self.waiting.pop(0).callback(reply)
-
-        def errReceived(self, data):
-            self.stderr = (self.stderr + data)[-20000:]
-
-        def command(self, request):
-            d = defer.Deferred()
-            self.waiting.append(d)
-            self.transport.write(json.dumps(request).encode() + b"\n")
-            return d
-
-        def processEnded(self, reason):
-            error = RuntimeError("farm process ended: %s\n%s" % (
-                reason.value, self.stderr.decode("utf-8", "replace")))
-            if not self.ready.called:
-                self.ready.errback(error)
-            for d in self.waiting:
-                d.errback(error)
-            self.waiting = []
-            self.ended.callback(None)
-
-    return FarmProcess
-
-
-class Farms:
-    """C{builders} simulated builders (C{sim-00001} ...) served by
-    C{processes} C{benchmarks/farm.py} processes, driven from the reactor
-    without ever blocking it (the master may run in the same process).
-
-    @ivar urls: C{{name: url}} of every builder, once L{start} has fired.
-    """
-
-    def __init__(self, reactor, builders, processes=2, prefix="sim"):
-        self.reactor = reactor
-        self.builders = builders
-        self.count = max(1, min(processes, builders or 1))
-        self.prefix = prefix
-        self.procs = []
-        self.urls = {}
-        self.owner = {}
-
-    def start(self):
-        """Start the processes; fires when every farm listens."""
-        from twisted.internet import defer
-        FarmProcess = farmProtocol()
-        width = max(5, len(str(self.builders)))
-        per = -(-self.builders // self.count)
-        first = 1
-        while first <= self.builders:
-            n = min(per, self.builders - first + 1)
-            proc = FarmProcess()
-            argv = [sys.executable, FARM, "--builders", str(n), "--first",
-                    str(first), "--prefix", self.prefix, "--width",
-                    str(width)]
-            self.reactor.spawnProcess(proc, sys.executable, argv,
-                                      env=dict(os.environ), path=str(ROOT))
-            self.procs.append(proc)
-            first += n
-
-        def ready(infos):
-            for proc, info in zip(self.procs, infos):
-                self.urls.update(info["builders"])
-                for name in info["builders"]:
-                    self.owner[name] = proc
-            return self
-        return defer.gatherResults(
-            [p.ready for p in self.procs], consumeErrors=True).addCallback(
-            ready)
-
-    @property
-    def pids(self):
-        return [p.transport.pid for p in self.procs
-                if p.transport is not None and p.transport.pid]
-
-    def cpuSeconds(self):
-        """User plus system CPU seconds of the farm processes so far."""
-        return sum(processCPU(pid) for pid in self.pids)
-
-    def rssMB(self):
-        return sum(processRSS(pid) for pid in self.pids)
-
-    def startBuilds(self, builds, profile=None, filemap=None, args=None):
-        """Start a build on each of C{{name: cookie}}; fires with how many
-        started."""
-        from twisted.internet import defer
-        split = collections.defaultdict(dict)
-        for name, cookie in builds.items():
-            split[self.owner[name]][name] = cookie
-        ds = [proc.command({"cmd": "start", "builds": part,
-                            "profile": profile or {}, "filemap":
-                            filemap or {}, "args": args or {}})
-              for proc, part in split.items()]
-
-        def counted(replies):
-            refused = [n for r in replies for n in r.get("refused", ())]
-            errors = [r["error"] for r in replies if "error" in r]
-            if refused or errors:
-                raise RuntimeError("builds not started: %s %s"
-                                   % (errors, refused[:5]))
-            return sum(r["started"] for r in replies)
-        return defer.gatherResults(ds, consumeErrors=True).addCallback(
-            counted)
-
-    def stamps(self, directory):
-        """Fires with C{{name: [monotonic seconds of each status() call]}}
-        from every farm, written through files in C{directory}."""
-        from twisted.internet import defer
-        paths = [str(Path(directory) / ("stamps-%d.json" % i))
-                 for i in range(len(self.procs))]
-        ds = [proc.command({"cmd": "stamps", "path": path})
-              for proc, path in zip(self.procs, paths)]
-
-        def read(_):
-            merged = {}
-            for path in paths:
-                with open(path) as f:
-                    merged.update(json.load(f))
-                os.unlink(path)
-            return merged
-        return defer.gatherResults(ds, consumeErrors=True).addCallback(read)
-
-    def report(self):
-        """Fires with each farm's CPU, reactor lag and counters."""
-        from twisted.internet import defer
-        return defer.gatherResults(
-            [p.command({"cmd": "report"}) for p in self.procs],
-            consumeErrors=True)
-
-    def stop(self):
-        """SIGTERM every farm; fires once all have gone."""
-        from twisted.internet import defer
-        for proc in self.procs:
-            if not proc.ended.called:
-                try:
-                    proc.transport.signalProcess("TERM")
-                except Exception:
-                    pass
-        return defer.gatherResults([p.ended for p in self.procs])
-
-
-def farmLag(reports):
-    """The worst reactor lag over the farms' L{Farms.report}s."""
-    worst = [r["lag_s"] for r in reports if r["lag_s"]["count"]]
-    if not worst:
-        return None
-    return {"p99": max(w["p99"] for w in worst),
-            "max": max(w["max"] for w in worst)}
-
-
-def stampGaps(stamps, names, t0, t1):
-    """From status() stamps: the gaps between consecutive calls to each
-    of C{names} within C{[t0, t1]}, and how many had none there.
-
-    @return: C{(gaps, unscanned)}.
-    """
-    found, unscanned = [], 0
-    for name in names:
-        inside = [t for t in stamps.get(name, ()) if t0 <= t <= t1]
-        if not inside:
-            unscanned += 1
-        found.extend(b - a for a, b in zip(inside, inside[1:]))
-    return found, unscanned
 
 
 # --- this process and others ------------------------------------------------
@@ -525,6 +279,25 @@ def counterRates(before, after, intervals):
             for key in before}
 
 
+def eachInChild(script, argv, counts, label):
+    """Run C{script --one N ARGV} for each N of C{counts}, one child
+    process each (so that each N's RSS and CPU are its own); the list of
+    their JSON objects (C{{"builders": N, "error": ...}} for a child that
+    printed none)."""
+    runs = []
+    for n in counts:
+        print("%s: %d builders..." % (label, n), file=sys.stderr)
+        proc = subprocess.run(
+            [sys.executable, script, "--one", str(n)] + list(argv),
+            stdout=subprocess.PIPE, text=True)
+        try:
+            runs.append(json.loads(proc.stdout))
+        except ValueError:
+            runs.append({"builders": n, "error": "exit status %d"
+                         % proc.returncode})
+    return runs
+
+
 def emit(result):
     """Print the benchmark's one JSON object on stdout."""
     json.dump(result, sys.stdout, indent=2, sort_keys=False)
@@ -565,126 +338,6 @@ class CountingHandler(logging.Handler):
         self.counts[record.levelname] += 1
         if len(self.first) < self.keep and record.levelno >= logging.INFO:
             self.first.append(record.getMessage()[:200])
-
-
-def instrument(clock, stamps, state):
-    """Record C{(start, end)} of every scan of every builder, and how many
-    are in flight, around L{SlaveScanner.scan}."""
-    from lp_buildmaster.scanner import SlaveScanner
-    original = SlaveScanner.scan
-
-    def scan(self):
-        if self._inflight is not None:
-            return original(self)
-        state["inflight"] += 1
-        start = clock.seconds()
-        d = original(self)
-
-        def done(result, name=self.name):
-            state["inflight"] -= 1
-            stamps[name].append((start, clock.seconds()))
-            return result
-        d.addBoth(done)
-        return d
-    SlaveScanner.scan = scan
-    return original
-
-
-
-class Master:
-    """The master's scanning and collection machinery in this process, on
-    the real reactor, as C{twistd} runs it without a dispatcher: a
-    L{ScannerManager} over a L{BuilderGroup} with L{BuilderSlave}s sharing
-    one pool; with C{directory}, also a L{LibrarianClient} over a
-    L{ContentStore} and L{BuildUploads} processing uploads there.
-
-    Log records of the scanner and the group are counted
-    (C{log_counter}), not printed.
-    """
-
-    def __init__(self, reactor, store, interval, directory=None,
-                 downloads=16, timeout=30.0, owner=None, keep=10):
-        import lp_buildmaster.components  # noqa: F401 (the adapters)
-        from lp_buildmaster.buildergroup import BuilderGroup
-        from lp_buildmaster.scanner import ScannerManager
-        from lp_buildmaster.slave import BuilderSlave, makePool
-        self.store = store
-        self.librarian = uploads = None
-        if directory is not None:
-            from lp_buildmaster.librarian.client import LibrarianClient
-            from lp_buildmaster.librarian.storage import ContentStore
-            from lp_buildmaster.upload import (
-                BuildUploads, UploadArea, UploadProcessor)
-            self.librarian = LibrarianClient(
-                store, ContentStore(Path(directory) / "librarian"),
-                "http://127.0.0.1:1/", b"bench", clock=reactor)
-            area = UploadArea(Path(directory) / "uploads")
-            area.ensure()
-            uploads = BuildUploads(
-                area, UploadProcessor(store, self.librarian, area), reactor)
-        self.log_counter = CountingHandler(keep=keep)
-        for name in ("lp_buildmaster.scanner", "lp_buildmaster.buildergroup"):
-            logger = logging.getLogger(name)
-            logger.addHandler(self.log_counter)
-            logger.setLevel(logging.INFO)
-            logger.propagate = False
-        self.group = BuilderGroup(
-            logging.getLogger("lp_buildmaster.buildergroup"), store,
-            librarian=self.librarian, uploads=uploads, clock=reactor)
-        self.pool = makePool(reactor, maxDownloads=downloads)
-
-        def slaveFor(builder):
-            return BuilderSlave(builder.name, builder.url, reactor=reactor,
-                                pool=self.pool, timeout=timeout)
-        self.manager = ScannerManager(
-            store, self.group, slaveFor, clock=reactor, interval=interval,
-            logger=logging.getLogger("lp_buildmaster.scanner"), owner=owner)
-
-    def start(self):
-        self.manager.startService()
-
-    def stop(self):
-        """Fires once every scan has ended and the pool is closed."""
-        from twisted.internet import defer
-        d = defer.maybeDeferred(self.manager.stopService)
-        d.addCallback(lambda _: self.pool.closeCachedConnections())
-        return d
-
-
-def eachInChild(script, argv, counts, label):
-    """Run C{script --one N ARGV} for each N of C{counts}, one child
-    process each (so that each N's RSS and CPU are its own); the list of
-    their JSON objects (C{{"builders": N, "error": ...}} for a child that
-    printed none)."""
-    runs = []
-    for n in counts:
-        print("%s: %d builders..." % (label, n), file=sys.stderr)
-        proc = subprocess.run(
-            [sys.executable, script, "--one", str(n)] + list(argv),
-            stdout=subprocess.PIPE, text=True)
-        try:
-            runs.append(json.loads(proc.stdout))
-        except ValueError:
-            runs.append({"builders": n, "error": "exit status %d"
-                         % proc.returncode})
-    return runs
-
-
-def timed(owner, name, durations):
-    """Replace C{owner.name}, a method returning a Deferred, with one
-    that appends each call's wall time (seconds) to C{durations}."""
-    from twisted.internet import defer
-    original = getattr(owner, name)
-
-    def wrapper(*args, **kwargs):
-        started = time.monotonic()
-        d = defer.maybeDeferred(original, *args, **kwargs)
-
-        def done(result):
-            durations.append(time.monotonic() - started)
-            return result
-        return d.addBoth(done)
-    setattr(owner, name, wrapper)
 
 
 def sleep(clock, seconds):

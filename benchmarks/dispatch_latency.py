@@ -4,8 +4,8 @@ The master's scanning and dispatch machinery (L{ScannerManager},
 L{Dispatcher}, L{InstantDispatch}, a L{LibrarianClient}) runs in this
 process on the real reactor at the normal scan interval; a farm of
 simulated launchpad-buildd builders runs in a child process
-(C{python -m lp_buildmaster.testing.simulator --profile fast --no-fetch}:
-builds of 0.5-3 s, ensurepresent answered from cache). The builders are
+(C{benchmarks/farms.py --profile fast}: builds of 0.5-3 s, ensurepresent
+answered from cache). The builders are
 registered in a fresh copy of the tests' sample database (sample builders
 bob and frog disabled, BuildQueue 2 removed, hoary/i386 given a chroot).
 After one scan interval of warm-up, jobs are enqueued one at a time at a
@@ -36,12 +36,10 @@ jobs enqueued while no builder was idle.
 """
 
 import argparse
-import json
 import logging
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,30 +49,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import common  # noqa: E402
+import farms  # noqa: E402
 from common import distribution, percentile  # noqa: E402
 
 TARGET_P99_MS = 1000.0
-
-
-def startSimulator(builders, seed):
-    """The farm in a child process: C{(process, its JSON line)}."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lp_buildmaster.testing.simulator",
-         "--builders", str(builders), "--profile", "fast", "--no-fetch",
-         "--seed", str(seed)],
-        stdout=subprocess.PIPE, text=True, cwd=str(ROOT))
-    line = process.stdout.readline()
-    if not line:
-        process.wait()
-        raise SystemExit("dispatch_latency: the simulator did not start")
-    return process, json.loads(line)
-
-
-def cpuSeconds(pid):
-    """User + system CPU seconds of a process so far (Linux)."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class TimedSlave:
@@ -185,11 +164,7 @@ async def run(reactor, args, dsn, farm, workdir):
         "UPDATE builder SET active = false WHERE name IN ('bob', 'frog')")
     await store.runOperation("DELETE FROM buildqueue WHERE id = 2")
     x86 = await store.distro.getProcessor("x86")
-    names = sorted(farm["builders"])
-    await store.runOperation(
-        "INSERT INTO builder (name, title, url, processor)"
-        " SELECT n, n, u, %s FROM unnest(%s::text[], %s::text[]) AS v(n, u)",
-        (x86.id, names, [farm["builders"][n] for n in names]))
+    common.registerBuilders(dsn, farm.urls, disable_others=False)
     content = ContentStore(workdir / "librarian")
     librarian = LibrarianClient(store, content, "http://127.0.0.1:9/",
                                 b"benchmark-secret", clock=reactor)
@@ -275,7 +250,7 @@ async def run(reactor, args, dsn, farm, workdir):
         bench.idle_at_enqueue.append(idle)
 
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    farm_cpu0 = cpuSeconds(farm["pid"])
+    farm_cpu0 = farm.cpuSeconds()
     statements0 = store.statements
     started = time.perf_counter()
     pending = []
@@ -292,7 +267,7 @@ async def run(reactor, args, dsn, farm, workdir):
         await sleep(0.1)
     elapsed = time.perf_counter() - started
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    farm_cpu = cpuSeconds(farm["pid"]) - farm_cpu0
+    farm_cpu = farm.cpuSeconds() - farm_cpu0
     statements = store.statements - statements0
     ticker.stop()
 
@@ -319,7 +294,7 @@ async def run(reactor, args, dsn, farm, workdir):
     all_ms = list(latencies.values())
     result = {
         "benchmark": "dispatch_latency",
-        "builders": len(names),
+        "builders": len(farm.urls),
         "jobs": args.jobs,
         "rate_per_s": args.rate,
         "scan_interval_s": args.interval,
@@ -384,27 +359,28 @@ def main():
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from twisted.internet import defer, task
-    from tests.database import createDatabase, dropDatabase
+    from twisted.internet import defer
 
-    dsn, dbname = createDatabase()
+    dsn, dbname = common.createDatabase()
     workdir = Path(tempfile.mkdtemp(prefix="dispatch-latency-"))
-    simulator, farm = startSimulator(args.builders, args.seed)
-    results = []
+
+    async def withFarm(reactor):
+        # Builds of 0.5-3 s; ensurepresent answered from cache.
+        farm = farms.Farms(reactor, args.builders, 1, profile="fast",
+                            seed=args.seed)
+        try:
+            await farm.start()
+            return await run(reactor, args, dsn, farm, workdir)
+        finally:
+            await farm.stop()
     try:
-        task.react(lambda reactor: defer.ensureDeferred(
-            run(reactor, args, dsn, farm, workdir)).addCallback(
-                results.append))
-    except SystemExit as e:
-        if e.code:
-            raise
+        result = common.react(lambda reactor: defer.ensureDeferred(
+            withFarm(reactor)))
     finally:
-        simulator.terminate()
-        simulator.wait()
-        dropDatabase(dbname)
+        common.dropDatabase(dbname)
         shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps(results[0], indent=2))
-    return 0 if results[0]["meets_target"] else 1
+    common.emit(result)
+    return 0 if result["meets_target"] else 1
 
 
 if __name__ == "__main__":

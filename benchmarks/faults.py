@@ -350,22 +350,18 @@ def main():
         from twisted.logger import globalLogBeginner, textFileLogObserver
         globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)])
 
-    from twisted.internet import defer, task
+    from twisted.internet import defer
     from lp_buildmaster.store import connection
 
     state = Path(tempfile.mkdtemp(prefix="faults-"))
-    results = []
     try:
-        task.react(lambda reactor: defer.ensureDeferred(
-            run(reactor, args, state)).addCallback(results.append))
-    except SystemExit as e:
-        if e.code:
-            raise
+        result = common.react(lambda reactor: defer.ensureDeferred(
+            run(reactor, args, state)))
     finally:
         connection.stopEmbedded()
         shutil.rmtree(state, ignore_errors=True)
-    common.emit(results[0])
-    return 0 if results[0]["meets_target"] else 1
+    common.emit(result)
+    return 0 if result["meets_target"] else 1
 
 
 if __name__ == "__main__":

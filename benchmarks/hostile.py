@@ -84,17 +84,7 @@ def parseArgs(argv=None):
 def main(argv=None):
     args = parseArgs(argv)
     logging.basicConfig(level=logging.CRITICAL)
-    from twisted.internet import task
-    results = []
-
-    def go(reactor):
-        return measure(reactor, args).addCallback(results.append)
-    try:
-        task.react(go)
-    except SystemExit as e:
-        if e.code:
-            raise
-    result = results[0]
+    result = common.react(measure, args)
     common.emit(result)
     return 0 if result["targets"]["all cases contained"]["met"] else 1
 

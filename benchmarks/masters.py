@@ -3,7 +3,7 @@
 Three masters run as C{twistd -n buildmaster} processes (names m1, m2,
 m3; each with its own state directory and embedded librarian) on one
 fresh sample database, with N idle simulated builders served by
-C{--farms} L{common.Farms} processes (C{benchmarks/farm.py}), which note
+C{--farms} L{farms.Farms} processes (C{benchmarks/farms.py}), which note
 the time of every status() call they answer. After the masters are ready
 and C{--warmup} intervals have passed, it measures C{--window} intervals
 and reports:
@@ -44,6 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import farms  # noqa: E402
 
 MASTERS = ("m1", "m2", "m3")
 TWISTD = str(Path(sys.executable).parent / "twistd")
@@ -84,12 +85,12 @@ def measure(reactor, args):
     def run():
         dsn, dbname = common.createDatabase()
         state = Path(tempfile.mkdtemp(prefix="bench-masters-"))
-        farms = common.Farms(reactor, args.builders, args.farms)
+        farm = farms.Farms(reactor, args.builders, args.farms)
         masters = {}
         try:
-            yield farms.start()
-            names = sorted(farms.urls)
-            common.registerBuilders(dsn, farms.urls)
+            yield farm.start()
+            names = sorted(farm.urls)
+            common.registerBuilders(dsn, farm.urls)
             for name in MASTERS:
                 master = Master(name)
                 (state / name).mkdir()
@@ -122,8 +123,8 @@ def measure(reactor, args):
             # The window: spread, inter-scan times, CPU per master.
             cpu0 = {n: common.processCPU(m.transport.pid)
                     for n, m in masters.items()}
-            yield farms.report()
-            farm_cpu0 = farms.cpuSeconds()
+            yield farm.report()
+            farm_cpu0 = farm.cpuSeconds()
             db0 = common.databaseCounters(dsn)
             t0 = time.monotonic()
             yield sleep(args.window * args.interval)
@@ -131,8 +132,8 @@ def measure(reactor, args):
             db1 = common.databaseCounters(dsn)
             cpu = {n: round((common.processCPU(m.transport.pid) - cpu0[n])
                             / (t1 - t0), 3) for n, m in masters.items()}
-            farm_cpu = (farms.cpuSeconds() - farm_cpu0) / (t1 - t0)
-            farm_reports = yield farms.report()
+            farm_cpu = (farm.cpuSeconds() - farm_cpu0) / (t1 - t0)
+            farm_reports = yield farm.report()
             held_by = owners(dsn)
             spread = {}
             for owner in held_by.values():
@@ -149,8 +150,8 @@ def measure(reactor, args):
             masters[victim].transport.signalProcess("KILL")
             yield masters[victim].ended
             yield sleep(args.failover_wait * args.interval)
-            stamps = yield farms.stamps(state)
-            gaps, unscanned = common.stampGaps(stamps, names, t0, t1)
+            stamps = yield farm.stamps(state)
+            gaps, unscanned = farms.stampGaps(stamps, names, t0, t1)
             inter = common.summary(gaps)
             delays = []
             never = 0
@@ -173,7 +174,7 @@ def measure(reactor, args):
                 "builders": args.builders,
                 "interval_s": args.interval,
                 "masters": len(MASTERS),
-                "farm_processes": len(farms.procs),
+                "farm_processes": len(farm.procs),
                 "window_s": round(t1 - t0, 1),
                 "spread": {n: spread.get(n, 0) for n in MASTERS},
                 "unowned": spread.get("-", 0),
@@ -181,7 +182,7 @@ def measure(reactor, args):
                 "builders_unscanned_in_window": unscanned,
                 "master_cpu_per_s": cpu,
                 "farm_cpu_per_s": round(farm_cpu, 3),
-                "farm_lag_s": common.farmLag(farm_reports),
+                "farm_lag_s": farms.farmLag(farm_reports),
                 "database_per_interval": common.counterRates(
                     db0, db1, (t1 - t0) / args.interval),
                 "failover": {
@@ -213,7 +214,7 @@ def measure(reactor, args):
                 if not master.ended.called:
                     master.transport.signalProcess("KILL")
                     yield master.ended
-            yield farms.stop()
+            yield farm.stop()
             common.dropDatabase(dbname)
             shutil.rmtree(state, ignore_errors=True)
 

@@ -57,6 +57,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import farms  # noqa: E402
+import inprocess  # noqa: E402
 
 
 sleep = common.sleep
@@ -184,18 +186,18 @@ def measure(reactor, args, n):
         store = None
         original = None
         try:
-            sims = common.Simulators(n, processes=args.simulators,
-                                     profile="scale")
+            sims = farms.Farms(reactor, n, args.simulators)
+            yield sims.start()
             common.registerBuilders(dsn, sims.urls)
             store = yield Store.connect(dsn, size=4)
-            master = common.Master(
+            master = inprocess.Master(
                 reactor, store, args.interval, timeout=args.timeout,
                 owner="bench-master" if args.leases else None)
             manager = master.manager
             log_counter = master.log_counter
             stamps = collections.defaultdict(list)
             state = {"inflight": 0}
-            original = common.instrument(reactor, stamps, state)
+            original = inprocess.instrument(reactor, stamps, state)
             rss_before = common.rssMB()
             manager.startService()
             # Every scanner starts within the first interval.
@@ -307,7 +309,7 @@ def measure(reactor, args, n):
             if store is not None:
                 store.close()
             if sims is not None:
-                sims.stop()
+                yield sims.stop()
             common.dropDatabase(dbname)
     return run()
 
