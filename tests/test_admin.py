@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -494,6 +495,33 @@ class BuilderCommandTests(AdminCommandTestCase):
         out, err, code = yield self.admin(
             "builder", "set", "bob", "--enable", "--disable", "x")
         self.assertEqual(code, 2)
+
+    @defer.inlineCallbacks
+    def test_builderShow(self):
+        """How long a builder has been in its state and its last scan, as
+        the builder page shows them."""
+        since = datetime.datetime(2026, 1, 2, 3, 4, 5,
+                                  tzinfo=datetime.timezone.utc)
+        yield self.store.runOperation(
+            "UPDATE builder SET state_since = %s, last_scanned = %s"
+            " WHERE name = 'bob'",
+            (since, since + datetime.timedelta(minutes=1)))
+        out = yield self.assertSucceeds("builder", "show", "bob")
+        lines = out.splitlines()
+        self.assertIn("status:         building", lines)
+        self.assertIn("current_build:  8", lines)
+        self.assertIn("state_since:    2026-01-02 03:04:05 UTC", lines)
+        self.assertIn("last_scanned:   2026-01-02 03:05:05 UTC", lines)
+        self.assertTrue(any(re.match(r"^time_in_state: +\d+:\d\d:\d\d$", line)
+                            for line in lines), lines)
+        row = json.loads((yield self.assertSucceeds(
+            "--json", "builder", "show", "frog")))
+        self.assertEqual((row["name"], row["status"], row["last_scanned"]),
+                         ("frog", "manual", None))
+        self.assertRegex(row["state_since"], r"^\d{4}-\d\d-\d\dT")
+        self.assertIsInstance(row["time_in_state"], float)
+        yield self.assertFails("unknown builder 'nobody'",
+                               "builder", "show", "nobody")
 
 
 class AccountAndRemoveCommandTests(AdminCommandTestCase):

@@ -1,5 +1,6 @@
 """C{builder add|remove|list|set}: the builders, their URLs and modes."""
 
+import datetime
 import re
 from urllib.parse import urlparse
 
@@ -9,9 +10,10 @@ from lp_buildmaster.admin.command import (
     AdminError, group, jsonOption, runAction, runWithStore)
 from lp_buildmaster.admin.lookups import (
     getBuilder, getProcessor, processorNames)
-from lp_buildmaster.admin.render import output, table
+from lp_buildmaster.admin.render import output, showValue, table
 from lp_buildmaster.model.builderstate import builderStatus
 from lp_buildmaster.store.builders import DuplicateName
+from lp_buildmaster.store.views import ViewStore
 
 
 #: A host name (RFC 1123 labels) or a dotted IPv4 address.
@@ -137,6 +139,31 @@ def _builderRows(store):
     return rows
 
 
+def cmd_builder_show(args, config, dsn):
+    """Show one builder: its state and since when, its last scan, its
+    current build (E6's, as the builder page shows them)."""
+    row = runWithStore(dsn, _builderShow, args.name)
+    output(args, row, lambda r: "\n".join(
+        "%-15s %s" % (key + ":", showValue(key, value))
+        for key, value in r.items()))
+
+
+@defer.inlineCallbacks
+def _builderShow(store, name):
+    builder = yield getBuilder(store, name)
+    view, = yield ViewStore(store).builders(name)
+    build = view.build.build if view.build is not None else None
+    row = builderRow(builder, (yield processorNames(store)), view.job,
+                     None if build is None else build.buildstate)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    row.update(
+        state_since=view.state_since,
+        time_in_state=None if view.state_since is None else max(
+            now - view.state_since, datetime.timedelta(0)),
+        last_scanned=view.last_scanned)
+    return row
+
+
 def cmd_builder_set(args, config, dsn):
     """Enable, disable or switch the mode of a builder."""
     if not (args.enable or args.disable is not None or args.manual
@@ -207,6 +234,11 @@ def addBuilderCommands(sub):
     p.add_argument("name", metavar="NAME")
     jsonOption(p)
     p.set_defaults(func=cmd_builder_remove)
+
+    p = builder.add_parser("show", help=cmd_builder_show.__doc__)
+    p.add_argument("name", metavar="NAME")
+    jsonOption(p)
+    p.set_defaults(func=cmd_builder_show)
 
     p = builder.add_parser("list", help=cmd_builder_list.__doc__)
     jsonOption(p)
