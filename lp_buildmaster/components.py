@@ -72,14 +72,20 @@ def unregisterJobType(behaviour):
 
 
 def provideUtility(component, provided):
-    """Make C{component} what C{getUtility(provided)} gives."""
+    """Make C{component} what C{getUtility(provided)} gives; returns the
+    one it replaces (or None), for L{removeUtility}."""
+    before = registry.lookup((), provided)
     registry.register([], provided, "", component)
+    return before
 
 
-def removeUtility(component, provided):
-    """Withdraw C{component} if it is still the C{provided} utility."""
+def removeUtility(component, provided, before=None):
+    """Withdraw C{component} if it is still the C{provided} utility,
+    putting C{before} (what L{provideUtility} returned) back."""
     if registry.lookup((), provided) is component:
         registry.unregister([], provided, "", component)
+        if before is not None:
+            registry.register([], provided, "", before)
 
 
 @implementer(ISlaveFactory)

@@ -128,6 +128,7 @@ class MasterService(service.MultiService):
             except Exception:
                 pass
         self._started = []
+        self._withdraw()
         if getattr(self, "pool", None) is not None:
             yield self.pool.closeCachedConnections()
         if self.store is not None:
@@ -243,8 +244,12 @@ class MasterService(service.MultiService):
                                 transient=config.failures_transient_tolerance)
         # The librarian and the builders' clients are looked up where they
         # are used: getUtility(ILibrarianClient), ISlave(builder).
-        components.provideUtility(self.librarian, ILibrarianClient)
-        components.provideUtility(self.slaveFactory, ISlaveFactory)
+        self._provided = [
+            (component, provided,
+             components.provideUtility(component, provided))
+            for component, provided in [
+                (self.librarian, ILibrarianClient),
+                (self.slaveFactory, ISlaveFactory)]]
         self.group = BuilderGroup(
             logging.getLogger("lp_buildmaster.buildergroup"), store,
             uploads=BuildUploads(area, processor, reactor),
@@ -299,6 +304,13 @@ class MasterService(service.MultiService):
                        interval=self.config.depwait_interval
                        ).setServiceParent(self)
 
+    def _withdraw(self):
+        """Withdraw the utilities it provided, putting back those they
+        replaced."""
+        for component, provided, before in getattr(self, "_provided", ()):
+            components.removeUtility(component, provided, before)
+        self._provided = []
+
     def slaveFor(self, builder):
         """The builder's client: C{ISlave(builder)}."""
         return ISlave(builder)
@@ -309,10 +321,7 @@ class MasterService(service.MultiService):
             # A failed start stopped what it had started.
             return
         yield super().stopService()
-        components.removeUtility(getattr(self, "librarian", None),
-                                 ILibrarianClient)
-        components.removeUtility(getattr(self, "slaveFactory", None),
-                                 ISlaveFactory)
+        self._withdraw()
         if getattr(self, "pool", None) is not None:
             yield self.pool.closeCachedConnections()
         if self.store is not None:

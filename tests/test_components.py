@@ -375,3 +375,18 @@ class VirtualizedSlaveTests(unittest.TestCase):
         slave = self.slave(None)
         yield slave.resume("vmhost")
         self.assertEqual(self.farm.counters["echo"], 1)
+
+
+class ProvideAndRestoreTests(unittest.TestCase):
+
+    def test_restoresWhatItReplaced(self):
+        """A utility provided over another is withdrawn back to it (a
+        stopped master leaves the default client factory in place)."""
+        default = getUtility(ISlaveFactory)
+        mine = components.SlaveFactory()
+        before = components.provideUtility(mine, ISlaveFactory)
+        self.addCleanup(components.provideUtility, default, ISlaveFactory)
+        self.assertIs(before, default)
+        self.assertIs(getUtility(ISlaveFactory), mine)
+        components.removeUtility(mine, ISlaveFactory, before)
+        self.assertIs(getUtility(ISlaveFactory), default)
