@@ -16,8 +16,14 @@ C{IBuildFarmJobBehaviour(build)} (L{lp_buildmaster.behaviours}, registered
 in L{lp_buildmaster.components}): the dispatcher never tests a build's
 type.
 
-Imports: buildergroup, the slave client, model, store, instant, vmreset
-and interfaces; nothing above (the scanner calls in, never the reverse).
+The module is a little over the project's ~400 lines: DESIGN.md keeps the
+seed's BuilddMaster beside the Dispatcher it delegates to, so that a
+reader sees the seed's names and what they run together; the rest of
+dispatch is split out (instant, vmreset, emptykinds).
+
+Imports: buildergroup, the scanner (the seed's C{scanActiveBuilders}
+runs its scanners), emptykinds, the slave client, model, store, instant,
+vmreset and interfaces; nothing above.
 """
 
 import dataclasses
@@ -30,6 +36,7 @@ from twisted.python import failure
 from lp_buildmaster import failures, metrics
 from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job, utcnow
 from lp_buildmaster.clock import orReactor
+from lp_buildmaster.emptykinds import EmptyKinds
 from lp_buildmaster.instant import InstantDispatch, parseQueuePayload
 from lp_buildmaster.interfaces import IBuildFarmJobBehaviour, ILibrarianClient
 from lp_buildmaster.model.policy import checkDispatchPolicy
@@ -44,6 +51,7 @@ __all__ = [
     "InstantDispatch", "QueueItem", "ResetFailed",
     "ownLibrarianFailed", "parseQueuePayload", "runCommand",
 ]
+
 
 class DispatchError(SlaveError):
     """The builder would not take a job (it refused a file or the build)."""
@@ -84,7 +92,8 @@ class Dispatcher:
         @param empty_for: once a reservation found nothing for a processor
             and virtualization, idle builders of that kind ask again only
             after this many seconds or once L{jobQueued} says a job came
-            (instant dispatch does); 0 asks at every idle scan.
+            (instant dispatch does); 0 asks at every idle scan
+            (L{EmptyKinds}).
         """
         clock = orReactor(clock)
         reactor = orReactor(reactor)
@@ -100,14 +109,7 @@ class Dispatcher:
         self.group = None
         self.idleCalls = 0
         self.lastIdle = {}
-        self.empty_for = empty_for
-        #: C{{(processor, virtualized): when a reservation found nothing}}
-        self._emptySince = {}
-        #: C{{(processor, virtualized): when a job was last queued}}
-        self._queuedAt = {}
-        #: C{{(processor, virtualized): [Deferred]}} of idle builders
-        #: waiting for the reservation in flight for that kind
-        self._asking = {}
+        self.empty = EmptyKinds(clock, empty_for)
 
     @property
     def librarian(self):
@@ -172,52 +174,16 @@ class Dispatcher:
                 queue_id=queue_id)
             job = yield self._dispatchReserved(builder, reservation)
             return job
-        if self._knownEmpty(key, self.clock.seconds()):
-            return None
-        while self.empty_for and key in self._asking:
-            # Another idle builder of this kind is asking: its answer
-            # serves this one too, unless it found a job. (Without this,
-            # every idle builder scanned while the first reservation waits
-            # asks as well, and the reservations queue up until they eat
-            # the time the answer is good for.)
-            waiter = defer.Deferred()
-            self._asking[key].append(waiter)
-            yield waiter
-            if self._knownEmpty(key, self.clock.seconds()):
-                return None
-        first = bool(self.empty_for)
-        if first:
-            self._asking[key] = []
-        started = self.clock.seconds()
-        try:
-            reservation = yield self.store.dispatch.reserve(
-                record.id, record.processor, record.virtualized)
-            if (self.empty_for and (reservation is None or (
-                    reservation.queue_id is None
-                    and not reservation.superseded))
-                    and self._queuedAt.get(key, float("-inf")) < started):
-                self._emptySince[key] = started
-        finally:
-            if first:
-                for waiter in self._asking.pop(key):
-                    waiter.callback(None)
+        reservation = yield self.empty.reserve(
+            key, lambda: self.store.dispatch.reserve(
+                record.id, record.processor, record.virtualized))
         job = yield self._dispatchReserved(builder, reservation)
         return job
-
-    def _knownEmpty(self, key, now):
-        """Whether a reservation for C{key} found nothing less than
-        C{empty_for} seconds ago, and no job was queued since."""
-        since = self._emptySince.get(key)
-        return (since is not None and now - since < self.empty_for
-                and self._queuedAt.get(key, float("-inf")) < since)
 
     def jobQueued(self, processor, virtualized=None):
         """A job was queued (or given back) for C{processor} and
         C{virtualized} (None: either): idle builders ask again."""
-        now = self.clock.seconds()
-        for v in ((True, False) if virtualized is None else (virtualized,)):
-            self._queuedAt[(processor, v)] = now
-            self._emptySince.pop((processor, v), None)
+        self.empty.queued(processor, virtualized)
 
     @defer.inlineCallbacks
     def _dispatchReserved(self, builder, reservation):
