@@ -82,8 +82,8 @@ def startJob(store, builder_id, build_id, queue_id,
     """Put a queued job on a builder, as a dispatch would, whatever its
     chroot and publication (on the real store or the fake)."""
     if isinstance(store, FakeStore):
-        store.tables.get("buildqueue", queue_id).update(
-            builder=builder_id, buildstart=JOB_START)
+        store.tables.set("buildqueue", store.tables.get(
+            "buildqueue", queue_id), builder=builder_id, buildstart=JOB_START)
     else:
         yield store.runOperation(
             "UPDATE buildqueue SET builder = %s, buildstart = %s"

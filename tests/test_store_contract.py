@@ -4,6 +4,7 @@ checked against the real store (PostgreSQL) and the in-memory fake
 
 import datetime
 
+import psycopg2
 from twisted.internet import defer
 from twisted.trial import unittest
 from zope.interface.verify import verifyObject
@@ -125,6 +126,20 @@ class StoreContract:
         self.assertEqual((vitals.queue_id, vitals.build_id,
                           vitals.build_state, vitals.buildstart),
                          (queue_id, build_id, BuildStatus.BUILDING, WHEN))
+
+    @defer.inlineCallbacks
+    def test_uniqueIndexes(self):
+        """One queue entry per build, one job per builder."""
+        yield self.assertFailure(self.store.queue.enqueue(10, 5),
+                                 psycopg2.IntegrityError)
+        build = yield self.store.builds.get(10)
+        yield self.store.distro.setChroot(build.distroarchrelease, RELEASE,
+                                          1)
+        # bob (1) runs queue entry 1 already.
+        yield self.assertFailure(self.store.dispatch.reserve(1, 1, False),
+                                 psycopg2.IntegrityError)
+        entry = yield self.store.queue.get(2)
+        self.assertIsNone(entry.builder)
 
     @defer.inlineCallbacks
     def test_reserveSupersedesUnpublished(self):

@@ -280,7 +280,7 @@ class FakeDispatchStore(FakeComponent):
                 _delete(t, "buildqueue", entry["id"])
                 superseded.append(build["id"])
                 continue
-            entry.update(builder=builder_id, buildstart=None)
+            t.set("buildqueue", entry, builder=builder_id, buildstart=None)
             return Reservation(entry["id"], build["id"], tuple(superseded))
 
     @_succeed

@@ -10,6 +10,8 @@ import datetime
 import hashlib
 import itertools
 
+import psycopg2
+
 from twisted.internet import defer
 
 from lp_buildmaster import scoring
@@ -55,6 +57,16 @@ DEFAULTS = {
 }
 
 
+#: The schema's unique indexes the logic could trip over.
+UNIQUE = {
+    "builder": [("name",)],
+    "buildqueue": [("build",), ("builder",)],
+    "libraryfilecontent": [("sha1",)],
+    "sourcepackagename": [("name",)],
+    "pocketchroot": [("distroarchrelease", "pocket")],
+}
+
+
 class Tables:
     """The rows, by table and id, and the sequences."""
 
@@ -78,8 +90,32 @@ class Tables:
         row = dict(DEFAULTS.get(table, {}))
         row["datecreated"] = self.now()
         row.update({k: getattr(v, "value", v) for k, v in values.items()})
+        for columns in UNIQUE.get(table, ()):
+            self.checkUnique(table, row, columns)
         rows[row["id"]] = row
         return row["id"]
+
+    def checkUnique(self, table, row, columns):
+        """Refuse C{row} as the schema's unique index on C{columns} of
+        C{table} does (NULLs never conflict), with the same exception."""
+        key = tuple(row[c] for c in columns)
+        if None in key:
+            return
+        for other in self.table(table).values():
+            if other is not row and other["id"] != row["id"] and tuple(
+                    other[c] for c in columns) == key:
+                raise psycopg2.IntegrityError(
+                    "duplicate key value violates unique constraint on"
+                    " %s (%s)" % (table, ", ".join(columns)))
+
+    def set(self, table, row, **values):
+        """Change columns of C{row}, checking the unique indexes."""
+        changed = dict(row, **{k: getattr(v, "value", v)
+                               for k, v in values.items()})
+        for columns in UNIQUE.get(table, ()):
+            if set(columns) & set(values):
+                self.checkUnique(table, changed, columns)
+        row.update(changed)
 
     def get(self, table, row_id):
         return self.table(table).get(row_id)
