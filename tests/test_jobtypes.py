@@ -16,6 +16,7 @@ import io
 import os
 import tarfile
 
+import treq
 from twisted.internet import defer, reactor, task
 
 from lp_buildmaster import components
@@ -389,6 +390,15 @@ class MasterServiceTemplatesTests(DatabaseTestCase):
             " WHERE bf.build = %s", (build_id,))
         self.assertEqual([(r["filetype"], r["filename"]) for r in rows],
                          [("tar.gz", TEMPLATES_TARBALL)])
+        # The API says what the job is.
+        pool = makePool(reactor)
+        self.addCleanup(pool.closeCachedConnections)
+        response = yield treq.get(
+            "http://127.0.0.1:%d/api/builds/%d"
+            % (self.master.web.port.getHost().port, build_id), pool=pool)
+        body = yield treq.json_content(response)
+        self.assertEqual((body["job_type"], body["state"]),
+                         ("translation-templates", "FULLYBUILT"))
         yield self.stopMaster()
         # Stopped, the master withdraws what it provided.
         self.assertIsNone(queryUtility(ILibrarianClient))

@@ -105,6 +105,7 @@ class Farm:
         return {
             "id": build.id,
             "title": build.title,
+            "job_type": build.job_type,
             "state": build.buildstate.name,
             "state_title": build.buildstate.title,
             "active": build.buildstate not in TERMINAL_BUILD_STATES,
