@@ -101,7 +101,10 @@ class BuilderGroup(FailureRecovery):
 
     @defer.inlineCallbacks
     def failbuilder(self, builder, reason):
-        """The seed's C{failbuilder}: the builder is not ok any more."""
+        """The seed's C{failbuilder}: the builder is not ok any more.
+
+        Seed only (L{firstAvailable}): production fails a builder in the
+        transaction that counts its failure (L{FailureRecovery})."""
         yield self.store.builders.failBuilder(builder.id, reason)
         builder.record = dataclasses.replace(
             builder.record, builderok=False, failnotes=reason)

@@ -19,6 +19,7 @@ import shlex
 from twisted.internet import defer, error, protocol
 from zope.interface import implementer
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.interfaces import IVirtualizedSlave
 from lp_buildmaster.slave import BuilderSlave, SlaveError
 
@@ -69,8 +70,7 @@ class VirtualizedSlave(BuilderSlave):
     def __init__(self, name, url, reset_command=None, reset_timeout=300.0,
                  logger=None, reactor=None, clock=None, **options):
         super().__init__(name, url, reactor=reactor, clock=clock, **options)
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = orReactor(reactor)
         self.reset_command = reset_command
         self.reset_timeout = reset_timeout
         self._reactor = reactor

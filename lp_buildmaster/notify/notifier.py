@@ -8,6 +8,7 @@ from twisted.internet.defer import (
 from twisted.logger import Logger
 from twisted.mail.smtp import SUCCESS
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.notify import compose
 from lp_buildmaster.notify.addresses import parseAddresses
 from lp_buildmaster.notify.compose import NOTIFY_STATES
@@ -53,8 +54,7 @@ class BuildNotifier:
         @param timeout: seconds to wait for the connection and for each
             server reply.
         """
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = orReactor(reactor)
         self.reactor = reactor
         self.clock = clock if clock is not None else reactor
         self.smtp_host = smtp_host

@@ -19,6 +19,7 @@ from twisted.web.client import (
     ResponseNeverReceived)
 from zope.interface import implementer
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.interfaces import ISlave
 from lp_buildmaster.slave.downloads import (
     DOWNLOAD_MIN_RATE, _WatchedBody, _defaultDownloadSlots, _discard)
@@ -66,8 +67,7 @@ class BuilderSlave:
         """
         if reactor is not None and not IReactorTCP.providedBy(reactor):
             clock, reactor = reactor, None
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = orReactor(reactor)
         self.name = name
         self.url = url if url.endswith("/") else url + "/"
         self.timeout = timeout

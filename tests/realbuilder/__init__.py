@@ -33,6 +33,8 @@ from twisted.internet import defer, task
 from twisted.internet.protocol import ProcessProtocol
 from twisted.web.xmlrpc import Proxy
 
+from lp_buildmaster.clock import orReactor
+
 __all__ = [
     "RealBuilder", "RealBuilderError", "makeBuildArgs", "makeDsc",
     "pollUntil", "OUTCOMES",
@@ -126,8 +128,7 @@ def pollUntil(poll, predicate, timeout=20.0, interval=0.05, reactor=None,
     RealBuilderError after ``timeout`` seconds, naming the last result.
     Fires with the first result that satisfies the predicate.
     """
-    if reactor is None:
-        from twisted.internet import reactor
+    reactor = orReactor(reactor)
 
     @defer.inlineCallbacks
     def loop():
@@ -191,8 +192,7 @@ class RealBuilder:
 
     def __init__(self, basedir, arch_tag="i386", abort_timeout=120.0,
                  reactor=None):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = orReactor(reactor)
         self.reactor = reactor
         self.basedir = os.path.abspath(basedir)
         self.filecache = os.path.join(self.basedir, "filecache")

@@ -10,6 +10,7 @@ import sys
 
 from twisted.internet import defer
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.testing.simulator.farm import SimulatedFarm
 from lp_buildmaster.testing.simulator.profiles import PROFILES
 
@@ -83,8 +84,7 @@ def main(argv=None, reactor=None, out=None):
     except ValueError as e:
         sys.stderr.write("simulator: error: %s\n" % e)
         return 2
-    if reactor is None:
-        from twisted.internet import reactor
+    reactor = orReactor(reactor)
     out = sys.stdout if out is None else out
     fetch = args.fetch if args.fetch is not None else args.profile != "scale"
     farm = SimulatedFarm(reactor=reactor, seed=args.seed, profile=profile,

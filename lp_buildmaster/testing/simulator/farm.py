@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from twisted.internet import defer
 
+from lp_buildmaster.clock import orReactor
 from lp_buildmaster.testing.simulator.builder import SimulatedBuilder
 from lp_buildmaster.testing.simulator.constants import MAX_FETCH_SIZE
 from lp_buildmaster.testing.simulator.profiles import BuildProfile
@@ -48,8 +49,7 @@ class SimulatedFarm:
             C{False}: ensurepresent() trusts and answers C{[True, 'Cache']}
             (for large farms).
         """
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = orReactor(reactor)
         self.reactor = reactor
         self.clock = clock if clock is not None else reactor
         self.seed = seed
