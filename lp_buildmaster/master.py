@@ -38,7 +38,8 @@ from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job, utcnow
 from lp_buildmaster.clock import orReactor
 from lp_buildmaster.emptykinds import EmptyKinds
 from lp_buildmaster.instant import InstantDispatch, parseQueuePayload
-from lp_buildmaster.interfaces import IBuildFarmJobBehaviour, ILibrarianClient
+from lp_buildmaster.interfaces import (
+    IBuildFarmJobBehaviour, ILibrarianClient, ISlave)
 from lp_buildmaster.model.policy import checkDispatchPolicy
 from lp_buildmaster.model.records import makeCookie
 from lp_buildmaster.registry import queryUtility
@@ -305,6 +306,12 @@ class BuilddMaster:
 
     def __init__(self, logger, store, librarian=None, slaveFactory=None,
                  dispatcher=None, group=None, clock=None):
+        """
+        @param slaveFactory: C{f(builder record)} -> its client; by
+            default C{ISlave}, as production gets a builder's client.
+        """
+        if slaveFactory is None:
+            slaveFactory = ISlave
         self.logger = logger
         self.store = store
         self.librarian = librarian

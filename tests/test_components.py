@@ -390,3 +390,19 @@ class ProvideAndRestoreTests(unittest.TestCase):
         self.assertIs(getUtility(ISlaveFactory), mine)
         components.removeUtility(mine, ISlaveFactory, before)
         self.assertIs(getUtility(ISlaveFactory), default)
+
+
+class SeedFacadeTests(unittest.TestCase):
+
+    def test_builddMasterGetsClientsFromISlave(self):
+        """The seed's BuilddMaster, given no factory, gets a builder's
+        client as production does: ISlave(builder)."""
+        from lp_buildmaster.master import BuilddMaster
+        clock = task.Clock()
+        master = BuilddMaster(logging.getLogger("test"), FakeStore(),
+                              clock=clock)
+        self.assertIs(master.slaveFactory, ISlave)
+        slave = master.slaveFactory(record(
+            Builder, id=1, name="bob", url="http://127.0.0.1:8221/",
+            virtualized=False))
+        self.assertIsInstance(slave, BuilderSlave)
