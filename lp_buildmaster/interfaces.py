@@ -236,6 +236,7 @@ class IStore(Interface):
     world = Attribute("An L{IWorldStore}.")
     masters = Attribute("An L{IMasterStore}.")
     jobtypes = Attribute("An L{IJobTypeStore}.")
+    scans = Attribute("An L{IScanTimeStore}.")
     statements = Attribute("Statements sent so far (benchmarks, metrics).")
 
     def ping():
@@ -616,6 +617,14 @@ class IJobTypeStore(Interface):
         and pocket is pending or building."""
 
 
+class IScanTimeStore(Interface):
+    """When masters last scanned their builders."""
+
+    def markScanned(times):
+        """Record C{{builder id: datetime}} in one statement; a time older
+        than the one recorded (another master's, later) is left alone."""
+
+
 class IMasterStore(Interface):
     """The masters sharing the database, and their heartbeats."""
 
@@ -722,4 +731,5 @@ STORE_COMPONENTS = {
     "world": IWorldStore,
     "masters": IMasterStore,
     "jobtypes": IJobTypeStore,
+    "scans": IScanTimeStore,
 }

@@ -18,7 +18,6 @@ import datetime
 from twisted.internet import defer
 
 from lp_buildmaster.clock import orReactor
-from lp_buildmaster.store.scans import ScanTimeStore
 
 #: Seconds between writes, and the staleness of a recorded time allowed.
 PRECISION = 60.0
@@ -31,14 +30,14 @@ def _utc(seconds):
 class ScanTimes:
     """Writes the scanners' C{last_scan}s into C{builder.last_scanned}.
 
-    @param store: the store; one without SQL (a fake) records nothing.
+    @param store: the store; its C{scans} component (L{IScanTimeStore})
+        writes. A store without one (a test's stand-in) records nothing.
     """
 
     def __init__(self, store, clock=None, precision=PRECISION):
         self.clock = orReactor(clock)
         self.precision = precision
-        self.writer = (ScanTimeStore(store)
-                       if hasattr(store, "runOperation") else None)
+        self.writer = getattr(store, "scans", None)
         #: C{{builder id: seconds}} as last written
         self.written = {}
         self._next = None

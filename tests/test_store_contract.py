@@ -17,6 +17,7 @@ from lp_buildmaster.store.builders import DuplicateName
 from lp_buildmaster.store.builds import DuplicateBuild
 from lp_buildmaster.store.jobs import FailureAction, NotAwaitingUpload
 from lp_buildmaster.testing.fakestore import FakeStore
+from lp_buildmaster.testing.faketables import KEYED_OTHERWISE
 from tests.database import DatabaseTestCase
 
 RELEASE = PackagePublishingPocket.RELEASE
@@ -373,4 +374,29 @@ class FakeStoreContractTests(StoreContract, unittest.TestCase):
 
 
 class RealStoreContractTests(StoreContract, DatabaseTestCase):
-    pass
+
+    @defer.inlineCallbacks
+    def test_fakeRowsHaveTheSchemasColumns(self):
+        """The fake's rows have exactly the columns of PostgreSQL's tables
+        (once every table the fake keeps has a row): a column added by a
+        migration is added to the fake."""
+        fake = FakeStore()
+        yield fake.masters.heartbeat("alpha", 30)
+        yield fake.binaries.add(1, [BinaryPackage("libc6", "2.4-1", "i386")])
+        yield fake.world.setDependency(2, 1, RELEASE, "main")
+        yield fake.jobtypes.requestTranslationTemplates(
+            2, 1, 1, RELEASE, "lp:x")
+        yield fake.builds.update(8, buildstate=BuildStatus.UPLOADING)
+        yield fake.jobs.recordUpload(8, [(1, "buildinfo")])
+        yield fake.distro.setChroot(2, RELEASE, 1)
+        for table, rows in sorted(fake.tables.rows.items()):
+            columns = yield self.store.runQuery(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema()"
+                "   AND table_name = %s", (table,))
+            expected = {c["column_name"] for c in columns}
+            if table in KEYED_OTHERWISE:
+                expected.add("id")
+            self.assertTrue(rows, table)
+            for row in rows.values():
+                self.assertEqual(set(row), expected, table)

@@ -9,8 +9,8 @@ from zope.interface.verify import verifyObject
 from lp_buildmaster.interfaces import (
     STORE_COMPONENTS, IAccountStore, IStore, IViewStore)
 from lp_buildmaster.store import (
-    binaries, builders, builds, dispatch, distro, jobs, jobtypes, library,
-    masters, queue, sources, world)
+    Component, binaries, builders, builds, dispatch, distro, jobs, jobtypes,
+    library, masters, queue, scans, sources, world)
 from lp_buildmaster.store.accounts import AccountStore
 from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.testing.fakestore import FakeStore
@@ -24,6 +24,7 @@ REAL = {
     "jobs": jobs.JobStore, "binaries": binaries.BinaryStore,
     "dispatch": dispatch.DispatchStore, "world": world.WorldStore,
     "masters": masters.MasterStore, "jobtypes": jobtypes.JobTypeStore,
+    "scans": scans.ScanTimeStore,
 }
 
 
@@ -33,6 +34,9 @@ class RealStoreInterfaceTests(DatabaseTestCase):
         self.assertTrue(verifyObject(IStore, self.store))
 
     def test_components(self):
+        components = {name for name, value in vars(self.store).items()
+                      if isinstance(value, Component)}
+        self.assertEqual(components, set(STORE_COMPONENTS))
         for name, interface in STORE_COMPONENTS.items():
             component = getattr(self.store, name)
             self.assertIsInstance(component, REAL[name])

@@ -14,7 +14,8 @@ queue (scores), library, distro, sources (C{publishedQuery}, the one
 scan writes), dispatch (candidate selection, reservation, start),
 binaries (dependency waits), world (the admin's definitions, a build's
 archive context), masters (heartbeats), jobtypes (job types other than a
-binary package build); outside C{Store}: accounts and views (the web's),
+binary package build), scans (when masters last scanned their
+builders); outside C{Store}: accounts and views (the web's),
 bound (the components inside one transaction). Beside them: schema and
 migrations/, connection (embedded PostgreSQL), sampledata.
 
@@ -153,6 +154,7 @@ class Store:
         from lp_buildmaster.store.library import LibraryStore
         from lp_buildmaster.store.masters import MasterStore
         from lp_buildmaster.store.queue import BuildQueueStore
+        from lp_buildmaster.store.scans import ScanTimeStore
         from lp_buildmaster.store.sources import SourceStore
         from lp_buildmaster.store.world import WorldStore
         self.builders = BuilderStore(self)
@@ -167,6 +169,7 @@ class Store:
         self.world = WorldStore(self)
         self.masters = MasterStore(self)
         self.jobtypes = JobTypeStore(self)
+        self.scans = ScanTimeStore(self)
 
     @classmethod
     @defer.inlineCallbacks

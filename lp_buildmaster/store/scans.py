@@ -1,9 +1,13 @@
 """When masters last scanned their builders (C{builder.last_scanned}),
 written in batches by L{lp_buildmaster.scantimes.ScanTimes}."""
 
+from zope.interface import implementer
+
+from lp_buildmaster.interfaces import IScanTimeStore
 from lp_buildmaster.store import Component
 
 
+@implementer(IScanTimeStore)
 class ScanTimeStore(Component):
 
     def markScanned(self, times):

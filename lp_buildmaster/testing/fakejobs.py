@@ -1,6 +1,6 @@
 """The fake store's components that change jobs' states: jobs (the
 scan's vitals, leases and transitions), dispatch (candidate selection,
-reservation, start) and binaries (dependency waits).
+reservation, start), binaries (dependency waits) and scan times.
 
 Each mirrors its real component in L{lp_buildmaster.store} statement by
 statement, on the rows of L{lp_buildmaster.testing.faketables.Tables}.
@@ -12,7 +12,8 @@ import re
 from zope.interface import implementer
 
 from lp_buildmaster.enums import BuildStatus
-from lp_buildmaster.interfaces import IBinaryStore, IDispatchStore, IJobStore
+from lp_buildmaster.interfaces import (
+    IBinaryStore, IDispatchStore, IJobStore, IScanTimeStore)
 from lp_buildmaster.model.packages import DepWaitingBuild, PublishedBinary
 from lp_buildmaster.model.records import Builder, fromRow
 from lp_buildmaster.store.dispatch import DispatchContext, Reservation
@@ -387,3 +388,15 @@ class FakeBinaryStore(FakeComponent):
             "binarypackagerelease")
             if (r["distrorelease"], r["archive"]) in pairs
             and r["name"] in names]
+
+
+@implementer(IScanTimeStore)
+class FakeScanTimeStore(FakeComponent):
+
+    @_succeed
+    def markScanned(self, times):
+        for builder_id, at in times.items():
+            row = self.tables.get("builder", builder_id)
+            if row is not None and (row["last_scanned"] is None
+                                    or row["last_scanned"] < at):
+                row["last_scanned"] = at

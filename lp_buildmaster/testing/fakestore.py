@@ -25,7 +25,7 @@ yields as it does on the real store.
 
 The rows and the sample data are in L{faketables}; the components in
 L{fakebuilds} (builders, builds, queue, job types), L{fakecatalog} (library, distro,
-sources), L{fakejobs} (jobs, dispatch, binaries) and L{fakeworld} (world,
+sources), L{fakejobs} (jobs, dispatch, binaries, scans) and L{fakeworld} (world,
 masters), each beside the real component it mirrors.
 """
 
@@ -75,6 +75,7 @@ class FakeStore:
         self.world = fakeworld.FakeWorldStore(self)
         self.masters = fakeworld.FakeMasterStore(self)
         self.jobtypes = FakeJobTypeStore(self)
+        self.scans = fakejobs.FakeScanTimeStore(self)
         if sample:
             loadSampleData(self.tables)
 

@@ -46,7 +46,7 @@ DEFAULTS = {
     "builder": dict(title="", virtualized=False, manual=False, active=True,
                     builderok=True, failnotes=None, failure_count=0,
                     vm_host=None, clean=True, owner=None,
-                    lease_expires=None),
+                    last_scanned=None),
     "build": dict(builder=None, date_started=None, datebuilt=None,
                   buildduration=None, buildlog=None, upload_log=None,
                   dependencies=None, failure_count=0, failnotes=None,
@@ -56,6 +56,16 @@ DEFAULTS = {
                        manual=False, logtail=None, blocked=False),
 }
 
+
+#: The tables with a C{datecreated} column.
+DATECREATED = frozenset([
+    "archivedependency", "binarypackagerelease", "build", "builder",
+    "buildqueue", "libraryfilealias", "libraryfilecontent",
+    "sourcepackagepublishinghistory", "sourcepackagerelease"])
+
+#: Tables whose key is not an C{id} column: the fake keys their rows by
+#: C{id} all the same.
+KEYED_OTHERWISE = {"master": "name", "translationtemplatesbuild": "build"}
 
 #: The schema's unique indexes the logic could trip over.
 UNIQUE = {
@@ -88,7 +98,12 @@ class Tables:
                 row_id = next(ids)
             values["id"] = row_id
         row = dict(DEFAULTS.get(table, {}))
-        row["datecreated"] = self.now()
+        if table in DATECREATED:
+            row["datecreated"] = self.now()
+        if table == "builder":
+            # Kept by triggers in PostgreSQL as the builder changes state;
+            # here only set: the pages that show it run on PostgreSQL.
+            row["state_since"] = self.now()
         row.update({k: getattr(v, "value", v) for k, v in values.items()})
         for columns in UNIQUE.get(table, ()):
             self.checkUnique(table, row, columns)
