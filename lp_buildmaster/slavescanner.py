@@ -148,6 +148,7 @@ class SlaveScanner:
         if not self.manager.database.available:
             # Paused: nothing started now could be recorded.
             return None
+        self.builder.record = vitals.builder
         d = defer.maybeDeferred(self.slave.status)
         d.addCallbacks(self._gotStatus, self._scanFailed,
                        callbackArgs=(vitals,), errbackArgs=(vitals,))
