@@ -450,6 +450,27 @@ class FinishedLogTailTests(ActionTestCase):
         self.assertLessEqual(len(box), 16 * 1024 * 1.5)
 
     @defer.inlineCallbacks
+    def test_binaries_are_linked(self):
+        client = LibrarianClient(
+            self.store, ContentStore(os.path.join(self.state_dir,
+                                                  "librarian")),
+            "http://127.0.0.1:1/", b"secret")
+        for name in ("pmount_0.1-1_i386.deb", "pmount_0.1-1_i386.buildinfo"):
+            alias = yield client.addFile(name, 3, io.BytesIO(b"abc"),
+                                         "application/octet-stream")
+            yield self.store.runOperation(
+                "INSERT INTO buildfile (build, libraryfile, filetype)"
+                " VALUES (7, %s, %s)", (alias, name.rsplit(".", 1)[1]))
+        response = yield self.http.get(self.base + "/builds/7")
+        body = (yield response.content()).decode("utf-8")
+        binaries = body[body.index("<dt>Binaries</dt>"):]
+        binaries = binaries[:binaries.index("</dd>")]
+        self.assertEqual(binaries.count("<a href="), 2)
+        self.assertLess(binaries.index("_i386.buildinfo</a>"),
+                        binaries.index("_i386.deb</a>"))
+        self.assertIn("http://librarian.example:8011/", binaries)
+
+    @defer.inlineCallbacks
     def test_a_restricted_log_needs_a_reader(self):
         yield self.storeLog(b"private step\n", restricted=True)
         box = yield self.page()

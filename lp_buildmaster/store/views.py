@@ -28,7 +28,7 @@ DURATION_SAMPLE = 20
 
 @record
 class LogFile:
-    """The librarian file holding a build's log."""
+    """A librarian file: a build's log, its upload log or a binary."""
     id: int
     filename: str
     restricted: bool
@@ -262,6 +262,16 @@ class ViewStore(Component):
         """L{lp_buildmaster.store.masters.MasterInfo}s of the registered
         masters, with their heartbeat ages and builder counts."""
         return self.store.masters.all()
+
+    @defer.inlineCallbacks
+    def binaries(self, build_id):
+        """L{LogFile}s (library files) of what a build uploaded, by name."""
+        rows = yield self._all(
+            "SELECT a.id, a.filename, a.restricted FROM buildfile f"
+            "  JOIN libraryfilealias a ON a.id = f.libraryfile"
+            " WHERE f.build = %s ORDER BY a.filename", (build_id,))
+        return [LogFile(id=row["id"], filename=row["filename"],
+                        restricted=row["restricted"]) for row in rows]
 
     @defer.inlineCallbacks
     def queueDepths(self):

@@ -257,14 +257,9 @@ class Farm:
     @defer.inlineCallbacks
     def binaries(self, build_id):
         """C{[{"filename", "url"}]} of the files a build uploaded."""
-        rows = yield self.store.runQuery(
-            "SELECT a.id, a.filename FROM buildfile f"
-            "  JOIN libraryfilealias a ON a.id = f.libraryfile"
-            " WHERE f.build = %s ORDER BY a.filename", (build_id,))
-        return [{"filename": row["filename"],
-                 "url": "%s/%d/%s" % (self.librarian_url, row["id"],
-                                      quote(row["filename"], safe=""))}
-                for row in rows]
+        files = yield self.views.binaries(build_id)
+        return [{"filename": f.filename, "url": self.logURL(f)}
+                for f in files]
 
     @defer.inlineCallbacks
     def logAlias(self, build_id):
