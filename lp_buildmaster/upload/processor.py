@@ -18,6 +18,10 @@ stays in C{incoming/}, the build stays UPLOADING, and the sweeper tries
 again with backoff; an accepted upload whose commit's answer was lost is
 recognised on the next attempt. L{UploadProcessor.reconcile} matches the
 UPLOADING builds against the leaves, so that none is left behind.
+
+A little over 400 lines: one class, whose steps share its postponement
+state, and which a reader follows from a leaf's lock to its move; split
+further, one upload's path would be scattered over several modules.
 """
 
 import os
