@@ -368,6 +368,21 @@ class BrowserTests(DatabaseTestCase):
         self.assertTrue(followed, "the builder page's tail did not follow")
 
     @defer.inlineCallbacks
+    def test_builder_page_follows_its_state_time_and_last_scan(self):
+        page = yield self.browser.openPage(self.base + "/builders/bob")
+        shown = yield self.browser.evaluate(
+            page, "document.getElementById('last-scan').textContent")
+        self.assertEqual(shown, "never")
+        yield self.store.runOperation(
+            "UPDATE builder SET last_scanned = '2026-01-02 03:04:05+00',"
+            " state_since = now() - interval '2 hours' WHERE name = 'bob'")
+        followed = yield self.browser.evaluate(page, WAIT_FOR % {
+            "ms": 15000, "predicate": "document.getElementById('last-scan')"
+            ".textContent === '2026-01-02 03:04:05 UTC' && /^2:0\\d:\\d\\d$/"
+            ".test(document.getElementById('in-state').textContent)"})
+        self.assertTrue(followed, "the builder page did not follow")
+
+    @defer.inlineCallbacks
     def test_operator_acts_viewer_is_refused(self):
         page = yield self.logIn("olga", "operator")
         loaded = self.browser.expect("Page.loadEventFired", page)

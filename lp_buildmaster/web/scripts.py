@@ -76,6 +76,13 @@ BUILDER_PAGE_SCRIPT = """
       .then(function (b) {
         var tail = document.getElementById("logtail");
         tail.textContent = b.logtail || ""; bmTail(tail);
+        var since = document.getElementById("in-state");
+        if (since && typeof b.time_in_state === "number") {
+          var s = Math.floor(b.time_in_state), pad = function (n) {
+            return (n < 10 ? "0" : "") + n; };
+          since.textContent = Math.floor(s / 3600) + ":" +
+              pad(Math.floor(s %% 3600 / 60)) + ":" + pad(s %% 60);
+        }
         var scanned = document.getElementById("last-scan");
         if (scanned && b.last_scanned) {
           scanned.textContent = b.last_scanned.slice(0, 19).replace(
