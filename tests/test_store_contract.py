@@ -10,12 +10,14 @@ from twisted.trial import unittest
 from zope.interface.verify import verifyObject
 
 from lp_buildmaster import why
-from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
+from lp_buildmaster.enums import (
+    BuildStatus, PackagePublishingPocket, SourcePackageUrgency)
 from lp_buildmaster.interfaces import STORE_COMPONENTS, IStore
 from lp_buildmaster.model.packages import BinaryPackage
 from lp_buildmaster.store.builders import DuplicateName
 from lp_buildmaster.store.builds import DuplicateBuild
 from lp_buildmaster.store.jobs import FailureAction, NotAwaitingUpload
+from lp_buildmaster.store.sources import DuplicateSource
 from lp_buildmaster.testing.fakestore import FakeStore
 from lp_buildmaster.testing.faketables import KEYED_OTHERWISE
 from tests.database import DatabaseTestCase
@@ -73,6 +75,51 @@ class StoreContract:
                          ("zed", False, "broken badly"))
         names = [b.name for b in (yield self.store.builders.all(x86.id))]
         self.assertEqual(names, ["bob", "frog", "zed"])
+
+    @defer.inlineCallbacks
+    def test_libraryAndSources(self):
+        """Content once per sha1, a new alias each time; a new source
+        with its files, published in one pocket, once per version."""
+        sha1, sha256 = "a" * 40, "b" * 64
+        first = yield self.store.library.addAlias(
+            sha1, sha256, 3, "x_1.dsc", "text/plain")
+        second = yield self.store.library.addAlias(
+            sha1, sha256, 3, "y_1.dsc", "text/plain", restricted=True)
+        aliases = yield self.store.library.getAliases([first, second, 999])
+        self.assertEqual(sorted(aliases), sorted([first, second]))
+        self.assertEqual(aliases[first].content, aliases[second].content)
+        self.assertEqual((aliases[second].filename, aliases[second].restricted,
+                          aliases[second].filesize), ("y_1.dsc", True, 3))
+        hoary = yield self.store.distro.getDistroRelease("ubuntu", "hoary")
+        spr = yield self.store.sources.add(
+            "x", "1", [(second, "tarball"), (first, "dsc")], hoary.id, 1,
+            PackagePublishingPocket.PROPOSED, component="universe")
+        yield self.assertFailure(self.store.sources.add(
+            "x", "1", [], hoary.id, 1, RELEASE), DuplicateSource)
+        source = yield self.store.sources.getByNameVersion("x", "1")
+        self.assertEqual((source.id, source.component, source.urgency),
+                         (spr, "universe", SourcePackageUrgency.LOW))
+        self.assertEqual((yield self.store.sources.files(spr)),
+                         [(first, "dsc"), (second, "tarball")])
+        self.assertTrue((yield self.store.sources.isPublished(
+            spr, hoary.id, 1)))
+        self.assertTrue((yield self.store.sources.isPublishedInPocket(
+            spr, hoary.id, 1, PackagePublishingPocket.PROPOSED)))
+        self.assertFalse((yield self.store.sources.isPublishedInPocket(
+            spr, hoary.id, 1, RELEASE)))
+        self.assertFalse((yield self.store.sources.isPublished(
+            spr, hoary.id, 2)))
+
+    @defer.inlineCallbacks
+    def test_listsNewestFirst(self):
+        builds = yield self.store.builds.list(limit=3)
+        self.assertEqual([b.id for b in builds], [10, 9, 8])
+        builds = yield self.store.builds.list(
+            state=BuildStatus.FULLYBUILT, limit=2)
+        self.assertEqual([b.id for b in builds], [9, 7])
+        entries = yield self.store.queue.all()
+        self.assertEqual([(q.id, q.builder) for q in entries],
+                         [(1, 1), (2, None)])
 
     @defer.inlineCallbacks
     def queueTwo(self, scores=(5, 50)):
