@@ -107,7 +107,6 @@ class Dispatcher:
         self.build_url = build_url
         self.reset_command = reset_command
         self.reset_timeout = reset_timeout
-        self.group = None
         self.idleCalls = 0
         self.lastIdle = {}
         self.empty = EmptyKinds(clock, empty_for)

@@ -5,7 +5,8 @@ L{FailureRecovery} is the part of L{BuilderGroup} that counts a failure
 against a builder and its job in one transaction
 (L{lp_buildmaster.store.jobs.JobStore.countAndAct}) and acts on the
 judgement: the job back to the queue or failed, the builder failed at
-its threshold. A mixin: it works on the group's C{store}, C{logger},
+its threshold; and what follows a cancelled build its builder did not
+abort. A mixin: it works on the group's C{store}, C{logger},
 C{thresholds} and C{logtails}.
 
 Imports: the model's judgement, the store's L{FailureAction}, metrics and
@@ -160,3 +161,22 @@ class FailureRecovery:
                          "failed %d times" % job_count)
         self._failedInMemory(builder, action)
         return judgement
+
+    @defer.inlineCallbacks
+    def handleNotAborted(self, builder, queue_id, failnotes, counted=False):
+        """A CANCELLING build its builder did not abort: the build is
+        CANCELLED and the builder failed with C{failnotes}, at once (it
+        reported BUILDERFAIL, which fails any builder in the seed) or,
+        with C{counted}, by one failure counted against it (it did not
+        abort in time).
+
+        @return: whether the build was cancelled now (not by someone else
+            meanwhile).
+        """
+        released = yield self.store.jobs.releaseJob(
+            queue_id, builder.id, BuildStatus.CANCELLED,
+            builder_failed=counted, failnotes=failnotes)
+        self.logtails.pop(queue_id, None)
+        if released:
+            metrics.BUILDS_FINISHED.labels("CANCELLED").inc()
+        return released

@@ -276,16 +276,13 @@ class SlaveScanner:
             # running there. Cancelled, and the builder failed (as the
             # seed fails any builder reporting BUILDERFAIL) rather than
             # given the next job.
-            released = yield self.manager.store.jobs.releaseJob(
-                vitals.queue_id, builder.id, BuildStatus.CANCELLED,
-                failnotes=BUILDERFAIL_NOTES)
+            released = yield self.manager.group.handleNotAborted(
+                builder, vitals.queue_id, BUILDERFAIL_NOTES)
             if released:
                 self.logger.warning(
                     "Builder '%s' could not abort cancelled build %s "
                     "(BUILDERFAIL): build CANCELLED, builder failed",
                     builder.name, status.cookie)
-                metrics.BUILDS_FINISHED.labels("CANCELLED").inc()
-            self.manager.group.logtails.pop(vitals.queue_id, None)
             self.abort_requested_at = None
             yield self.manager.refreshOne(self.name)
             return
@@ -314,10 +311,8 @@ class SlaveScanner:
             notes = ("Builder did not abort cancelled build %s within %d s"
                      % (status.cookie, self.manager.cancel_timeout))
             self.logger.warning("Builder '%s': %s", builder.name, notes)
-            yield self.manager.store.jobs.releaseJob(
-                vitals.queue_id, builder.id, BuildStatus.CANCELLED,
-                builder_failed=True, failnotes=notes)
-            metrics.BUILDS_FINISHED.labels("CANCELLED").inc()
+            yield self.manager.group.handleNotAborted(
+                builder, vitals.queue_id, notes, counted=True)
             self.abort_requested_at = None
             yield self.manager.refreshOne(self.name)
 
