@@ -10,7 +10,7 @@ typed. Every method returns a Deferred of plain data: frozen records of
 L{lp_buildmaster.model.records} (or the component's own dataclasses),
 ids, booleans, lists and dicts of them, never a live row or cursor. The
 real components (L{lp_buildmaster.store}) and the fake declare and
-implement them, and tests/test_store_contract.py holds both to them.
+implement them, and tests/test_store_contract*.py hold both to them.
 This module is longer than about 400 lines because the contracts are
 read together: splitting them would scatter one API across files.
 """

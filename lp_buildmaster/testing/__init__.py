@@ -10,7 +10,7 @@ benchmarks and the demo, as Buildbot keeps its fakes under buildbot/test/fake.
 - C{fakestore} (with C{fakejobs} and C{fakeworld}): L{FakeStore}, the store
   in memory with the seed's sample data, providing L{IStore} and every
   component's interface, for logic tests without PostgreSQL
-  (tests/test_store_contract.py holds it and the real store to one
+  (tests/test_store_contract*.py hold it and the real store to one
   contract).
 
 What lives here may import from any layer of the project (it fakes the

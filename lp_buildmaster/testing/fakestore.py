@@ -17,7 +17,7 @@ LISTEN/NOTIFY and the triggers behind instant dispatch, a connection
 lost mid-transaction), the views of the web pages and the API, and the
 accounts. Masters' leases and heartbeats are kept, on the fake's clock,
 but several masters racing for one builder are tested on PostgreSQL.
-tests/test_store_contract.py runs the same checks of the core operations
+tests/test_store_contract*.py run the same checks of the core operations
 against both stores, so that the fake cannot drift from the real one.
 
 Every method answers with an already-fired Deferred: the code under test
