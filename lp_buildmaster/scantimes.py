@@ -65,10 +65,10 @@ class ScanTimes:
         if self.writer is None or (self._next is not None
                                    and now < self._next):
             return
-        self._next = now + self.precision
         due = self.due(scanners)
         if not due:
             return
+        self._next = now + self.precision
         self.flushes += 1
         try:
             yield self.writer.markScanned(

@@ -283,7 +283,7 @@ class MasterService(service.MultiService):
                  ).setServiceParent(self)
 
         self.web = makeWebService(store, config, master=self, clock=reactor,
-                                  reactor=reactor, librarian=self.librarian)
+                                  reactor=reactor)
         self.web.setServiceParent(self)
         if config.manhole_port:
             from lp_buildmaster.manhole import makeManholeService

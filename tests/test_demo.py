@@ -77,6 +77,33 @@ class DemoTestCase(DatabaseTestCase):
         self.assertIn("demo-1", page)
         self.assertIn(build.source_name, page)
 
+    @defer.inlineCallbacks
+    def test_webOfTheRunningMaster(self):
+        """The master's own pages: a finished build's log through its
+        librarian client, the end of it on the build page, and the
+        builders' last scans from the scanners."""
+        build = yield self.waitFor(self.finishedOnDemoBuilder,
+                                   "a build finished on a demo builder")
+        pool = makePool(reactor)
+        closePoolAtEnd(self, pool)
+        base = "http://127.0.0.1:%d" % self.master.web.port.getHost().port
+        response = yield treq.get("%s/builds/%d/log" % (base, build.id),
+                                  pool=pool)
+        text = yield treq.content(response)
+        self.assertEqual(response.code, 200)
+        last = text.rstrip(b"\n").rsplit(b"\n", 1)[-1].decode()
+        self.assertTrue(last)
+        response = yield treq.get("%s/builds/%d" % (base, build.id),
+                                  pool=pool)
+        page = (yield treq.content(response)).decode()
+        box = page[page.index('id="logtail"'):]
+        self.assertIn(last.replace("<", "&lt;").replace(">", "&gt;"),
+                      box[:box.index("</pre>")])
+        response = yield treq.get(base + "/api/builders/demo-1", pool=pool)
+        builder = yield treq.json_content(response)
+        self.assertIsNotNone(builder["last_scanned"])
+        self.assertIsNotNone(builder["state_since"])
+
 
 class DemoFeedTestCase(DatabaseTestCase):
     """The demo's stream of requests rebuilds only sample sources that

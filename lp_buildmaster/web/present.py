@@ -14,9 +14,11 @@ from twisted.internet import defer
 
 from lp_buildmaster.clock import orReactor
 from lp_buildmaster.enums import TERMINAL_BUILD_STATES
+from lp_buildmaster.interfaces import ILibrarianClient
 from lp_buildmaster.librarian.client import LibrarianClient
 from lp_buildmaster.librarian.storage import ContentStore
 from lp_buildmaster.model.builderstate import builderState
+from lp_buildmaster.registry import queryUtility
 from lp_buildmaster.store.accounts import AccountStore
 from lp_buildmaster.store.views import ViewStore
 from lp_buildmaster.web.estimate import DEFAULT_DURATION, estimateQueue
@@ -46,8 +48,9 @@ class Farm:
     @param master: the running master or None. If it has a
         C{liveBuilderStatus(name)} method (a L{BuilderStatus} or None), the
         builders' states use what its last scan saw.
-    @param librarian: the master's L{ILibrarianClient}; by default one of
-        the embedded librarian in C{STATE_DIR/librarian}.
+    @param librarian: the master's L{ILibrarianClient}; by default the
+        one it provides (C{getUtility(ILibrarianClient)}), else one of the
+        embedded librarian in C{STATE_DIR/librarian}.
     @ivar shared_librarian: whether the librarian is a shared one
         (C{[librarian] url}): logs are read from it, not from here.
     """
@@ -63,6 +66,8 @@ class Farm:
         self.clock = clock
         self.librarian_url = librarianBaseURL(config)
         self.shared_librarian = bool(config.get("librarian", "url"))
+        if librarian is None:
+            librarian = queryUtility(ILibrarianClient)
         if librarian is None:
             librarian = LibrarianClient(
                 store, ContentStore(Path(config.master_state_dir)
