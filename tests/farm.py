@@ -187,6 +187,15 @@ def addBinaryRow(store, build_id, name, version, architecture,
         tuple(values[c] for c in columns))
 
 
+def builderOwners(store):
+    """C{{builder name: owning master or None}}, on either store."""
+    if isinstance(store, FakeStore):
+        return defer.succeed({b["name"]: b["owner"]
+                              for b in store.tables.where("builder")})
+    d = store.runQuery("SELECT name, owner FROM builder")
+    return d.addCallback(lambda rows: {r["name"]: r["owner"] for r in rows})
+
+
 def emptyQueue(store):
     """Every queue entry gone, on either store."""
     if isinstance(store, FakeStore):

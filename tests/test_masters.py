@@ -2,7 +2,10 @@
 assignment of builders, handover between scans, failover and fencing.
 
 Each master is a L{ScannerManager} with a Store of its own; time is one
-C{task.Clock}, which the database statements use too (C{dbclock}).
+C{task.Clock}, which the database statements use too (C{dbclock}). The
+assignment and failover tests run on PostgreSQL and on the fake store
+(its connections share one set of rows); instant dispatch (LISTEN) and
+the pages (views) only on PostgreSQL.
 """
 
 import collections
@@ -23,7 +26,9 @@ from lp_buildmaster.web.pages import dashboardHTML
 from lp_buildmaster.web.present import Farm
 from lp_buildmaster.testing import mockslaves
 from tests.database import DatabaseTestCase
-from tests.farm import addBuilder, captureLogs, makeGroup
+from lp_buildmaster.testing.fakestore import FakeStore
+from tests.farm import (
+    FakeStoreTestCase, addBuilder, builderOwners, captureLogs, makeGroup)
 
 INTERVAL = 4.0
 #: How finely the tests step time.
@@ -79,7 +84,10 @@ class RecordingSlave(mockslaves.OkSlave):
         return super().status()
 
 
-class SeveralMastersTestCase(DatabaseTestCase):
+class SeveralMasters:
+    """Mixed into a test case on PostgreSQL (each master with a Store of
+    its own) or on the fake store (each master with a connection to the
+    same rows)."""
 
     builders = 28
 
@@ -88,6 +96,8 @@ class SeveralMastersTestCase(DatabaseTestCase):
         yield super().setUp()
         self.clock = task.Clock()
         self.clock.advance(1_800_000_000)
+        if isinstance(self.store, FakeStore):
+            self.store.clock = self.clock
         self.scans = collections.defaultdict(list)
         # The sample builders: bob builds, frog is idle; both are ours too.
         for i in range(self.builders):
@@ -100,13 +110,20 @@ class SeveralMastersTestCase(DatabaseTestCase):
 
     @defer.inlineCallbacks
     def builderNames(self):
-        rows = yield self.store.runQuery("SELECT name FROM builder")
-        return sorted(row["name"] for row in rows)
+        return sorted((yield builderOwners(self.store)))
+
+    @defer.inlineCallbacks
+    def connect(self):
+        """A store of a master's own."""
+        if isinstance(self.store, FakeStore):
+            return self.store.connection()
+        store = yield Store.connect(self.dsn, size=2)
+        self.addCleanup(store.close)
+        return store
 
     @defer.inlineCallbacks
     def master(self, name, start=True):
-        store = yield Store.connect(self.dsn, size=2)
-        self.addCleanup(store.close)
+        store = yield self.connect()
 
         def slave(builder):
             if builder.name == "bob":
@@ -142,10 +159,8 @@ class SeveralMastersTestCase(DatabaseTestCase):
             self.clock.advance(STEP)
             yield self.settle()
 
-    @defer.inlineCallbacks
     def owners(self):
-        rows = yield self.store.runQuery("SELECT name, owner FROM builder")
-        return {row["name"]: row["owner"] for row in rows}
+        return builderOwners(self.store)
 
     def kill(self, manager):
         """As SIGKILL: nothing runs any more, nothing is said."""
@@ -167,7 +182,11 @@ class SeveralMastersTestCase(DatabaseTestCase):
             self.assertLessEqual(len(runs), handovers + 1, (name, runs))
 
 
-class AssignmentInTheDatabaseTests(SeveralMastersTestCase):
+class SeveralMastersTestCase(SeveralMasters, DatabaseTestCase):
+    pass
+
+
+class AssignmentInTheDatabase(SeveralMasters):
 
     @defer.inlineCallbacks
     def test_mastersRegisterWithTheirURLs(self):
@@ -251,7 +270,16 @@ class AssignmentInTheDatabaseTests(SeveralMastersTestCase):
         self.assertEqual(set(owners.values()), {"beta"})
 
 
-class FailoverTests(SeveralMastersTestCase):
+class AssignmentInTheDatabaseTests(AssignmentInTheDatabase,
+                                   DatabaseTestCase):
+    """On PostgreSQL: the leases as the SQL takes them."""
+
+
+class FakeAssignmentTests(AssignmentInTheDatabase, FakeStoreTestCase):
+    """The same masters' logic on the fake store."""
+
+
+class Failover(SeveralMasters):
 
     @defer.inlineCallbacks
     def test_killedMastersBuildersScannedWithinTwoIntervals(self):
@@ -316,6 +344,14 @@ class FailoverTests(SeveralMastersTestCase):
         owners = yield self.owners()
         self.assertEqual(owners, assign(self.names, ["alpha", "beta"]))
         self.assertNoBuilderScannedByTwo()
+
+
+class FailoverTests(Failover, DatabaseTestCase):
+    """On PostgreSQL."""
+
+
+class FakeFailoverTests(Failover, FakeStoreTestCase):
+    """On the fake store."""
 
 
 class InstantDispatchOwnerTests(SeveralMastersTestCase):

@@ -52,11 +52,14 @@ class FakeStore:
 
     @param clock: what C{now()} reads (an C{IReactorTime}); the wall
         clock by default.
+    @param tables: the rows of another fake store to share (see
+        L{connection}).
     """
 
-    def __init__(self, sample=True, clock=None):
+    def __init__(self, sample=True, clock=None, tables=None):
         self.clock = clock
-        self.tables = Tables(self.now)
+        #: Shared with the stores of L{connection}.
+        self.tables = tables if tables is not None else Tables(self.now)
         #: Always 0: the fake sends no statements (the real store counts
         #: them for benchmarks and metrics).
         self.statements = 0
@@ -76,8 +79,14 @@ class FakeStore:
         self.masters = fakeworld.FakeMasterStore(self)
         self.jobtypes = FakeJobTypeStore(self)
         self.scans = fakejobs.FakeScanTimeStore(self)
-        if sample:
+        if sample and tables is None:
             loadSampleData(self.tables)
+
+    def connection(self):
+        """Another store on the same rows, as a second connection to one
+        database is (for several masters in one test): its components are
+        its own, so that a test may break one master's."""
+        return FakeStore(clock=self.clock, tables=self.tables)
 
     def now(self):
         if self.clock is None:
