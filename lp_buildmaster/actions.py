@@ -6,8 +6,8 @@ never done without its entry, nor recorded without being done.
 
 Each action needs a role: C{operator} steers builds and builders,
 C{admin} also adds and removes builders; a C{viewer} may only read. The
-checks themselves are those of L{lp_buildmaster.admin}, whose commands
-call these actions too.
+checks themselves are L{lp_buildmaster.operations}'; the commands of
+L{lp_buildmaster.admin} call these actions too.
 """
 
 import functools
@@ -15,7 +15,7 @@ import types
 
 from twisted.internet import defer
 
-from lp_buildmaster import admin
+from lp_buildmaster import operations
 from lp_buildmaster.model.names import builderNameProblem
 from lp_buildmaster.model.records import record
 from lp_buildmaster.store.accounts import ROLES, AccountStore
@@ -24,7 +24,7 @@ from lp_buildmaster.store.bound import inOneTransaction
 #: An action refused for what was asked (a bad value, a wrong state): the
 #: message says why. The CLI prints it; the API answers 400 (404 when the
 #: message starts with "unknown").
-Refused = admin.AdminError
+Refused = operations.Refused
 
 
 class Forbidden(Refused):
@@ -88,9 +88,11 @@ class Actions:
                      pocket="release", archive="primary"):
         """Fires with the new build's id."""
         self._need("operator", "request builds")
-        build_id = yield admin._buildRequest(self.store, types.SimpleNamespace(
-            distribution=distribution, series=series, arch=arch,
-            source=source, version=version, pocket=pocket, archive=archive))
+        build_id = yield operations.requestBuild(
+            self.store, types.SimpleNamespace(
+                distribution=distribution, series=series, arch=arch,
+                source=source, version=version, pocket=pocket,
+                archive=archive))
         yield self._audit("build request", build=build_id, detail="%s %s %s"
                           " %s %s (%s, %s)" % (source, version, distribution,
                                               series, arch, pocket, archive))
@@ -100,7 +102,7 @@ class Actions:
     @defer.inlineCallbacks
     def retryBuild(self, build_id):
         self._need("operator", "retry builds")
-        yield admin._buildRetry(self.store, build_id)
+        yield operations.retryBuild(self.store, build_id)
         yield self._audit("build retry", build=build_id)
 
     @_oneTransaction
@@ -108,7 +110,7 @@ class Actions:
     def cancelBuild(self, build_id):
         """Fires with the new L{BuildStatus}."""
         self._need("operator", "cancel builds")
-        state = yield admin._buildCancel(self.store, build_id)
+        state = yield operations.cancelBuild(self.store, build_id)
         yield self._audit("build cancel", build=build_id, detail=state.name)
         return state
 
@@ -119,7 +121,7 @@ class Actions:
         to automatic scoring). Fires with the score now set."""
         self._need("operator", "rescore builds")
         if score is None:
-            build = yield admin.getBuild(self.store, build_id)
+            build = yield operations.getBuild(self.store, build_id)
             queue = yield self.store.queue.getByBuild(build_id)
             score = None
             if queue is not None and queue.builder is None:
@@ -130,10 +132,10 @@ class Actions:
             yield self._audit("build rescore", build=build_id,
                               detail="automatic: %d" % score)
             return score
-        if not admin.INT4_MIN <= score <= admin.INT4_MAX:
+        if not operations.INT4_MIN <= score <= operations.INT4_MAX:
             raise Refused("score must be from %d to %d"
-                          % (admin.INT4_MIN, admin.INT4_MAX))
-        yield admin._buildRescore(self.store, build_id, score)
+                          % (operations.INT4_MIN, operations.INT4_MAX))
+        yield operations.rescoreBuild(self.store, build_id, score)
         yield self._audit("build rescore", build=build_id,
                           detail="manual: %d" % score)
         return score
@@ -149,8 +151,8 @@ class Actions:
         problem = builderNameProblem(name)
         if problem:
             raise Refused(problem)
-        admin.checkBuilderURL(url)
-        builder_id = yield admin._builderAdd(self.store, _builderArgs(
+        operations.checkBuilderURL(url)
+        builder_id = yield operations.addBuilder(self.store, _builderArgs(
             name=name, url=url, processor=processor, title=title,
             virtualized=virtualized, manual=manual, vm_host=vm_host))
         yield self._audit("builder add", builder=builder_id,
@@ -169,7 +171,7 @@ class Actions:
                           "reason), manual or automatic")
         if enable and disable is not None:
             raise Refused("a builder cannot be enabled and disabled at once")
-        row = yield admin._builderSet(self.store, types.SimpleNamespace(
+        row = yield operations.setBuilder(self.store, types.SimpleNamespace(
             name=name, enable=enable, disable=disable, manual=manual is True,
             auto=manual is False))
         changes = []
@@ -190,7 +192,7 @@ class Actions:
         """Retire a builder: it takes no job and is no longer scanned, its
         builds keep naming it. Refused while it runs a job."""
         self._need("admin", "remove builders")
-        builder = yield admin.getBuilder(self.store, name)
+        builder = yield operations.getBuilder(self.store, name)
         if not builder.active:
             raise Refused("builder %s is retired already" % (name,))
         job = yield self.store.queue.getByBuilder(builder.id)

@@ -15,24 +15,28 @@ line, with exit status 1 (2 for a usage error).
   C{archives} (and their dependencies), C{watch}, C{maintenance}
   (C{init}, C{sampledata}, C{process-upload}).
 
-Imports point downward: the admin modules import the store, the model,
-the librarian, L{lp_buildmaster.formatting} and L{lp_buildmaster.why};
-L{lp_buildmaster.actions} (which the API shares with the CLI) is imported
-only when a command runs, because it imports this package's store-level
-checks. Nothing in the master imports this package but the actions and
-the pages (L{RETRYABLE_STATES}), through the names re-exported here.
+Imports point downward: the admin modules import
+L{lp_buildmaster.actions} and L{lp_buildmaster.operations} (the checked
+operations the CLI shares with the API and the pages), the store, the
+model, the librarian, L{lp_buildmaster.formatting} and
+L{lp_buildmaster.why}. Nothing else in the project imports this package.
+The operations' names stay importable from here under their old names
+(C{_buildRequest}, C{_builderAdd}, ...), and L{AdminError} is
+L{lp_buildmaster.operations.Refused}.
 """
 
-from lp_buildmaster.admin.builders import (
-    _builderAdd, _builderSet, checkBuilderURL)
-from lp_buildmaster.admin.builds import (
-    RETRYABLE_STATES, _buildCancel, _buildRequest, _buildRescore,
-    _buildRetry, cancelTarget)
 from lp_buildmaster.admin.command import (
     INT4_MAX, INT4_MIN, AdminError, integer, librarianTarget, positiveFloat,
     positiveInt)
 from lp_buildmaster.admin.library import addLibraryFile
-from lp_buildmaster.admin.lookups import getBuild, getBuilder
+from lp_buildmaster.operations import (
+    RETRYABLE_STATES, cancelTarget, checkBuilderURL, getBuild, getBuilder)
+from lp_buildmaster.operations import addBuilder as _builderAdd
+from lp_buildmaster.operations import cancelBuild as _buildCancel
+from lp_buildmaster.operations import requestBuild as _buildRequest
+from lp_buildmaster.operations import rescoreBuild as _buildRescore
+from lp_buildmaster.operations import retryBuild as _buildRetry
+from lp_buildmaster.operations import setBuilder as _builderSet
 from lp_buildmaster.admin.main import main, makeParser
 from lp_buildmaster.admin.render import table
 from lp_buildmaster.admin.sources import (

@@ -1,94 +1,15 @@
 """C{builder add|remove|list|set}: the builders, their URLs and modes."""
 
 import datetime
-import re
-from urllib.parse import urlparse
 
 from twisted.internet import defer
 
 from lp_buildmaster.admin.command import (
-    AdminError, group, jsonOption, runAction, runWithStore)
-from lp_buildmaster.admin.lookups import (
-    getBuilder, getProcessor, processorNames)
+    group, jsonOption, runAction, runWithStore)
+from lp_buildmaster.admin.lookups import getBuilder, processorNames
 from lp_buildmaster.admin.render import output, showValue, table
-from lp_buildmaster.model.builderstate import builderStatus
-from lp_buildmaster.store.builders import DuplicateName
+from lp_buildmaster.operations import builderRow
 from lp_buildmaster.store.views import ViewStore
-
-
-#: A host name (RFC 1123 labels) or a dotted IPv4 address.
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
-
-
-def _hostProblem(host):
-    if not host or len(host) > 253:
-        return "no host"
-    if host.startswith("["):
-        return "IPv6 addresses are not supported; use a host name"
-    labels = host.rstrip(".").split(".")
-    if all(label.isdigit() for label in labels):
-        if len(labels) != 4 or any(int(label) > 255 for label in labels):
-            return "bad IPv4 address"
-        return None
-    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
-        return "bad host name"
-    return None
-
-
-def checkBuilderURL(url):
-    """Refuse what cannot be a builder's XML-RPC address: only
-    C{http(s)://HOST:PORT/}, with a valid host, a port from 1 to 65535,
-    and no credentials, path, query or fragment.
-
-    @raise AdminError: naming what is wrong.
-    """
-    problem = None
-    parsed = urlparse(url)
-    netloc = parsed.netloc
-    host, _, port = netloc.rpartition(":")
-    if parsed.scheme not in ("http", "https"):
-        problem = "the scheme must be http or https"
-    elif any(c.isspace() or not c.isprintable() for c in url):
-        problem = "it holds white space or control characters"
-    elif "@" in netloc:
-        problem = "no user name or password"
-    elif parsed.query or "?" in url:
-        problem = "no query"
-    elif parsed.fragment or "#" in url:
-        problem = "no fragment"
-    elif not port.isdigit() or not 1 <= int(port) <= 65535:
-        problem = "the port must be a number from 1 to 65535"
-    elif parsed.path != "/" or parsed.params:
-        problem = "the path must be /"
-    else:
-        problem = _hostProblem(host)
-    if problem:
-        raise AdminError(
-            "malformed builder URL %r: it must be http(s)://HOST:PORT/ (%s)"
-            % (url, problem))
-    return url
-
-
-def builderRow(builder, processors, running=None, buildstate=None):
-    """A builder as C{builder list} shows it.
-
-    @param running: its queue entry, if it has one.
-    @param buildstate: the state of that entry's build.
-    """
-    return {
-        "name": builder.name,
-        "url": builder.url,
-        "processor": processors.get(builder.processor, builder.processor),
-        "virtualized": builder.virtualized,
-        "manual": builder.manual,
-        "active": builder.active,
-        "builderok": builder.builderok,
-        "failnotes": builder.failnotes,
-        "failure_count": builder.failure_count,
-        "vm_host": builder.vm_host,
-        "status": builderStatus(builder, running is not None, buildstate),
-        "current_build": None if running is None else running.build,
-    }
 
 
 def cmd_builder_add(args, config, dsn):
@@ -99,18 +20,6 @@ def cmd_builder_add(args, config, dsn):
         vm_host=args.vm_host)
     output(args, {"id": builder_id, "name": args.name},
            lambda row: "builder %s added (id %d)" % (row["name"], row["id"]))
-
-
-@defer.inlineCallbacks
-def _builderAdd(store, args):
-    processor = yield getProcessor(store, args.processor)
-    try:
-        return (yield store.builders.add(
-            args.name, args.url, processor.id, title=args.title or "",
-            virtualized=args.virtualized, manual=args.manual,
-            vm_host=args.vm_host))
-    except DuplicateName:
-        raise AdminError("a builder named %r exists already" % (args.name,))
 
 
 def cmd_builder_list(args, config, dsn):
@@ -176,33 +85,6 @@ def cmd_builder_set(args, config, dsn):
                     (False if args.auto else None))
     output(args, row, lambda r: "builder %s: %s, %s" % (
         r["name"], r["status"], "manual" if r["manual"] else "auto"))
-
-
-@defer.inlineCallbacks
-def _builderSet(store, args):
-    builder = yield getBuilder(store, args.name)
-    values = {}
-    if args.enable:
-        values.update(active=True, builderok=True, failnotes=None,
-                      failure_count=0)
-    elif args.disable is not None:
-        if not args.disable.strip():
-            raise AdminError("--disable needs a reason")
-        # The seed's failbuilder: the dispatcher skips a builder that is
-        # not ok, the notes say why. active=false stays for retired ones.
-        values.update(builderok=False, failnotes=args.disable.strip())
-    if args.manual:
-        values["manual"] = True
-    elif args.auto:
-        values["manual"] = False
-    yield store.builders.update(builder.id, **values)
-    builder = yield store.builders.get(builder.id)
-    running = yield store.queue.getByBuilder(builder.id)
-    build = None
-    if running is not None:
-        build = yield store.builds.get(running.build)
-    return builderRow(builder, (yield processorNames(store)), running,
-                      None if build is None else build.buildstate)
 
 
 def cmd_builder_remove(args, config, dsn):

@@ -1,7 +1,7 @@
 """C{build request|show|list|retry|cancel|rescore} and C{why}.
 
-The store-level halves (C{_buildRequest}, C{_buildRetry}, ...) are also
-what L{lp_buildmaster.actions} runs for the API and the pages."""
+The store-level halves are L{lp_buildmaster.operations}', which
+L{lp_buildmaster.actions} runs for the CLI, the API and the pages."""
 
 from urllib.parse import quote
 
@@ -11,32 +11,9 @@ from lp_buildmaster import formatting
 from lp_buildmaster.admin.command import (
     AdminError, group, integer, jsonOption, parseEnum, positiveInt,
     runAction, runWithStore)
-from lp_buildmaster.admin.lookups import (
-    getArchive, getBuild, getDistroArchRelease)
+from lp_buildmaster.admin.lookups import getBuild
 from lp_buildmaster.admin.render import output, showValue, table
-from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
-from lp_buildmaster.store.builds import DuplicateBuild
-
-
-#: States `build retry` takes a build from.
-RETRYABLE_STATES = (
-    BuildStatus.FAILEDTOBUILD, BuildStatus.MANUALDEPWAIT,
-    BuildStatus.CHROOTWAIT, BuildStatus.FAILEDTOUPLOAD,
-    BuildStatus.CANCELLED)
-
-
-def cancelTarget(state):
-    """What cancelling a build in C{state} does: C{(new state, drop the
-    queue entry)}, or None if it cannot be cancelled.
-
-    A waiting build is cancelled at once; a running one becomes
-    CANCELLING and the scanner aborts it on the builder.
-    """
-    if state == BuildStatus.NEEDSBUILD:
-        return BuildStatus.CANCELLED, True
-    if state == BuildStatus.BUILDING:
-        return BuildStatus.CANCELLING, False
-    return None
+from lp_buildmaster.enums import BuildStatus
 
 
 def cmd_build_request(args, config, dsn):
@@ -45,33 +22,6 @@ def cmd_build_request(args, config, dsn):
                          args.series, args.arch, args.source, args.version,
                          pocket=args.pocket, archive=args.archive)
     output(args, {"id": build_id}, lambda r: str(r["id"]))
-
-
-@defer.inlineCallbacks
-def _buildRequest(store, args):
-    pocket = parseEnum(PackagePublishingPocket, args.pocket, "pocket")
-    dar = yield getDistroArchRelease(store, args.distribution, args.series,
-                                     args.arch)
-    archive = yield getArchive(store, args.distribution, args.archive)
-    spr = yield store.sources.getByNameVersion(args.source, args.version)
-    if spr is None:
-        raise AdminError("unknown source %s %s"
-                         % (args.source, args.version))
-    where = "%s %s %s (archive %s)" % (args.distribution, args.series,
-                                       pocket.name, archive.name)
-    published = yield store.sources.isPublishedInPocket(
-        spr.id, dar.distrorelease, archive.id, pocket)
-    if not published:
-        raise AdminError("source %s %s is not published in %s"
-                         % (spr.name, spr.version, where))
-    try:
-        return (yield store.builds.request(dar.id, spr.id, archive.id,
-                                           pocket))
-    except DuplicateBuild as e:
-        raise AdminError(
-            "build %d of %s %s for %s in %s is %s already"
-            % (e.build_id, spr.name, spr.version, args.arch, where,
-               e.state.name)) from None
 
 
 def buildRow(build, queue=None, builder_name=None):
@@ -160,17 +110,6 @@ def cmd_build_retry(args, config, dsn):
            lambda r: "build %d is NEEDSBUILD again" % r["id"])
 
 
-@defer.inlineCallbacks
-def _buildRetry(store, build_id):
-    build = yield getBuild(store, build_id)
-    queue_id = yield store.builds.retry(build_id, RETRYABLE_STATES)
-    if queue_id is None:
-        raise AdminError(
-            "build %d is %s; only %s builds can be retried"
-            % (build_id, build.buildstate.name,
-               ", ".join(s.name for s in RETRYABLE_STATES)))
-
-
 def cmd_build_cancel(args, config, dsn):
     """Cancel a waiting or running build."""
     state = runAction(dsn, "cancelBuild", args.id)
@@ -178,23 +117,6 @@ def cmd_build_cancel(args, config, dsn):
         "build %d is %s" % (r["id"], r["state"])
         + (": the scanner aborts it on its builder"
            if state == BuildStatus.CANCELLING else "")))
-
-
-@defer.inlineCallbacks
-def _buildCancel(store, build_id):
-    build = yield getBuild(store, build_id)
-    target = cancelTarget(build.buildstate)
-    if target is None:
-        raise AdminError(
-            "build %d is %s; only NEEDSBUILD and BUILDING builds can be "
-            "cancelled" % (build_id, build.buildstate.name))
-    state, dequeue = target
-    done = yield store.builds.transition(build_id, build.buildstate, state,
-                                         dequeue=dequeue)
-    if not done:
-        raise AdminError("build %d changed state meanwhile; try again"
-                         % (build_id,))
-    return state
 
 
 def cmd_build_rescore(args, config, dsn):
@@ -207,17 +129,6 @@ def cmd_build_rescore(args, config, dsn):
     output(args, {"id": args.id, "score": score, "manual": not args.auto},
            lambda r: "build %(id)d now has score %(score)d" % r
            + ("" if r["manual"] else " (automatic)"))
-
-
-@defer.inlineCallbacks
-def _buildRescore(store, build_id, score):
-    build = yield getBuild(store, build_id)
-    queue = yield store.queue.getByBuild(build_id)
-    if queue is None or queue.builder is not None:
-        raise AdminError("build %d is not waiting in the queue (it is %s)"
-                         % (build_id, build.buildstate.name))
-    if not (yield store.queue.rescore(queue.id, score)):
-        raise AdminError("build %d left the queue meanwhile" % (build_id,))
 
 
 def cmd_why(args, config, dsn):

@@ -11,11 +11,9 @@ from pathlib import Path
 
 from twisted.internet import defer, task
 
+from lp_buildmaster.operations import (  # re-exported
+    INT4_MAX, INT4_MIN, Refused as AdminError, parseEnum)
 from lp_buildmaster.store import Store
-
-
-class AdminError(Exception):
-    """A failure to report on one line."""
 
 
 def librarianRoot(config):
@@ -87,21 +85,6 @@ def runDeferred(fn, *args):
     if failures:
         failures[0].raiseException()
     return result[0] if result else None
-
-
-def parseEnum(enum, name, what):
-    """C{enum.byName(name)}, or an L{AdminError} naming the valid names."""
-    try:
-        return enum.byName(name)
-    except KeyError:
-        raise AdminError("unknown %s %r; choose one of %s" % (
-            what, name, ", ".join(n.lower() for n in enum.__members__))
-        ) from None
-
-
-#: PostgreSQL's integer (ids, scores, limits): numbers are checked against
-#: the column they go into, so none overflows in the database.
-INT4_MIN, INT4_MAX = -2 ** 31, 2 ** 31 - 1
 
 
 def integer(minimum=INT4_MIN, maximum=INT4_MAX, what="number"):

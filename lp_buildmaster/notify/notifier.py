@@ -93,7 +93,8 @@ class BuildNotifier:
         if rejected:
             self.log.warn(
                 "Build #{build_id}: ignoring unusable Changed-By or"
-                " Maintainer address(es) {rejected!r}", build_id=build.id, rejected=rejected)
+                " Maintainer address(es) {rejected!r}", build_id=build.id,
+                rejected=rejected)
         return to, cc
 
     def buildMessage(self, build, log_url=None, extra_info=None,

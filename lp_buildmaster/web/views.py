@@ -8,8 +8,8 @@ them.
 from urllib.parse import urlencode
 
 from lp_buildmaster.actions import allows
-from lp_buildmaster.admin import RETRYABLE_STATES
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.operations import RETRYABLE_STATES
 from lp_buildmaster.web.markup import (
     actionForm, auditHTML, builderLink, buildLink, formatDuration,
     formatEstimate, formatTime, h, logLink, page, poolName, stateSpan)
