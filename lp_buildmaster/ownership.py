@@ -37,6 +37,10 @@ class Ownership:
     """Heartbeat, fencing and handover of a L{ScannerManager} (a mixin:
     it works on the manager's own attributes, set in its C{__init__})."""
 
+    #: Whether a release of builders whose scans ended is in flight
+    #: (the manager's C{_releaseBatch} holds those waiting for it).
+    _releaseFlushing = False
+
     #: Heartbeats per interval.
     BEATS = 4
     #: Fraction of the heartbeat lifetime after which a master stops
@@ -200,15 +204,43 @@ class Ownership:
     def _releaseAfter(self, name, scanner):
         """Stop C{scanner}, then release its builder: never mid-scan.
         Builders with no scan in flight are released together at the end
-        of the refresh, in one statement."""
+        of the refresh, in one statement; the others as their scans end,
+        batched by L{_releaseEnded}."""
         self._releasing.add(name)
         d = scanner.stop()
         if d.called:
             self._releaseNow.append(name)
             return
-        d.addCallback(lambda _: self._release([name]))
+        d.addCallback(lambda _: self._releaseEnded(name))
         self._retiring[d] = name
         d.addBoth(lambda _: self._retiring.pop(d, None))
+
+    def _releaseEnded(self, name):
+        """Release C{name}, whose scan has ended; fires once released.
+
+        One such release is in flight at a time: the builders whose scans
+        end meanwhile go together in the next statement. (One statement
+        each, a handover of thousands of builders sent thousands of
+        releases, each waking every other master to refresh, and the
+        heartbeats waited behind them until the master was judged dead.)
+        """
+        waiter = defer.Deferred()
+        self._releaseBatch.append((name, waiter))
+        if not self._releaseFlushing:
+            self._flushReleases()
+        return waiter
+
+    @defer.inlineCallbacks
+    def _flushReleases(self):
+        self._releaseFlushing = True
+        try:
+            while self._releaseBatch:
+                batch, self._releaseBatch = self._releaseBatch, []
+                yield self._release([name for name, _ in batch])
+                for _, waiter in batch:
+                    waiter.callback(None)
+        finally:
+            self._releaseFlushing = False
 
     @defer.inlineCallbacks
     def _release(self, names):

@@ -130,6 +130,7 @@ class ScannerManager(Ownership, service.Service):
         #: builder names whose release waits for their scan to end
         self._releasing = set()
         self._releaseNow = []
+        self._releaseBatch = []     # see Ownership._releaseEnded
         #: handovers (taken, released) and failovers, for the metrics
         self.counts = collections.Counter()
         self._assignment = (None, frozenset())

@@ -258,6 +258,54 @@ class AssignmentInTheDatabase(SeveralMasters):
         self.assertIn(moving, self.managers["beta"].scanners)
 
     @defer.inlineCallbacks
+    def test_releasesOfEndedScansBatched(self):
+        """Builders handed over whose scans end while the release of
+        another is in flight are released together, in one statement."""
+        alpha = yield self.master("alpha")
+        yield self.advance(INTERVAL)
+        wanted = assign(self.names, ["alpha", "beta"])
+        moving = sorted(b for b, m in wanted.items() if m == "beta"
+                        and b != "bob")[:3]
+        pending = {}
+        for name in moving:
+            d = pending[name] = defer.Deferred()
+            alpha.scanners[name].slave.status = lambda d=d: d
+            self.hanging.append(name)
+            idle = mockslaves.normaliseStatus(("BuilderStatus.IDLE",), name)
+            self.addCleanup(
+                lambda d=d, idle=idle: d.called or d.callback(idle))
+        yield self.advance(INTERVAL)
+        calls = []
+        held = []
+        release = alpha.control.jobs.release
+
+        def recorded(owner, names):
+            ours = sorted(set(names) & set(moving))
+            if not ours:
+                return release(owner, names)
+            calls.append(ours)
+            if len(calls) == 1:
+                d = defer.Deferred()
+                held.append((d, (owner, names)))
+                return d
+            return release(owner, names)
+        self.patch(alpha.control.jobs, "release", recorded)
+        yield self.master("beta")
+        yield self.advance(2 * INTERVAL)
+        self.assertEqual(calls, [])
+        for name in moving:
+            pending[name].callback(mockslaves.normaliseStatus(
+                ("BuilderStatus.IDLE",), name))
+        self.assertEqual(calls, [moving[:1]])
+        d, args = held.pop()
+        d.callback((yield release(*args)))
+        self.assertEqual(calls, [moving[:1], moving[1:]])
+        del self.hanging[:]
+        yield self.advance(INTERVAL)
+        owners = yield self.owners()
+        self.assertEqual([owners[name] for name in moving], ["beta"] * 3)
+
+    @defer.inlineCallbacks
     def test_gracefulStopHandsEverythingOver(self):
         alpha = yield self.master("alpha")
         yield self.master("beta")
