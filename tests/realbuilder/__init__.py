@@ -12,8 +12,10 @@
 
 The daemon is lpbuildd's own XMLRPCBuilder with its own binary-package
 manager state machine (INIT, UNPACK, MOUNT, SOURCES, KEYS, UPDATE, SBUILD,
-UMOUNT, CLEANUP); only the programs that manager runs are fakes (see
-``bin/``): ``builder-prep``, ``in-target``, ``sbuild-package`` and ``sudo``.
+UMOUNT, CLEANUP), and its translation-templates manager (GENERATE instead
+of SBUILD, its result fetched from the chroot); only the programs those
+managers run are fakes (see ``bin/``): ``builder-prep``, ``in-target``
+(with ``generate-translation-templates``), ``sbuild-package`` and ``sudo``.
 ``setOutcome`` decides what the fakes do for the next build.  The daemon's
 home ($HOME, where it makes ``build-<cookie>`` directories) is
 ``BASEDIR/home``, its file cache ``BASEDIR/filecache``, its log
@@ -37,12 +39,16 @@ from lp_buildmaster.clock import orReactor
 
 __all__ = [
     "RealBuilder", "RealBuilderError", "makeBuildArgs", "makeDsc",
-    "pollUntil", "OUTCOMES",
+    "pollUntil", "OUTCOMES", "TEMPLATES_RESULT",
 ]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.join(HERE, "bin")
 LAUNCHER = os.path.join(HERE, "launcher.py")
+
+#: The translation-templates manager's resultarchive (as Launchpad's
+#: builders configure it).
+TEMPLATES_RESULT = "translation-templates.tar.gz"
 
 OUTCOMES = ("OK", "PACKAGEFAIL", "DEPFAIL", "CHROOTFAIL", "GIVENBACK",
             "BUILDERFAIL")
@@ -216,6 +222,9 @@ class RealBuilder:
             "bindport": "0",
             "sharepath": HERE,  # the manager runs sharepath/bin/<helper>
         }
+        # The translation-templates manager's result (its tarball's name).
+        conf["translationtemplatesmanager"] = {
+            "resultarchive": TEMPLATES_RESULT}
         conf["realbuilder"] = {"abort_timeout": str(self.abort_timeout)}
         with open(os.path.join(self.basedir, "buildd.conf"), "w") as f:
             conf.write(f)
@@ -335,7 +344,7 @@ class RealBuilder:
     # -- controlling the fakes ---------------------------------------------
 
     def setOutcome(self, outcome, log_size=4096, duration=0.0, files=None,
-                   dependencies=None, unkillable=False):
+                   dependencies=None, unkillable=False, templates=None):
         """Decide how the next build(s) end.
 
         :param outcome: one of OUTCOMES.  CHROOTFAIL fails unpacking the
@@ -348,6 +357,13 @@ class RealBuilder:
             a <source>-doc_..._all.deb when arch_indep), a list of file
             names (.deb names become small real .deb archives), or a dict
             {name: bytes}.  The .changes and .buildinfo are always added.
+        :param templates: for a translation-templates build, the
+            templates the branch yields, packed into TEMPLATES_RESULT:
+            paths such as 'po/foo.pot', or {path: bytes}; None is one
+            po/<branch's last segment>.pot, [] none (so no tarball, as the
+            real generator).  Its failures: PACKAGEFAIL fails generating
+            them, DEPFAIL and GIVENBACK fail installing the tools (the
+            daemon says CHROOTFAIL), BUILDERFAIL exits 1 (bin/in-target).
         :param dependencies: for DEPFAIL, one relation such as
             'baz (>= 1.0.1)'; the daemon reports it normalised by
             python-debian (PkgRelation.str).
@@ -380,6 +396,15 @@ class RealBuilder:
                     raise ValueError("bad result file name %r" % (name,))
                 spec.append([name, None if data is None
                              else base64.b64encode(data).decode("ascii")])
+        if templates is not None:
+            items = templates.items() if isinstance(templates, dict) else \
+                [(path, None) for path in templates]
+            templates = []
+            for path, data in items:
+                if not path or path.startswith("/") or ".." in path:
+                    raise ValueError("bad template path %r" % (path,))
+                templates.append([path, None if data is None else
+                                  base64.b64encode(data).decode("ascii")])
         control = {
             "outcome": outcome,
             "log_size": int(log_size),
@@ -387,6 +412,7 @@ class RealBuilder:
             "files": spec,
             "dependencies": dependencies,
             "unkillable": bool(unkillable),
+            "templates": templates,
         }
         os.makedirs(self.basedir, exist_ok=True)
         path = os.path.join(self.basedir, "control.json")
