@@ -19,7 +19,10 @@ and reports:
   (transactions, rows read and written) per interval, all masters;
 - C{failover}: then the master holding most builders is SIGKILLed, and
   for each of its builders the time until a survivor calls its status():
-  the max is the failover time, in seconds and in intervals.
+  the max is the failover time, in seconds and in intervals;
+- C{wrongly_judged_dead}: each time a master found a live one dead (from
+  their logs; seconds from the window's start), as happens when a
+  master's heartbeats are starved.
 
 Targets: spread within the bound; inter-scan p99 within 1.5 intervals
 and every builder scanned in the window; failover within 2 intervals.
@@ -36,6 +39,7 @@ of its whole run (the killed one excepted) into DIR.
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -50,17 +54,31 @@ MASTERS = ("m1", "m2", "m3")
 TWISTD = str(Path(sys.executable).parent / "twistd")
 
 
+#: A master's log line saying it found another dead.
+DEAD = re.compile(rb"master '([^']+)' is dead: took")
+
+
 def measure(reactor, args):
     from twisted.internet import defer, protocol
+
+    #: C{(when, who, whom)} of every master found dead by another.
+    deaths = []
 
     class Master(protocol.ProcessProtocol):
         def __init__(self, name):
             self.name = name
             self.output = b""
+            self.partial = b""
             self.ended = defer.Deferred()
 
         def outReceived(self, data):
             self.output = (self.output + data)[-200000:]
+            *lines, self.partial = (self.partial + data).split(b"\n")
+            for line in lines:
+                found = DEAD.search(line)
+                if found:
+                    deaths.append((time.monotonic(), self.name,
+                                   found.group(1).decode()))
 
         errReceived = outReceived
 
@@ -193,6 +211,11 @@ def measure(reactor, args):
                                       round(failover / args.interval, 2)),
                     "p50_s": (round(common.percentile(delays, 50), 2)
                               if delays else None)},
+                "wrongly_judged_dead": [
+                    {"after_s": round(when - t0, 1), "by": who,
+                     "master": whom}
+                    for when, who, whom in deaths
+                    if whom != victim or when < killed],
                 "load_average": [round(x, 2) for x in os.getloadavg()],
                 "targets": {
                     "spread within one builder or 10%": {"met": within},
