@@ -716,6 +716,10 @@ class IViewStore(Interface):
     def queueDepths():
         """Fires with C{{processor name: waiting jobs}}."""
 
+    def binaries(build_id):
+        """Fires with the L{LogFile}s (library files) a build uploaded, by
+        name."""
+
 
 #: Each component of the store and the interface it provides.
 STORE_COMPONENTS = {

@@ -62,5 +62,13 @@ class InterfacesCompleteTests(unittest.TestCase):
                 self.assertEqual(public - declared, set(),
                                  (name, cls.__name__))
 
+    def test_accountsAndViewsComplete(self):
+        for interface, cls in ((IAccountStore, AccountStore),
+                               (IViewStore, ViewStore)):
+            public = {n for n, _ in inspect.getmembers(
+                cls, inspect.isfunction) if not n.startswith("_")}
+            self.assertEqual(public - set(interface.names()), set(),
+                             cls.__name__)
+
     def test_everyComponentListed(self):
         self.assertEqual(set(REAL), set(STORE_COMPONENTS))
