@@ -295,35 +295,21 @@ def _archSet(store, args):
 
 def addWorldCommands(sub):
     """processor, distribution, series and arch."""
-    processor = group(sub, "processor", "define processors")
-    p = processor.add_parser("add", help=cmd_processor_add.__doc__)
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--title")
-    p.add_argument("--description")
-    jsonOption(p)
-    p.set_defaults(func=cmd_processor_add)
-    p = processor.add_parser("list", help=cmd_processor_list.__doc__)
-    jsonOption(p)
-    p.set_defaults(func=cmd_processor_list)
-    p = processor.add_parser("set", help=cmd_processor_set.__doc__)
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--title")
-    p.add_argument("--description")
-    jsonOption(p)
-    p.set_defaults(func=cmd_processor_set)
-
-    distribution = group(sub, "distribution", "define distributions")
-    for action, func in (("add", cmd_distribution_add),
-                         ("set", cmd_distribution_set)):
-        p = distribution.add_parser(action, help=func.__doc__)
-        p.add_argument("name", metavar="NAME")
-        p.add_argument("--title")
-        p.add_argument("--displayname")
-        jsonOption(p)
-        p.set_defaults(func=func)
-    p = distribution.add_parser("list", help=cmd_distribution_list.__doc__)
-    jsonOption(p)
-    p.set_defaults(func=cmd_distribution_list)
+    for kind, help, text, add, list_, set_ in (
+            ("processor", "define processors", "--description",
+             cmd_processor_add, cmd_processor_list, cmd_processor_set),
+            ("distribution", "define distributions", "--displayname",
+             cmd_distribution_add, cmd_distribution_list,
+             cmd_distribution_set)):
+        commands = group(sub, kind, help)
+        for action, func in (("add", add), ("list", list_), ("set", set_)):
+            p = commands.add_parser(action, help=func.__doc__)
+            if action != "list":
+                p.add_argument("name", metavar="NAME")
+                p.add_argument("--title")
+                p.add_argument(text)
+            jsonOption(p)
+            p.set_defaults(func=func)
 
     statuses = ", ".join(s.name.lower() for s in DistroReleaseStatus)
     series = group(sub, "series", "define the series of a distribution")
@@ -354,27 +340,21 @@ def addWorldCommands(sub):
     p.set_defaults(func=cmd_series_set)
 
     arch = group(sub, "arch", "define the architectures of a series")
-    p = arch.add_parser("add", help=cmd_arch_add.__doc__)
-    p.add_argument("distribution", metavar="DISTRO")
-    p.add_argument("series", metavar="SERIES")
-    p.add_argument("tag", metavar="ARCH")
-    p.add_argument("--processor", required=True, metavar="P")
-    p.add_argument("--arch-indep", action="store_true",
-                   help="this architecture builds Architecture: all")
-    p.add_argument("--unofficial", action="store_true")
-    jsonOption(p)
-    p.set_defaults(func=cmd_arch_add)
+    for action, func in (("add", cmd_arch_add), ("set", cmd_arch_set)):
+        p = arch.add_parser(action, help=func.__doc__)
+        p.add_argument("distribution", metavar="DISTRO")
+        p.add_argument("series", metavar="SERIES")
+        p.add_argument("tag", metavar="ARCH")
+        p.add_argument("--processor", required=action == "add",
+                       metavar="P")
+        p.add_argument("--arch-indep", action="store_true",
+                       help="this architecture builds Architecture: all")
+        if action == "add":
+            p.add_argument("--unofficial", action="store_true")
+        jsonOption(p)
+        p.set_defaults(func=func)
     p = arch.add_parser("list", help=cmd_arch_list.__doc__)
     p.add_argument("distribution", metavar="DISTRO", nargs="?")
     p.add_argument("series", metavar="SERIES", nargs="?")
     jsonOption(p)
     p.set_defaults(func=cmd_arch_list)
-    p = arch.add_parser("set", help=cmd_arch_set.__doc__)
-    p.add_argument("distribution", metavar="DISTRO")
-    p.add_argument("series", metavar="SERIES")
-    p.add_argument("tag", metavar="ARCH")
-    p.add_argument("--processor", metavar="P")
-    p.add_argument("--arch-indep", action="store_true",
-                   help="this architecture builds Architecture: all")
-    jsonOption(p)
-    p.set_defaults(func=cmd_arch_set)

@@ -210,13 +210,8 @@ class BuildNotifier:
             self._drop(note)
             return
         if isPermanent(value):
-            self.failed += 1
-            self._pending.discard(note)
-            self.log.error(
-                "Giving up mailing about build #{build_id}: the relay"
-                " {host}:{port} refused it permanently: {reason}",
-                build_id=note.build_id, host=self.smtp_host,
-                port=self.smtp_port, reason=reason)
+            self._giveUp(note, reason, ": the relay {host}:{port} refused"
+                         " it permanently")
             return
         if note.attempts <= len(self.retry_delays):
             delay = self.retry_delays[note.attempts - 1]
@@ -228,12 +223,17 @@ class BuildNotifier:
                 delay=delay)
             note.retry_call = self.clock.callLater(delay, self._retry, note)
             return
+        self._giveUp(note, reason,
+                     " after {attempts} attempts via {host}:{port}")
+
+    def _giveUp(self, note, reason, why):
+        """Count C{note} failed and say so once, C{why} naming the relay
+        ({host}, {port}) and the {attempts}."""
         self.failed += 1
         self._pending.discard(note)
         self.log.error(
-            "Giving up mailing about build #{build_id} after {attempts}"
-            " attempts via {host}:{port}: {reason}",
-            build_id=note.build_id, attempts=note.attempts,
+            "Giving up mailing about build #{build_id}" + why
+            + ": {reason}", build_id=note.build_id, attempts=note.attempts,
             host=self.smtp_host, port=self.smtp_port, reason=reason)
 
     def _retry(self, note):
