@@ -132,6 +132,17 @@ class KeepAliveTests(unittest.TestCase):
         self.assertEqual(1, len(server_.protocols))
 
     @defer.inlineCallbacks
+    def test_hostName(self):
+        """A builder named by host name (resolved once per connection, not
+        per call) keeps its connection as one named by address does."""
+        site, daemon, files = daemonSite()
+        url, server_ = listen(self, site)
+        slave = makeSlave(self, url.replace("127.0.0.1", "localhost"))
+        for _ in range(3):
+            yield slave.status()
+        self.assertEqual(1, server_.connectionsMade)
+
+    @defer.inlineCallbacks
     def test_keepaliveOff(self):
         """With keepalive=False every call opens and closes a connection."""
         site, daemon, files = daemonSite()

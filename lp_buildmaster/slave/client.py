@@ -15,8 +15,8 @@ from twisted.internet.interfaces import IReactorTCP
 from twisted.python.failure import Failure
 from twisted.web._newclient import ParseError
 from twisted.web.client import (
-    Agent, HTTPConnectionPool, RequestTransmissionFailed, ResponseFailed,
-    ResponseNeverReceived)
+    Agent, HTTPConnectionPool, RequestNotSent, RequestTransmissionFailed,
+    ResponseFailed, ResponseNeverReceived)
 from zope.interface import implementer
 
 from lp_buildmaster.clock import orReactor
@@ -27,7 +27,7 @@ from lp_buildmaster.slave.errors import (
     InvalidBuildRequest, SlaveChecksumMismatch, SlaveConnectionError,
     SlaveDownloadCancelled, SlaveError, SlaveFileTooLarge, SlaveHTTPError,
     SlaveProtocolError, SlaveTimeout, SlaveTooSlow, _short)
-from lp_buildmaster.slave.pool import BuilderPool, quietPool, unwrapCancel
+from lp_buildmaster.slave.pool import builderAgent, quietPool, unwrapCancel
 from lp_buildmaster.slave.rpc import callRemote
 from lp_buildmaster.slave.status import (
     _buildRequestProblem, _checkSha1, normaliseStatus, validateFilename)
@@ -85,8 +85,7 @@ class BuilderSlave:
         if not keepalive:
             pool = quietPool(HTTPConnectionPool(reactor, persistent=False))
         self._rpcURL = (self.url + "rpc").encode("ascii")
-        self._rpc = Agent(reactor, pool=BuilderPool(pool, self.url),
-                          connectTimeout=timeout)
+        self._rpc = builderAgent(reactor, pool, self.url, timeout)
         self._allSlots = getattr(pool, "downloadSlots", _defaultDownloadSlots)
         self._slots = defer.DeferredSemaphore(max_downloads)
 
@@ -106,7 +105,8 @@ class BuilderSlave:
             return failure
         if failure.check(defer.TimeoutError, error.TimeoutError):
             raise SlaveTimeout(self.name, "%s timed out" % what)
-        if failure.check(error.ConnectError, error.ConnectionClosed):
+        if failure.check(error.ConnectError, error.ConnectionClosed,
+                         RequestNotSent):
             raise SlaveConnectionError(
                 self.name, "%s: %s" % (what, failure.getErrorMessage()))
         if failure.check(ResponseFailed, ResponseNeverReceived,

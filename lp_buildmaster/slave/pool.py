@@ -15,15 +15,20 @@ leaves on a kept-alive connection can reach nobody else's calls.
 """
 
 from twisted.internet import defer, error
+from twisted.internet.abstract import isIPAddress
+from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.python.failure import Failure
 from twisted.web._newclient import (
     HEADER, STATUS, HTTP11ClientProtocol, ParseError)
 from twisted.web.client import (
-    HTTPConnectionPool, RequestNotSent, RequestTransmissionFailed,
-    ResponseFailed, ResponseNeverReceived, _HTTP11ClientFactory)
+    Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, RequestNotSent,
+    RequestTransmissionFailed, ResponseFailed, ResponseNeverReceived,
+    _HTTP11ClientFactory, _StandardEndpointFactory)
+from twisted.web.iweb import IAgentEndpointFactory
+from zope.interface import implementer
 
 __all__ = ["MAX_HEADER_BYTES", "BuilderPool", "StaleConnection",
-           "quietPool", "makePool", "unwrapCancel"]
+           "builderAgent", "quietPool", "makePool", "unwrapCancel"]
 
 #: Bytes a response's status line and headers may take. launchpad-buildd
 #: sends about 200.
@@ -99,6 +104,45 @@ def makePool(reactor, maxPersistentPerHost=2, maxDownloads=16):
     pool.maxPersistentPerHost = maxPersistentPerHost
     pool.downloadSlots = defer.DeferredSemaphore(maxDownloads)
     return pool
+
+
+@implementer(IAgentEndpointFactory)
+class _Endpoints:
+    """Each host's endpoint made once: an Agent makes (and IDNA-checks) a
+    new one for every request otherwise, even one going out on a pooled
+    connection, which cost about as much as the rest of a kept-alive
+    call."""
+
+    def __init__(self, reactor, connectTimeout):
+        self._reactor = reactor
+        self._timeout = connectTimeout
+        self._factory = _StandardEndpointFactory(
+            reactor, BrowserLikePolicyForHTTPS(), connectTimeout, None)
+        self._endpoints = {}
+
+    def endpointForURI(self, uri):
+        key = (uri.scheme, uri.host, uri.port)
+        endpoint = self._endpoints.get(key)
+        if endpoint is None:
+            endpoint = self._endpoints[key] = self._make(uri)
+        return endpoint
+
+    def _make(self, uri):
+        host = uri.host.decode("ascii", "replace")
+        if uri.scheme == b"http" and isIPAddress(host):
+            # No name to resolve: a plain TCP endpoint, without the
+            # resolver round and connection race HostnameEndpoint runs.
+            return TCP4ClientEndpoint(
+                self._reactor, host, uri.port, timeout=self._timeout)
+        return self._factory.endpointForURI(uri)
+
+
+def builderAgent(reactor, pool, builderKey, connectTimeout):
+    """An Agent for one builder's calls, its connections kept in C{pool}
+    under C{builderKey} (L{BuilderPool})."""
+    return Agent.usingEndpointFactory(
+        reactor, _Endpoints(reactor, connectTimeout),
+        pool=BuilderPool(pool, builderKey))
 
 
 class BuilderPool:
