@@ -93,6 +93,10 @@ pipeline = catch_errors gatekeeper healthcheck cache listing_formats tempauth pr
 [app:proxy-server]
 use = egg:swift#proxy
 account_autocreate = true
+# Generous on a loaded 2-core test machine: Swift's defaults (0.5 s to
+# connect to a storage node, 10 s for its answer) answer 503 there.
+conn_timeout = 5
+node_timeout = 60
 
 [filter:catch_errors]
 use = egg:swift#catch_errors

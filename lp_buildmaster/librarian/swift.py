@@ -15,7 +15,7 @@ import tempfile
 from urllib.parse import quote
 
 import treq
-from twisted.internet import defer, protocol
+from twisted.internet import defer, protocol, task
 from twisted.logger import Logger
 from twisted.web import server
 from twisted.web.client import FileBodyProducer
@@ -27,6 +27,11 @@ from lp_buildmaster.librarian.backends import (
 
 #: Seconds any one call to Swift may take before it is given up.
 TIMEOUT = 120
+
+#: Seconds to wait before each new try of a call Swift answered with 503
+#: (its proxy could not reach enough storage nodes in time: busy or
+#: restarting nodes). After the last, the 503 is the answer.
+RETRY_DELAYS = (0.5, 2.0, 5.0)
 
 
 class SwiftError(Exception):
@@ -95,8 +100,11 @@ class SwiftBackend:
     log = Logger()
 
     def __init__(self, auth_url, user, key, container, spool,
-                 reactor=None, pool=None):
+                 reactor=None, pool=None, clock=None,
+                 retryDelays=RETRY_DELAYS):
         reactor = orReactor(reactor)
+        self.clock = clock if clock is not None else reactor
+        self.retryDelays = tuple(retryDelays)
         self.auth_url = auth_url
         self.user = user
         self.key = key
@@ -127,6 +135,25 @@ class SwiftBackend:
     @defer.inlineCallbacks
     def _request(self, method, name=None, headers=None, data=None,
                  unbuffered=False):
+        """One call; a 503 (Swift's proxy timed out on its storage nodes)
+        is tried again after each of C{retryDelays}, with one log line
+        per retry, as Swift's own clients do."""
+        delays = list(self.retryDelays)
+        while True:
+            response = yield self._authorized(
+                method, name, headers, data, unbuffered)
+            if response.code != 503 or not delays:
+                return response
+            yield treq.content(response)
+            delay = delays.pop(0)
+            self.log.info(
+                "Swift answered 503 to {method} {what}; trying again in "
+                "{delay} s", method=method, what=name or self.container,
+                delay=delay)
+            yield task.deferLater(self.clock, delay, lambda: None)
+
+    @defer.inlineCallbacks
+    def _authorized(self, method, name, headers, data, unbuffered):
         """One call, authenticating first or again after a 401."""
         for attempt in (1, 2):
             if self._auth is None:
