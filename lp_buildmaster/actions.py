@@ -85,17 +85,22 @@ class Actions:
     @_oneTransaction
     @defer.inlineCallbacks
     def requestBuild(self, distribution, series, arch, source, version,
-                     pocket="release", archive="primary"):
-        """Fires with the new build's id."""
+                     pocket="release", archive="primary", job_type=None,
+                     branch=None):
+        """Fires with the new build's id. C{job_type} defaults to a binary
+        package build; a translation-templates build needs its
+        C{branch}."""
         self._need("operator", "request builds")
         build_id = yield operations.requestBuild(
             self.store, types.SimpleNamespace(
                 distribution=distribution, series=series, arch=arch,
                 source=source, version=version, pocket=pocket,
-                archive=archive))
-        yield self._audit("build request", build=build_id, detail="%s %s %s"
-                          " %s %s (%s, %s)" % (source, version, distribution,
-                                              series, arch, pocket, archive))
+                archive=archive, job_type=job_type, branch=branch))
+        detail = "%s %s %s %s %s (%s, %s)" % (
+            source, version, distribution, series, arch, pocket, archive)
+        if job_type not in (None, operations.JOB_TYPES[0]):
+            detail = "%s of %s from %s" % (job_type, detail, branch)
+        yield self._audit("build request", build=build_id, detail=detail)
         return build_id
 
     @_oneTransaction

@@ -1,6 +1,7 @@
 """The checked operations on builds and builders that the command line,
 the JSON API and the pages share (through L{lp_buildmaster.actions}):
-requesting, retrying, cancelling and rescoring a build; adding and setting
+requesting (of a job type: the branch URL of a translation-templates build
+checked), retrying, cancelling and rescoring a build; adding and setting
 a builder; and looking up what they name. A refusal is one L{Refused}
 line, the same wherever it is shown.
 
@@ -137,8 +138,80 @@ def cancelTarget(state):
     return None
 
 
+#: The job types a build can be requested of (the behaviours registered
+#: in components.py), the default first; the checks and the store method of
+#: each are in L{requestBuild}.
+JOB_TYPES = ("binarypackage", "translation-templates")
+#: What a branch URL may start with: what launchpad-buildd's generator
+#: hands to git or bzr.
+BRANCH_SCHEMES = ("https", "http", "git", "git+ssh", "ssh", "bzr",
+                  "bzr+ssh")
+MAX_BRANCH_URL = 1000
+
+
+def checkBranchURL(url):
+    """Refuse what cannot be a branch the builder clones: a scheme of
+    L{BRANCH_SCHEMES}, a valid host, a path, no password (a user name
+    only with ssh), no white space or control characters, at most
+    L{MAX_BRANCH_URL} characters. The URL is written in the build log,
+    so no secret belongs in it.
+
+    @raise Refused: naming what is wrong.
+    """
+    problem = None
+    if len(url) > MAX_BRANCH_URL:
+        raise Refused("malformed branch URL: longer than %d characters"
+                      % MAX_BRANCH_URL)
+    parsed = urlparse(url)
+    userinfo, _, hostport = parsed.netloc.rpartition("@")
+    host, _, port = hostport.partition(":")
+    if parsed.scheme not in BRANCH_SCHEMES:
+        problem = "the scheme must be one of %s" % ", ".join(BRANCH_SCHEMES)
+    elif any(c.isspace() or not c.isprintable() for c in url):
+        problem = "it holds white space or control characters"
+    elif ":" in userinfo:
+        problem = "no password"
+    elif userinfo and "ssh" not in parsed.scheme:
+        problem = "no password; a user name only with ssh"
+    elif port and (not port.isdigit() or not 1 <= int(port) <= 65535):
+        problem = "the port must be a number from 1 to 65535"
+    elif parsed.fragment or "#" in url:
+        problem = "no fragment"
+    elif parsed.path in ("", "/"):
+        problem = "no path to the branch"
+    else:
+        problem = _hostProblem(host)
+    if problem:
+        raise Refused("malformed branch URL %r (%s)" % (url, problem))
+    return url
+
+
+def checkJobType(job_type, branch):
+    """The job type, which must be one of L{JOB_TYPES}; a
+    translation-templates build needs a branch (a valid URL), a binary
+    package build takes none.
+
+    @raise Refused: naming what is wrong.
+    """
+    if job_type not in JOB_TYPES:
+        raise Refused("job type %r cannot be requested; choose one of %s"
+                      % (job_type, ", ".join(JOB_TYPES)))
+    if job_type == "translation-templates":
+        if not branch:
+            raise Refused("a translation-templates build needs a branch")
+        checkBranchURL(branch)
+    elif branch is not None:
+        raise Refused("only a translation-templates build takes a branch")
+    return job_type
+
+
 @defer.inlineCallbacks
 def requestBuild(store, args):
+    """A build of C{args.job_type} (default binarypackage; a
+    translation-templates build with its C{args.branch}) of a source
+    published in the series' pocket of the archive. Fires with its id."""
+    job_type = checkJobType(getattr(args, "job_type", None) or
+                            JOB_TYPES[0], getattr(args, "branch", None))
     pocket = parseEnum(PackagePublishingPocket, args.pocket, "pocket")
     dar = yield getDistroArchRelease(store, args.distribution, args.series,
                                      args.arch)
@@ -155,12 +228,16 @@ def requestBuild(store, args):
         raise Refused("source %s %s is not published in %s"
                          % (spr.name, spr.version, where))
     try:
+        if job_type == "translation-templates":
+            return (yield store.jobtypes.requestTranslationTemplates(
+                dar.id, spr.id, archive.id, pocket, args.branch))
         return (yield store.builds.request(dar.id, spr.id, archive.id,
                                            pocket))
     except DuplicateBuild as e:
         raise Refused(
-            "build %d of %s %s for %s in %s is %s already"
-            % (e.build_id, spr.name, spr.version, args.arch, where,
+            "%sbuild %d of %s %s for %s in %s is %s already"
+            % ("" if job_type == JOB_TYPES[0] else job_type + " ",
+               e.build_id, spr.name, spr.version, args.arch, where,
                e.state.name)) from None
 
 

@@ -828,11 +828,11 @@ class BuildCommandTests(AdminCommandTestCase):
         self.assertEqual([r["id"] for r in json.loads(out)], [9, 7, 6])
         out = yield self.assertSucceeds("build", "list", "--limit", "2")
         self.assertEqual(out.splitlines(), [
-            "ID  STATE       BUILDER  SCORE  TITLE",
-            "10  NEEDSBUILD           10     i386 build of cnews cr.g7-37 "
-            "in ubuntu hoary RELEASE",
-            "9   FULLYBUILT  bob             i386 build of alsa-utils "
-            "1.0.9a-4 in ubuntu warty UPDATES"])
+            "ID  TYPE           STATE       BUILDER  SCORE  TITLE",
+            "10  binarypackage  NEEDSBUILD           10     i386 build of "
+            "cnews cr.g7-37 in ubuntu hoary RELEASE",
+            "9   binarypackage  FULLYBUILT  bob             i386 build of "
+            "alsa-utils 1.0.9a-4 in ubuntu warty UPDATES"])
         yield self.assertFails(
             "unknown build state 'broken'; choose one of needsbuild, "
             "fullybuilt, failedtobuild, manualdepwait, chrootwait, "

@@ -17,10 +17,13 @@ from lp_buildmaster.enums import BuildStatus
 
 
 def cmd_build_request(args, config, dsn):
-    """Create a build of a published source; prints the build id."""
+    """Create a build of a published source (a binary package build, or
+    with --job-type translation-templates --branch URL the templates of a
+    branch); prints the build id."""
     build_id = runAction(dsn, "requestBuild", args.distribution,
                          args.series, args.arch, args.source, args.version,
-                         pocket=args.pocket, archive=args.archive)
+                         pocket=args.pocket, archive=args.archive,
+                         job_type=args.job_type, branch=args.branch)
     output(args, {"id": build_id}, lambda r: str(r["id"]))
 
 
@@ -28,6 +31,7 @@ def buildRow(build, queue=None, builder_name=None):
     return {
         "id": build.id,
         "title": build.title,
+        "job_type": build.job_type,
         "state": build.buildstate.name,
         "state_title": build.buildstate.title,
         "source": build.source_name,
@@ -89,9 +93,9 @@ def cmd_build_list(args, config, dsn):
              else parseEnum(BuildStatus, args.state, "build state"))
     rows = runWithStore(dsn, _buildList, state, args.limit)
     output(args, rows, lambda rows: table(
-        ["ID", "STATE", "BUILDER", "SCORE", "TITLE"],
-        [[r["id"], r["state"], r["builder"], r["score"], r["title"]]
-         for r in rows]))
+        ["ID", "TYPE", "STATE", "BUILDER", "SCORE", "TITLE"],
+        [[r["id"], r["job_type"], r["state"], r["builder"], r["score"],
+          r["title"]] for r in rows]))
 
 
 @defer.inlineCallbacks
@@ -160,6 +164,12 @@ def addBuildCommands(sub):
             name, name.upper()))
     p.add_argument("--pocket", default="release", metavar="P")
     p.add_argument("--archive", default="primary", metavar="A")
+    p.add_argument("--job-type", metavar="TYPE",
+                   help="binarypackage (the default) or "
+                        "translation-templates")
+    p.add_argument("--branch", metavar="URL",
+                   help="the branch whose translation templates are "
+                        "generated (translation-templates only)")
     jsonOption(p)
     p.set_defaults(func=cmd_build_request)
 

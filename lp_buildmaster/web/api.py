@@ -141,7 +141,8 @@ class ApiResource(resource.Resource):
                 text(body, "source", required=True),
                 text(body, "version", required=True),
                 pocket=text(body, "pocket", "release"),
-                archive=text(body, "archive", "primary"))
+                archive=text(body, "archive", "primary"),
+                job_type=text(body, "job_type"), branch=text(body, "branch"))
             request.setResponseCode(201)
             return (yield self._build(build_id))
         if len(path) == 3 and path[0] == "builds":
