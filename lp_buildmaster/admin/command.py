@@ -11,6 +11,7 @@ from pathlib import Path
 
 from twisted.internet import defer, task
 
+from lp_buildmaster.actions import Actions, Actor
 from lp_buildmaster.operations import (  # re-exported
     INT4_MAX, INT4_MIN, Refused as AdminError, parseEnum)
 from lp_buildmaster.store import Store
@@ -122,15 +123,12 @@ def positiveFloat(text):
 def cliActor():
     """The CLI acts as the shell user, with every right (it can read the
     master's configuration and database anyway)."""
-    from lp_buildmaster.actions import Actor
     return Actor("cli:%s" % getpass.getuser(), "admin",
                  "cli@%s" % socket.gethostname())
 
 
 def runAction(dsn, name, *args, **kwargs):
     """Run C{Actions(store, cliActor()).name(*args, **kwargs)}."""
-    from lp_buildmaster.actions import Actions
-
     def act(store):
         return getattr(Actions(store, cliActor()), name)(*args, **kwargs)
     return runWithStore(dsn, act)
