@@ -20,6 +20,10 @@ managers run are fakes (see ``bin/``): ``builder-prep``, ``in-target``
 home ($HOME, where it makes ``build-<cookie>`` directories) is
 ``BASEDIR/home``, its file cache ``BASEDIR/filecache``, its log
 ``BASEDIR/buildd.log``.
+
+Over 400 lines because it is one fixture: the daemon's life cycle, the
+control of its fakes (``setOutcome``) and the conveniences tests use on
+it, which every real-daemon test imports together.
 """
 
 import base64
