@@ -257,8 +257,9 @@ class BrowserTests(DatabaseTestCase):
 
     @defer.inlineCallbacks
     def test_dashboard_queue_follows_the_database(self):
-        """The queue table is redrawn from the API: a new score shows,
-        and an emptied queue says so, without a reload."""
+        """The queue tables and the overview are redrawn from the API: a
+        new score shows, an emptied queue says so, a failed builder is
+        counted, without a reload."""
         page = yield self.browser.openPage(self.base + "/")
         yield self.browser.evaluate(page, "window.notReloaded = true")
         yield self.store.runOperation(
@@ -279,6 +280,20 @@ class BrowserTests(DatabaseTestCase):
             "ms": 15000, "predicate": "document.getElementById('queue')"
             ".textContent === 'No job is waiting.'"})
         self.assertTrue(emptied, "the emptied queue never showed")
+        # The overview by processor follows too.
+        yield self.store.runOperation(
+            "UPDATE builder SET builderok = false WHERE name = 'frog'")
+        overview = yield self.browser.evaluate(page, WAIT_FOR % {
+            "ms": 15000, "predicate": "(function () {"
+            " var row = document.querySelector('#overview tr.pool');"
+            " return row && row.cells[3].textContent === '1' &&"
+            " row.cells[5].textContent === '0'; })()"})
+        self.assertTrue(overview, "the overview never followed")
+        row = yield self.browser.evaluate(page, """Array.from(
+            document.querySelector('#overview tr.pool').cells).map(
+              function (c) { return c.textContent; })""")
+        self.assertEqual(row, ["x86, non-virtualized", "0", "1", "1", "0",
+                               "0", "-"])
         self.assertTrue((yield self.browser.evaluate(
             page, "window.notReloaded === true")))
 

@@ -39,33 +39,6 @@ BUILD_SCRIPT = """
 })();
 """
 
-#: The dashboard and the builder page refresh their builders from the API.
-BUILDERS_SCRIPT = """
-(function () {
-  function poll() {
-    fetch("%(root)sapi/builders", {cache: "no-store"})
-      .then(function (r) { if (!r.ok) { throw r.status; } return r.json(); })
-      .then(function (builders) {
-        builders.forEach(function (b) {
-          var row = document.querySelector(
-              'tr.builder[data-name="' + CSS.escape(b.name) + '"]');
-          if (!row) { return; }
-          var state = row.querySelector(".state");
-          state.textContent = b.state;
-          state.className = "state " + b.state;
-          var tail = row.querySelector("pre.tail");
-          if (tail) { tail.textContent = b.logtail || ""; bmTail(tail); }
-          var notes = row.querySelector(".notes");
-          if (notes) { notes.textContent = b.failnotes || ""; }
-        });
-        setTimeout(poll, 5000);
-      }, function () { setTimeout(poll, 5000); });
-  }
-  setTimeout(poll, 5000);
-})();
-"""
-
-
 BUILDER_PAGE_SCRIPT = """
 (function () {
   var name = %(name)r;
@@ -96,9 +69,11 @@ BUILDER_PAGE_SCRIPT = """
 """
 
 
-#: The dashboard's queue, redrawn from C{/api/queue} every 5 s: one table
-#: per processor and virtualization, as L{views.queueHTML} draws it.
-QUEUE_SCRIPT = """
+#: The dashboard, redrawn from C{/api/builders} and C{/api/queue} every
+#: 5 s: each builder's row (state, log tail, notes), the overview by
+#: processor and virtualization, and the queue, one table per pool, as
+#: L{lp_buildmaster.web.views} draws them.
+DASHBOARD_SCRIPT = """
 (function () {
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function duration(seconds) {  // as textDuration does on the server
@@ -120,7 +95,66 @@ QUEUE_SCRIPT = """
     row.appendChild(e);
     return e;
   }
-  function table(jobs) {
+  function poolKey(processor, virtualized) {
+    return JSON.stringify([processor, virtualized ? 1 : 0]);
+  }
+  function poolName(processor, virtualized) {
+    return processor + ", " + (virtualized ? "virtualized"
+                                           : "non-virtualized");
+  }
+  function builders(list) {
+    list.forEach(function (b) {
+      var row = document.querySelector(
+          'tr.builder[data-name="' + CSS.escape(b.name) + '"]');
+      if (!row) { return; }
+      var state = row.querySelector(".state");
+      state.textContent = b.state;
+      state.className = "state " + b.state;
+      var tail = row.querySelector("pre.tail");
+      if (tail) { tail.textContent = b.logtail || ""; bmTail(tail); }
+      var notes = row.querySelector(".notes");
+      if (notes) { notes.textContent = b.failnotes || ""; }
+    });
+  }
+  function overview(list, queue) {
+    var pools = {}, keys = [];
+    function pool(processor, virtualized) {
+      var key = poolKey(processor, virtualized);
+      if (!pools[key]) {
+        pools[key] = {name: poolName(processor, virtualized), idle: 0,
+                      building: 0, failed: 0, disabled: 0, queue: 0,
+                      wait: null};
+        keys.push(key);
+      }
+      return pools[key];
+    }
+    list.forEach(function (b) {
+      if (!b.active) { return; }
+      var key = {waiting: "building", manual: "disabled"}[b.state] ||
+                b.state, p = pool(b.processor, b.virtualized);
+      p[key] = (p[key] || 0) + 1;
+    });
+    queue.forEach(function (job) {
+      var p = pool(job.processor, job.virtualized);
+      p.queue += 1;
+      if (job.estimated_start !== null && (p.wait === null ||
+          Date.parse(job.estimated_start) > Date.parse(p.wait))) {
+        p.wait = job.estimated_start;
+      }
+    });
+    keys.sort();
+    var table = document.getElementById("overview");
+    Array.from(table.querySelectorAll("tr.pool")).forEach(
+      function (row) { row.remove(); });
+    keys.forEach(function (key) {
+      var p = pools[key], row = table.insertRow();
+      row.className = "pool";
+      [p.name, p.idle, p.building, p.failed, p.disabled, p.queue,
+       p.queue ? estimate(p.wait) : "-"].forEach(
+        function (text) { cell(row, text); });
+    });
+  }
+  function queueTable(jobs) {
     var t = document.createElement("table"), head = t.insertRow();
     t.className = "queue";
     ["#", "Processor", "Build", "Score", "Estimated start"].forEach(
@@ -142,34 +176,39 @@ QUEUE_SCRIPT = """
     });
     return t;
   }
-  function render(queue) {
+  function queue(jobs) {
     var old = document.getElementById("queue"), box, pools = {}, keys = [];
-    if (!queue.length) {
+    if (!jobs.length) {
       box = document.createElement("p");
       box.textContent = "No job is waiting.";
     } else {
-      queue.forEach(function (job) {
-        var key = JSON.stringify([job.processor, job.virtualized ? 1 : 0]);
+      jobs.forEach(function (job) {
+        var key = poolKey(job.processor, job.virtualized);
         if (!pools[key]) { pools[key] = []; keys.push(key); }
         pools[key].push(job);
       });
       keys.sort();
       box = document.createElement("div");
       keys.forEach(function (key) {
-        var jobs = pools[key];
-        cell(box, jobs[0].processor + ", " + (jobs[0].virtualized
-             ? "virtualized" : "non-virtualized"), "h3");
-        box.appendChild(table(jobs));
+        var first = pools[key][0];
+        cell(box, poolName(first.processor, first.virtualized), "h3");
+        box.appendChild(queueTable(pools[key]));
       });
     }
     box.id = "queue";
     old.replaceWith(box);
   }
+  function json(path) {
+    return fetch("%(root)sapi/" + path, {cache: "no-store"}).then(
+      function (r) { if (!r.ok) { throw r.status; } return r.json(); });
+  }
   function poll() {
-    fetch("%(root)sapi/queue", {cache: "no-store"})
-      .then(function (r) { if (!r.ok) { throw r.status; } return r.json(); })
-      .then(function (queue) { render(queue); setTimeout(poll, 5000); },
-            function () { setTimeout(poll, 5000); });
+    Promise.all([json("builders"), json("queue")]).then(function (got) {
+      builders(got[0]);
+      overview(got[0], got[1]);
+      queue(got[1]);
+      setTimeout(poll, 5000);
+    }, function () { setTimeout(poll, 5000); });
   }
   setTimeout(poll, 5000);
 })();

@@ -14,7 +14,7 @@ from lp_buildmaster.web.markup import (
     actionForm, auditHTML, builderLink, buildLink, formatDuration,
     formatEstimate, formatTime, h, logLink, page, poolName, stateSpan)
 from lp_buildmaster.web.scripts import (
-    BUILD_SCRIPT, BUILDER_PAGE_SCRIPT, BUILDERS_SCRIPT, QUEUE_SCRIPT)
+    BUILD_SCRIPT, BUILDER_PAGE_SCRIPT, DASHBOARD_SCRIPT)
 
 
 def dashboardHTML(data, identity=None):
@@ -74,7 +74,7 @@ def dashboardHTML(data, identity=None):
     out.append(buildsTable(data["recent"], "recent"))
     out.append("<p><a href=\"builds\">All builds</a></p>")
     return page("Build farm", "\n".join(out), identity=identity,
-                script=(BUILDERS_SCRIPT + QUEUE_SCRIPT) % {"root": ""})
+                script=DASHBOARD_SCRIPT % {"root": ""})
 
 
 def buildersTable(builders, root=""):
