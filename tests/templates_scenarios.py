@@ -96,6 +96,20 @@ class TemplatesScenarios:
         self.assertEqual((yield self.slave.clean()), IDLE)
 
     @defer.inlineCallbacks
+    def test_templatesNeverWaitOnDependencies(self):
+        """The manager has no dependency wait and never gives back: where
+        a binary package build would end DEPFAIL or GIVENBACK (its tools
+        cannot be installed), a translation-templates build is
+        CHROOTFAIL."""
+        for outcome in ("DEPFAIL", "GIVENBACK"):
+            yield self.startTemplates(outcome)
+            status = yield self.finishBuild()
+            self.assertEqual((status.build_status, status.dependencies),
+                             ("BuildStatus.CHROOTFAIL", None), outcome)
+            self.assertFalse(status.filemap)
+            self.assertEqual((yield self.slave.clean()), IDLE)
+
+    @defer.inlineCallbacks
     def test_templatesWithoutBranchNeverSent(self):
         """Without its branch the daemon's manager would raise after
         taking the build and stay BUILDING for ever: the client never

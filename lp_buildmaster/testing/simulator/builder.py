@@ -173,6 +173,11 @@ class SimulatedBuilder:
         rng = random.Random("%s/%s/%d" % (self.farm.seed, self.name,
                                           self.builds))
         outcome, duration, log_size = self.profile.draw(rng)
+        if build_type == "translation-templates" and outcome in (
+                "DEPFAIL", "GIVENBACK"):
+            # As launchpad-buildd's manager: no dependency wait, no give
+            # back; its tools failing to install is a CHROOTFAIL.
+            outcome = "CHROOTFAIL"
         arch = str(args.get("arch_tag") or self.arch_tag)
         suite = str(args.get("suite") or args.get("series") or "sid")
         if dsc is not None:
