@@ -396,6 +396,23 @@ class BrowserTests(DatabaseTestCase):
             ".textContent === '2026-01-02 03:04:05 UTC' && /^2:0\\d:\\d\\d$/"
             ".test(document.getElementById('in-state').textContent)"})
         self.assertTrue(followed, "the builder page did not follow")
+        # Failed meanwhile: its state, notes and count follow too.
+        yield self.store.runOperation(
+            "UPDATE builder SET builderok = false, failnotes = 'disk <full>',"
+            " failure_count = 5 WHERE name = 'bob'")
+        failed = yield self.browser.evaluate(page, WAIT_FOR % {
+            "ms": 15000, "predicate": "document.getElementById('state')"
+            ".textContent === 'failed'"})
+        self.assertTrue(failed, "the builder page's state did not follow")
+        shown = yield self.browser.evaluate(page, """[
+            document.getElementById('state').className,
+            document.getElementById('failnotes').textContent,
+            document.getElementById('failure-count').textContent,
+            document.getElementById('in-state').textContent,
+            document.querySelectorAll('#failnotes *').length]""")
+        self.assertEqual(shown[:3], ["state failed", "disk <full>", "5"])
+        self.assertRegex(shown[3], r"^0:00:\d\d$")
+        self.assertEqual(shown[4], 0)
 
     @defer.inlineCallbacks
     def test_operator_acts_viewer_is_refused(self):

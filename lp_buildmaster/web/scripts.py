@@ -49,6 +49,19 @@ BUILDER_PAGE_SCRIPT = """
       .then(function (b) {
         var tail = document.getElementById("logtail");
         tail.textContent = b.logtail || ""; bmTail(tail);
+        var state = document.getElementById("state");
+        state.textContent = b.state;
+        state.className = "state " + b.state;
+        document.getElementById("mode").textContent =
+            b.manual ? "manual" : "automatic";
+        document.getElementById("failnotes").textContent =
+            b.failnotes || "-";
+        document.getElementById("failure-count").textContent =
+            b.failure_count;
+        if (b.state_since) {
+          document.getElementById("state-since").textContent = "since " +
+              b.state_since.slice(0, 19).replace("T", " ") + " UTC";
+        }
         var since = document.getElementById("in-state");
         if (since && typeof b.time_in_state === "number") {
           var s = Math.floor(b.time_in_state), pad = function (n) {

@@ -258,19 +258,22 @@ def builderHTML(builder, history, offset, page_size, audit=(),
     root = "../"
     build = builder["build"]
     rows = [
-        ("State", "<span class=\"state %s\">%s</span>" % (
+        ("State", "<span class=\"state %s\" id=\"state\">%s</span>" % (
             h(builder["state"]), h(builder["state"]))),
         ("Processor", "%s (%s)" % (h(builder["processor"]), "virtualized"
                                    if builder["virtualized"]
                                    else "non-virtualized")),
-        ("Mode", "manual" if builder["manual"] else "automatic"),
-        ("Failure notes", h(builder["failnotes"] or "-")),
-        ("Failure count", h(builder["failure_count"])),
-        ("In this state", "<span id=\"in-state\">%s</span>%s" % (
-            h(formatDuration(builder.get("time_in_state"))),
-            " <span class=\"muted\">since %s</span>" % h(formatTime(
-                builder["state_since"])) if builder.get("state_since")
-            else "")),
+        ("Mode", "<span id=\"mode\">%s</span>"
+         % ("manual" if builder["manual"] else "automatic")),
+        ("Failure notes", "<span id=\"failnotes\">%s</span>"
+         % h(builder["failnotes"] or "-")),
+        ("Failure count", "<span id=\"failure-count\">%s</span>"
+         % h(builder["failure_count"])),
+        ("In this state", "<span id=\"in-state\">%s</span> <span "
+         "class=\"muted\" id=\"state-since\">%s</span>" % (
+             h(formatDuration(builder.get("time_in_state"))),
+             "since " + h(formatTime(builder["state_since"]))
+             if builder.get("state_since") else "")),
         ("Last scan", "<span id=\"last-scan\">%s</span>" % h(
             formatTime(builder.get("last_scanned")) if
             builder.get("last_scanned") else "never")),
