@@ -5,7 +5,7 @@ For each mode and N, in a child process of its own (so that CPU is that
 run's alone), the master's scanning machinery -- a L{ScannerManager} with
 a L{BuilderGroup} and L{BuilderSlave}s -- scans N simulated builders (the
 simulator's C{scale} profile, all IDLE, served by C{--simulators}
-processes) registered in a fresh copy of the sample database. After one
+C{benchmarks/farms.py} processes) registered in a fresh copy of the sample database. After one
 interval and C{--warmup} seconds it measures C{--duration} seconds:
 
 - C{master_cpu_per_scan_ms}: this process's user+system CPU (os.times)
@@ -37,6 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import farms  # noqa: E402
+import inprocess  # noqa: E402
 
 MODES = ("keepalive", "per-call")
 
@@ -62,8 +64,8 @@ def measure(reactor, args, n, keepalive):
         dsn, dbname = common.createDatabase()
         sims = store = original = None
         try:
-            sims = common.Simulators(n, processes=args.simulators,
-                                     profile="scale")
+            sims = farms.Farms(reactor, n, args.simulators)
+            yield sims.start()
             common.registerBuilders(dsn, sims.urls)
             store = yield Store.connect(dsn, size=4)
             for name in ("lp_buildmaster.scanner",
@@ -82,7 +84,8 @@ def measure(reactor, args, n, keepalive):
                                     timeout=args.timeout,
                                     keepalive=keepalive)
             stamps = collections.defaultdict(list)
-            original = common.instrument(reactor, stamps, {"inflight": 0})
+            original = inprocess.instrument(
+                reactor, stamps, {"inflight": 0})
             manager = ScannerManager(
                 store, group, slaveFor, clock=reactor,
                 interval=args.interval,
@@ -130,7 +133,7 @@ def measure(reactor, args, n, keepalive):
             if store is not None:
                 store.close()
             if sims is not None:
-                sims.stop()
+                yield sims.stop()
             common.dropDatabase(dbname)
     return run()
 
