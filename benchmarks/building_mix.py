@@ -90,7 +90,18 @@ def measure(reactor, args, n):
             finishing = {building[int(i * step)] for i in range(count)}
             cookies, dsc = common.makeJobs(
                 dsn, {b: ids[b] for b in building})
-            # The finishing builds end evenly over the second phase.
+            # The others build for hours, writing about 3 KB/s of log.
+            yield farm.startBuilds(
+                {b: cookies[b] for b in building if b not in finishing},
+                filemap=dsc, args=common.BUILD_ARGS, profile={
+                    "duration": [36000.0, 72000.0],
+                    "log_size": [150 * MB, 200 * MB],
+                    "outcomes": {"OK": 1.0}})
+            store = yield Store.connect(dsn, size=4)
+            master = inprocess.Master(reactor, store, interval,
+                                      directory=tmp, downloads=args.downloads)
+            # The finishing builds end evenly over the second phase; the
+            # master starts right after them.
             t_built = time.monotonic()
             phase_a = interval + args.warmup
             phase_b = phase_a + args.quiet * interval
@@ -101,17 +112,6 @@ def measure(reactor, args, n):
                 args=common.BUILD_ARGS, profile={
                     "duration": [phase_b + 1.0, end_b - 1.0],
                     "log_size": [size, size], "outcomes": {"OK": 1.0}})
-            # The others build for hours, writing about 3 KB/s of log.
-            yield farm.startBuilds(
-                {b: cookies[b] for b in building if b not in finishing},
-                filemap=dsc, args=common.BUILD_ARGS, profile={
-                    "duration": [36000.0, 72000.0],
-                    "log_size": [150 * MB, 200 * MB],
-                    "outcomes": {"OK": 1.0}})
-
-            store = yield Store.connect(dsn, size=4)
-            master = inprocess.Master(reactor, store, interval, directory=tmp,
-                                   downloads=args.downloads)
             group = master.group
             collecting, collected = {}, {}
             update = group.updateBuild
@@ -139,6 +139,11 @@ def measure(reactor, args, n):
                 inprocess.timed(owner, method, steps[label])
             rss_start = common.rssMB()
             master.start()
+            # Every scanner exists once the first refresh is done.
+            while (len(master.manager.scanners) < n
+                   and time.monotonic() < t_built + phase_a):
+                yield common.sleep(reactor, 0.1)
+            started_s = time.monotonic() - t_built
 
             def at(offset):
                 return common.sleep(reactor, max(
@@ -217,6 +222,7 @@ def measure(reactor, args, n):
                 "log_mb": args.log_mb,
                 "interval_s": interval,
                 "farm_processes": len(farm.procs),
+                "master_started_s": round(started_s, 2),
                 "quiet": quiet,
                 "finishing_phase": busy,
                 "inter_scan_s": inter,
@@ -240,6 +246,10 @@ def measure(reactor, args, n):
                     "limit_s": limit, "value_s": inter["p99"],
                     "met": inter["p99"] is not None
                     and inter["p99"] <= limit and unscanned == 0},
+                "phases_as_long_as_asked": {
+                    "value": [quiet["intervals"], busy["intervals"]],
+                    "met": quiet["intervals"] >= 0.95 * args.quiet
+                    and busy["intervals"] >= 0.95 * args.window},
                 "all_finishing_builds_collected": {
                     "value": ok.get("builds", 0),
                     "met": ok.get("builds", 0) == len(finishing)
