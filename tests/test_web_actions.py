@@ -551,3 +551,21 @@ class SharedLibrarianLogTests(ActionTestCase):
                 "Authorization": "Bearer " + self.tokens["vera"]})
         self.assertEqual((yield response.content()), b"secret build\n")
         self.assertEqual(response.code, 200)
+
+    @defer.inlineCallbacks
+    def test_an_unreachable_librarian_is_a_503(self):
+        stored = gzip.compress(b"a log\n")
+        alias = yield self.client.addFile(
+            "buildlog_7.txt.gz", len(stored), io.BytesIO(stored),
+            "text/plain")
+        yield self.store.builds.update(7, buildlog=alias)
+        # Gone from where the master knows it (nothing listens on port 1).
+        self.client.base_url = "http://127.0.0.1:1"
+        response = yield self.http.get(self.base + "/builds/7/log",
+                                       allow_redirects=False)
+        body = (yield response.content()).decode("utf-8")
+        self.assertEqual(response.code, 503)
+        self.assertEqual(response.headers.getRawHeaders(b"retry-after"),
+                         [b"10"])
+        self.assertIn("the librarian cannot be reached", body)
+

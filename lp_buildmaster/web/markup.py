@@ -177,7 +177,8 @@ def loginHTML(token, message=None, root=""):
 def htmlError(request, code, message, root="", back=None):
     request.setHeader(b"content-type", b"text/html; charset=utf-8")
     titles = {400: "Bad request", 401: "Not logged in", 403: "Forbidden",
-              404: "Not found", 500: "Server error"}
+              404: "Not found", 500: "Server error",
+              503: "Unavailable"}
     title = titles.get(code, "Error")
     body = "<h1>%s</h1><p id=\"message\">%s</p>" % (h(title), h(message))
     if back:

@@ -19,11 +19,12 @@ L{lp_buildmaster.web.scripts}; the pages use no external assets.
 from twisted.internet import defer
 from twisted.web import resource, server
 
+from lp_buildmaster import failures
 from lp_buildmaster.librarian.gunzip import GunzipProducer
 from lp_buildmaster.web.auth import Unauthorized, field
 from lp_buildmaster.web.markup import htmlError, loginHTML
 from lp_buildmaster.web.respond import (
-    NotFound, buildFilters, parseId, respond)
+    NotFound, Unavailable, buildFilters, parseId, respond)
 from lp_buildmaster.web.views import (  # noqa: F401 (re-exported)
     FILTERS, builderHTML, buildersTable, buildHTML, buildListHTML,
     buildsTable, dashboardHTML, queueHTML)
@@ -124,15 +125,20 @@ class BuildPageResource(_Page):
             if alias.restricted and identity is None:
                 raise Unauthorized("this log is restricted: log in to "
                                    "read it")
-            if self.farm.shared_librarian:
-                url = yield librarian.getURLForAlias(
-                    alias.id, token=alias.restricted)
-                return ("redirect", url)
             try:
+                if self.farm.shared_librarian:
+                    url = yield librarian.getURLForAlias(
+                        alias.id, token=alias.restricted)
+                    return ("redirect", url)
                 content = yield librarian.getFileByAlias(alias.id)
             except LookupError:
                 raise NotFound("the log file of build %d is missing"
                                % build_id) from None
+            except Exception as e:
+                if failures.classify(e).database:
+                    raise
+                raise Unavailable("the librarian cannot be reached (%s)"
+                                  % failures.describe(e)) from None
             return ("stream", content)
 
         def serve(request, found):

@@ -37,6 +37,11 @@ class NotFound(Exception):
     """The thing asked for does not exist."""
 
 
+class Unavailable(Exception):
+    """A service the answer needs (the shared librarian) cannot be
+    reached now: a 503 with C{Retry-After}, said once per outage."""
+
+
 def encode(value):
     return json.dumps(value, default=jsonDefault, indent=1).encode("utf-8")
 
@@ -96,6 +101,7 @@ def respond(request, producer, render, error_render):
 
     def succeeded(value):
         _errors.clear("database")
+        _errors.clear("unavailable")
         return render(request, value)
 
     def failed(failure):
@@ -109,6 +115,11 @@ def respond(request, producer, render, error_render):
                               b'Bearer realm="lp-buildmaster"')
         elif failure.check(CSRFRefused, Forbidden):
             code, message = 403, failure.value.args[0]
+        elif failure.check(Unavailable):
+            if _errors.first("unavailable", failure.value.args[0]):
+                log.warn("{error}: answering 503", error=failure.value.args[0])
+            request.setHeader(b"retry-after", b"10")
+            code, message = 503, failure.value.args[0]
         elif failure.check(Refused):
             message = failure.value.args[0]
             code = 404 if isNotFound(failure.value) else 400
