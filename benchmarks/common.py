@@ -255,7 +255,7 @@ def met(result):
 def databaseCounters(dsn):
     """PostgreSQL's own counters for the database of C{dsn}: committed and
     rolled back transactions and rows inserted, updated and deleted
-    (statistics lag by up to a second)."""
+    (approximate: a busy connection reports its statistics late)."""
     from lp_buildmaster.store import connection
     conn = connection.connectSync(dsn)
     try:
