@@ -286,9 +286,6 @@ def builderHTML(builder, history, offset, page_size, audit=(),
             "<p class=\"muted\">%s</p>" % h(builder["title"]), "<dl>"]
     body.extend("<dt>%s</dt><dd>%s</dd>" % row for row in rows)
     body.append("</dl>")
-    body.append("<table id=\"builders\" hidden><tr class=\"builder\" "
-                "data-name=\"%s\"><td><span class=\"state\"></span></td>"
-                "</tr></table>" % h(builder["name"]))
     if identity is not None and allows(identity.actor.role, "operator") \
             and builder["active"]:
         here = "builders/%s" % builder["name"]
