@@ -156,8 +156,16 @@ def measure(reactor, args, n):
             yield at(phase_a)
             yield farm.report()
             a0 = mark()
+            profiler = None
+            if args.profile:
+                import cProfile
+                profiler = cProfile.Profile()
+                profiler.enable()
             yield at(phase_b)
             a1 = mark()
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
             yield at(end_b)
             b1 = mark()
             farm_reports = yield farm.report()
@@ -315,6 +323,9 @@ def parseArgs(argv):
     parser.add_argument("--downloads", type=int, default=16,
                         help="concurrent downloads from builders "
                         "(default 16)")
+    parser.add_argument("--profile", metavar="FILE", default=None,
+                        help="with one N: cProfile the master during the "
+                        "quiet phase into FILE (pstats)")
     parser.add_argument("--one", type=int, default=None,
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
