@@ -42,7 +42,7 @@ identical). Rows written per interval grow with the building builders
 builds; the statements of the scans do not.
 
 One command (the issue's scale is the last N; about 4 minutes per N at
-15 s, so about 12 minutes)::
+15 s, 5 at 10,000, so about 13 minutes)::
 
     .venv/bin/python benchmarks/building_mix.py --builders 2500,5000,10000
 

@@ -27,7 +27,7 @@ and reports:
 Targets: spread within the bound; inter-scan p99 within 1.5 intervals
 and every builder scanned in the window; failover within 2 intervals.
 
-One command (the issue's scale; about 2.5 minutes, most of it the 9
+One command (the issue's scale; about 3 minutes, most of it the 9
 intervals of 15 s it waits and measures)::
 
     .venv/bin/python benchmarks/masters.py --builders 9000
