@@ -2,8 +2,10 @@
 
 L{Ownership} is the part of L{lp_buildmaster.scanner.ScannerManager}
 that lets several masters share one database. With an C{owner}, the
-manager heartbeats four times per interval (L{MasterStore.heartbeat}); a
-master whose last heartbeat is one interval old is dead to the others.
+manager heartbeats four times per interval (L{MasterStore.heartbeat}), on
+the manager's C{beats} store (a connection of its own in the service, so
+that no refresh or release queues a heartbeat); a master whose last
+heartbeat is one interval old is dead to the others.
 It computes which builders are its own from the live masters
 (L{lp_buildmaster.assignment.assign}), takes those at each refresh, and
 hands over those it holds but no longer wants only once their scan in
@@ -64,7 +66,7 @@ class Ownership:
     def heartbeat(self):
         """One heartbeat; never fails, so the LoopingCall never dies."""
         sent = self.clock.seconds()
-        d = self._beating = self.control.masters.heartbeat(
+        d = self._beating = self.beats.masters.heartbeat(
             self.owner, self.lifetime, now=self._dbnow(),
             web_url=self.web_url, librarian_url=self.librarian_url)
         d.addCallbacks(self._beaten, self._beatFailed, callbackArgs=(sent,))

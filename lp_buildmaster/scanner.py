@@ -65,7 +65,7 @@ class ScannerManager(Ownership, service.Service):
     def __init__(self, store, group, slaveFactory, clock=None, interval=15.0,
                  dispatcher=None, logger=None, cancel_timeout=180.0,
                  owner=None, dbclock=None, web_url=None, librarian_url=None,
-                 database=None, control=None):
+                 database=None, control=None, beats=None):
         """
         @param group: the L{BuilderGroup} whose logic the scanners run;
             its C{builders} become the builders this manager scans.
@@ -80,15 +80,19 @@ class ScannerManager(Ownership, service.Service):
             database's C{now()} (tests pass their Clock's C{seconds}).
         @param web_url: this master's dashboard, as its master row says.
         @param librarian_url: the librarian it uses, likewise.
-        @param control: the L{Store} for heartbeats, refreshes and
-            releases (default C{store}): one of their own, so that they
-            never wait behind the scans' statements.
+        @param control: the L{Store} for refreshes and releases (default
+            C{store}): one of their own, so that they never wait behind
+            the scans' statements.
+        @param beats: the L{Store} for heartbeats alone (default
+            C{control}): a connection of their own, so that a heartbeat
+            never waits behind a refresh or a batch of releases either.
         @param database: the L{DatabaseWatch} that pauses scans while the
             database is unavailable (one is made by default).
         """
         clock = orReactor(clock)
         self.store = store
         self.control = control if control is not None else store
+        self.beats = beats if beats is not None else self.control
         self.group = group
         self.slaveFactory = slaveFactory
         self.clock = clock

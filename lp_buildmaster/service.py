@@ -66,6 +66,7 @@ class MasterService(service.MultiService):
         self.dsn = dsn
         self.store = None
         self.control = None
+        self.beats = None
         self.manager = None
         self.logging = MasterLogging(config)
 
@@ -94,6 +95,10 @@ class MasterService(service.MultiService):
             # own: behind the scans' statements they could come too late,
             # and the other masters would judge this one dead.
             self.control = yield Store.connect(self.dsn, size=2)
+            # And the heartbeats on one of their own, never queued behind a
+            # refresh or a batch of releases.
+            if self.config.master_name:
+                self.beats = yield Store.connect(self.dsn, size=1)
         except Exception as e:
             raise StartupError("cannot connect to the database %s: %s" % (
                 connection.describeDSN(self.dsn),
@@ -134,9 +139,10 @@ class MasterService(service.MultiService):
         if self.store is not None:
             self.store.close()
             self.store = None
-        if self.control is not None:
-            self.control.close()
-            self.control = None
+        for name in ("control", "beats"):
+            if getattr(self, name) is not None:
+                getattr(self, name).close()
+                setattr(self, name, None)
         self.logging.stop()
         _exit["status"] = 1
         if self.reactor.running:
@@ -273,6 +279,7 @@ class MasterService(service.MultiService):
             logger=logging.getLogger("lp_buildmaster.scanner"),
             cancel_timeout=config.failures_cancel_timeout,
             owner=config.master_name or None, control=self.control,
+            beats=self.beats,
             web_url=self.webURL(),
             librarian_url=self.librarianURL(), database=self.database)
         self.manager.setServiceParent(self)
@@ -327,9 +334,10 @@ class MasterService(service.MultiService):
         if self.store is not None:
             self.store.close()
             self.store = None
-        if self.control is not None:
-            self.control.close()
-            self.control = None
+        for name in ("control", "beats"):
+            if getattr(self, name) is not None:
+                getattr(self, name).close()
+                setattr(self, name, None)
         log.info("buildmaster stopped")
         self.logging.stop()
 
