@@ -569,3 +569,165 @@ class SharedLibrarianLogTests(ActionTestCase):
                          [b"10"])
         self.assertIn("the librarian cannot be reached", body)
 
+
+
+class CreatingFormTests(ActionTestCase):
+    """The pages' forms that request a build (operators) and add a
+    builder (admins): they post to the API's actions with the session's
+    CSRF token, go to the new thing's page, and come back filled in with
+    the refusal when refused."""
+
+    login = SessionTests.login
+
+    @defer.inlineCallbacks
+    def session(self, name):
+        yield self.accounts.update(
+            (yield self.accounts.getByName(name)).id,
+            password_hash=hashPassword("pw " + name))
+        # treq keeps cookies: each account its own client.
+        self.http = treq.client.HTTPClient(Agent(reactor, pool=self.pool))
+        code, cookies, who = yield self.login(name, "pw " + name)
+        self.assertEqual(code, 303)
+        return cookies, who["csrf"]
+
+    @defer.inlineCallbacks
+    def page(self, path, cookies=None):
+        response = yield self.http.get(self.base + path, cookies=cookies)
+        body = (yield response.content()).decode()
+        self.assertEqual(response.code, 200, body)
+        return body
+
+    @defer.inlineCallbacks
+    def post(self, path, data, cookies):
+        response = yield self.http.post(self.base + path, data=data,
+                                        cookies=cookies,
+                                        allow_redirects=False)
+        body = (yield response.content()).decode()
+        return response, body
+
+    @defer.inlineCallbacks
+    def test_request_a_build_from_the_builds_page(self):
+        anonymous = yield self.page("/builds")
+        self.assertNotIn('id="request"', anonymous)
+        cookies, csrf = yield self.session("olga")
+        listing = yield self.page("/builds", cookies)
+        self.assertIn('<form method="post" action="api/builds" '
+                      'id="request"', listing)
+        self.assertIn('name="csrf" value="%s"' % csrf, listing)
+        form = {"distribution": "ubuntu", "series": "hoary", "arch": "i386",
+                "source": "pmount", "version": "0.1-1", "pocket": "release",
+                "archive": "primary", "job_type": "binarypackage",
+                "branch": "", "next": "../builds"}
+        # Without the CSRF token: refused, nothing requested.
+        before = len((yield self.store.builds.list(limit=1000)))
+        response, body = yield self.post("/api/builds", form, cookies)
+        self.assertEqual(response.code, 403, body)
+        self.assertIn("no valid CSRF token", body)
+        self.assertEqual(len((yield self.store.builds.list(limit=1000))),
+                         before)
+        # With it: the new build's page.
+        response, body = yield self.post("/api/builds",
+                                         dict(form, csrf=csrf), cookies)
+        self.assertEqual(response.code, 303, body)
+        location = response.headers.getRawHeaders(b"location")[0].decode()
+        self.assertRegex(location, r"^\.\./builds/\d+$")
+        build_id = int(location.rsplit("/", 1)[1])
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual((build.source_name, build.buildstate),
+                         ("pmount", BuildStatus.NEEDSBUILD))
+        audit = yield self.accounts.audit(build=build_id)
+        self.assertEqual([(e.actor, e.action) for e in audit],
+                         [("olga", "build request")])
+        # Refused: the form again, as sent, with the refusal escaped.
+        response, body = yield self.post("/api/builds", dict(
+            form, csrf=csrf, source="<b>pm</b>"), cookies)
+        self.assertEqual(response.code, 404, body)
+        self.assertIn('<p class="error" id="message">unknown source '
+                      '&lt;b&gt;pm&lt;/b&gt; 0.1-1</p>', body)
+        self.assertIn('name="source" value="&lt;b&gt;pm&lt;/b&gt;"', body)
+        self.assertNotIn("<b>pm", body)
+        self.assertIn('id="request"', body)
+        response, body = yield self.post("/api/builds", dict(
+            form, csrf=csrf), cookies)
+        self.assertEqual(response.code, 400, body)
+        self.assertIn("is NEEDSBUILD already", body)
+        # A viewer sees no form and is refused if it posts anyway.
+        cookies, csrf = yield self.session("vera")
+        self.assertNotIn('id="request"', (yield self.page("/builds",
+                                                          cookies)))
+        response, body = yield self.post("/api/builds", dict(
+            form, csrf=csrf, version="0.1-1"), cookies)
+        self.assertEqual(response.code, 403, body)
+        self.assertIn("vera (viewer) may not request builds", body)
+        self.assertNotIn('id="request"', body)
+
+    @defer.inlineCallbacks
+    def test_add_a_builder_from_the_dashboard(self):
+        form = {"name": "alf", "url": "http://127.0.0.1:9000/",
+                "processor": "x86", "title": "Alf", "virtualized": "on",
+                "vm_host": "", "next": "../builders"}
+        cookies, csrf = yield self.session("olga")
+        self.assertNotIn('id="add-builder"', (yield self.page("/", cookies)))
+        response, body = yield self.post("/api/builders", dict(
+            form, csrf=csrf), cookies)
+        self.assertEqual(response.code, 403, body)
+        self.assertIn("needs the admin role", body)
+        cookies, csrf = yield self.session("adam")
+        dashboard = yield self.page("/", cookies)
+        self.assertIn('action="api/builders" id="add-builder"', dashboard)
+        response, body = yield self.post("/api/builders", form, cookies)
+        self.assertEqual(response.code, 403, body)
+        self.assertIsNone((yield self.store.builders.getByName("alf")))
+        response, body = yield self.post("/api/builders", dict(
+            form, csrf=csrf, url="http://127.0.0.1/"), cookies)
+        self.assertEqual(response.code, 400, body)
+        self.assertIn("malformed builder URL", body)
+        self.assertIn('name="virtualized" checked', body)
+        self.assertIn('name="title" value="Alf"', body)
+        response, body = yield self.post("/api/builders", dict(
+            form, csrf=csrf), cookies)
+        self.assertEqual(response.code, 303, body)
+        self.assertEqual(response.headers.getRawHeaders(b"location"),
+                         [b"../builders/alf"])
+        alf = yield self.store.builders.getByName("alf")
+        self.assertEqual((alf.url, alf.title, alf.virtualized, alf.manual),
+                         ("http://127.0.0.1:9000/", "Alf", True, False))
+        self.assertIn("<h1>Builder alf</h1>",
+                      (yield self.page("/builders/alf", cookies)))
+
+    @defer.inlineCallbacks
+    def test_created_has_a_location(self):
+        response = yield self.http.post(
+            self.base + "/api/builders", headers={
+                "Authorization": "Bearer " + self.tokens["adam"]},
+            json={"name": "alf", "url": "http://127.0.0.1:9000/",
+                  "processor": "x86"})
+        yield response.content()
+        self.assertEqual(response.code, 201)
+        self.assertEqual(response.headers.getRawHeaders(b"location"),
+                         [b"builders/alf"])
+
+
+class RecentlyFinishedTests(ActionTestCase):
+
+    @defer.inlineCallbacks
+    def test_finished_filter(self):
+        """C{finished=1} lists ended builds only, the latest ended first,
+        as the dashboard's "Recently finished" table (which its script
+        redraws from it)."""
+        everything = yield self.call("GET", "/api/builds?limit=1000")
+        ended = [b for b in everything if not b["active"]]
+        ended.sort(key=lambda b: (b["datebuilt"] is not None,
+                                  b["datebuilt"] or "", b["id"]),
+                   reverse=True)
+        finished = yield self.call("GET", "/api/builds?finished=1&limit=25")
+        self.assertTrue(finished)
+        self.assertEqual([b["id"] for b in finished],
+                         [b["id"] for b in ended][:25])
+        self.assertLess(len(finished), len(everything))
+        error = yield self.call("GET", "/api/builds?finished=yes", code=400)
+        self.assertEqual(error["error"], "finished must be 1 or 0, not 'yes'")
+        response = yield self.http.get(self.base + "/")
+        page = (yield response.content()).decode()
+        self.assertIn('json("builds?finished=1&limit=25")', page)
+        self.assertIn('<table id="recent">', page)

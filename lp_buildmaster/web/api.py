@@ -6,11 +6,14 @@ a 400 and an unknown thing a 404, both with a body C{{"error": "..."}}
 (L{lp_buildmaster.web.respond}). The README lists every endpoint.
 """
 
+from urllib.parse import quote
+
 from twisted.internet import defer
 from twisted.web import resource
 
 from lp_buildmaster.actions import Actions
 from lp_buildmaster.store.accounts import AccountStore
+from lp_buildmaster.web.forms import formPage
 from lp_buildmaster.web.markup import htmlError
 from lp_buildmaster.web.respond import (  # noqa: F401 (re-exported)
     DEFAULT_LIMIT, MAX_BODY, MAX_LIMIT, BadRequest, NotFound, argument,
@@ -48,16 +51,27 @@ class ApiResource(resource.Resource):
     def render_POST(self, request):
         form_next = safeNext(request.args.get(b"next", [b""])[-1].decode(
             "utf-8", "replace"))
+        # From the site's root as this request's URL sees it.
+        root = "../" * max(len(request.prepath) + len(request.postpath)
+                           - 1, 1)
+        acting = []
 
         def produce():
             d = self.auth.writer(request)
-            return d.addCallback(lambda identity: self._act(
-                request, Actions(self.store, identity.actor)))
+
+            def act(identity):
+                acting.append(identity)
+                return self._act(request, Actions(self.store,
+                                                  identity.actor))
+            return d.addCallback(act)
 
         def done(request, value):
+            value, created = value
             if form_next:
                 request.setResponseCode(303)
-                request.setHeader(b"location", form_next.encode("utf-8"))
+                # A form that created something goes to its page.
+                where = root + created if created else form_next
+                request.setHeader(b"location", where.encode("utf-8"))
                 request.setHeader(b"content-type",
                                   b"text/plain; charset=utf-8")
                 return b"done\n"
@@ -65,11 +79,28 @@ class ApiResource(resource.Resource):
 
         def failed(request, code, message):
             if form_next:
-                return htmlError(request, code, message,
-                                 root="../" * max(len(request.prepath), 1),
+                again = None
+                if acting and code in (400, 404):
+                    # Refused for what was asked: the form again.
+                    again = self._formAgain(request, acting[0], message,
+                                            root)
+                if again is not None:
+                    request.setHeader(b"content-type",
+                                      b"text/html; charset=utf-8")
+                    return again
+                return htmlError(request, code, message, root=root,
                                  back=form_next)
             return jsonError(request, code, message)
         return respond(request, produce, done, failed)
+
+    def _formAgain(self, request, identity, message, root):
+        """The creating form C{request} was posted from, filled in as it
+        was sent, with C{message}; None when there is none."""
+        try:
+            return formPage("/".join(self._path(request)), identity,
+                            requestBody(request), message, root)
+        except (BadRequest, NotFound):
+            return None
 
     def render_DELETE(self, request):
         def produce():
@@ -144,7 +175,8 @@ class ApiResource(resource.Resource):
                 archive=text(body, "archive", "primary"),
                 job_type=text(body, "job_type"), branch=text(body, "branch"))
             request.setResponseCode(201)
-            return (yield self._build(build_id))
+            request.setHeader(b"location", b"builds/%d" % build_id)
+            return ((yield self._build(build_id)), "builds/%d" % build_id)
         if len(path) == 3 and path[0] == "builds":
             build_id = parseId(path[1])
             if path[2] == "retry":
@@ -155,7 +187,7 @@ class ApiResource(resource.Resource):
                 yield actions.rescoreBuild(build_id, scoreValue(body))
             else:
                 raise NotFound("no such action: %s" % path[2])
-            return (yield self._build(build_id))
+            return ((yield self._build(build_id)), None)
         if path == ["builders"]:
             name = text(body, "name", required=True)
             yield actions.addBuilder(
@@ -166,7 +198,10 @@ class ApiResource(resource.Resource):
                 manual=bool(flag(body, "manual", False)),
                 vm_host=text(body, "vm_host"))
             request.setResponseCode(201)
-            return (yield self._builder(name))
+            request.setHeader(b"location", b"builders/" + quote(
+                name, safe="").encode("ascii"))
+            return ((yield self._builder(name)),
+                    "builders/" + quote(name, safe=""))
         if len(path) == 2 and path[0] == "builders":
             enabled = flag(body, "enabled")
             reason = text(body, "reason")
@@ -176,10 +211,10 @@ class ApiResource(resource.Resource):
                 path[1], enable=enabled is True,
                 disable=reason if enabled is False else None,
                 manual=flag(body, "manual"))
-            return (yield self._builder(path[1]))
+            return ((yield self._builder(path[1])), None)
         if len(path) == 3 and path[0] == "builders" and path[2] == "remove":
             yield actions.removeBuilder(path[1])
-            return {"name": path[1], "retired": True}
+            return ({"name": path[1], "retired": True}, None)
         raise NotFound("no such API action: POST /api/%s" % "/".join(path))
 
     @defer.inlineCallbacks

@@ -250,7 +250,17 @@ def buildFilters(request):
         "series": argument(request, "series") or None,
         "archive": argument(request, "archive") or None,
         "source": argument(request, "source") or None,
+        "finished": _finished(argument(request, "finished")),
     }
+
+
+def _finished(text):
+    """C{finished=1}: only ended builds, the latest ended first."""
+    if text in (None, "", "0", "false"):
+        return False
+    if text in ("1", "true"):
+        return True
+    raise BadRequest("finished must be 1 or 0, not %r" % (text,))
 
 
 def parseOffset(text):

@@ -82,9 +82,10 @@ BUILDER_PAGE_SCRIPT = """
 """
 
 
-#: The dashboard, redrawn from C{/api/builders} and C{/api/queue} every
-#: 5 s: each builder's row (state, log tail, notes), the overview by
-#: processor and virtualization, and the queue, one table per pool, as
+#: The dashboard, redrawn from C{/api/builders}, C{/api/queue} and
+#: C{/api/builds?finished=1&limit=25} every 5 s: each builder's row
+#: (state, log tail, notes), the overview by processor and virtualization,
+#: the queue, one table per pool, and the recently finished builds, as
 #: L{lp_buildmaster.web.views} draws them.
 DASHBOARD_SCRIPT = """
 (function () {
@@ -211,15 +212,57 @@ DASHBOARD_SCRIPT = """
     box.id = "queue";
     old.replaceWith(box);
   }
+  function link(parent, href, text) {
+    var a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    parent.appendChild(a);
+    return a;
+  }
+  function recent(builds) {  // as buildsTable draws them
+    var table = document.getElementById("recent");
+    Array.from(table.querySelectorAll("tr.build")).forEach(
+      function (row) { row.remove(); });
+    builds.forEach(function (b) {
+      var row = table.insertRow(), build = cell(row, ""), state;
+      row.className = "build";
+      row.dataset.build = b.id;
+      link(build, "%(root)sbuilds/" + b.id, b.id);
+      build.appendChild(document.createTextNode(" " + b.title));
+      state = document.createElement("span");
+      state.className = "state " + b.state;
+      state.textContent = b.state_title;
+      cell(row, "").appendChild(state);
+      if (b.builder) {
+        link(cell(row, ""), "%(root)sbuilders/" +
+             encodeURIComponent(b.builder), b.builder);
+      } else { cell(row, "-"); }
+      cell(row, utc(b.datebuilt));
+      cell(row, b.duration === null ? "-" : duration(b.duration));
+      var log = cell(row, b.log ? "" : "-");
+      if (b.log) {
+        link(log, "%(root)sbuilds/" + b.id + "/log", "view");
+        log.appendChild(document.createTextNode(" ("));
+        link(log, b.log.url, b.log.filename);
+        log.appendChild(document.createTextNode(")"));
+        if (b.log.restricted) {
+          log.appendChild(document.createTextNode(" "));
+          cell(log, "(restricted)", "span").className = "muted";
+        }
+      }
+    });
+  }
   function json(path) {
     return fetch("%(root)sapi/" + path, {cache: "no-store"}).then(
       function (r) { if (!r.ok) { throw r.status; } return r.json(); });
   }
   function poll() {
-    Promise.all([json("builders"), json("queue")]).then(function (got) {
+    Promise.all([json("builders"), json("queue"),
+                 json("builds?finished=1&limit=25")]).then(function (got) {
       builders(got[0]);
       overview(got[0], got[1]);
       queue(got[1]);
+      recent(got[2]);
       setTimeout(poll, 5000);
     }, function () { setTimeout(poll, 5000); });
   }

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from lp_buildmaster.actions import allows
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.operations import RETRYABLE_STATES
+from lp_buildmaster.web.forms import addBuilderForm, requestBuildForm
 from lp_buildmaster.web.markup import (
     actionForm, auditHTML, builderLink, buildLink, formatDuration,
     formatEstimate, formatTime, h, logLink, page, poolName, stateSpan)
@@ -56,6 +57,7 @@ def dashboardHTML(data, identity=None):
     out.append("</table>")
     out.append("<h2>Builders</h2>")
     out.append(buildersTable([b for b in data["builders"] if b["active"]]))
+    out.append(addBuilderForm(identity))
     if data.get("masters"):
         out.append("<h2>Masters</h2>")
         out.append("<table id=\"masters\"><tr><th>Master</th><th>State</th>"
@@ -163,6 +165,8 @@ def buildListHTML(builds, filters, page_size, identity=None):
     query = {name: (filters[name].name.lower() if name == "state"
                     else filters[name])
              for name in FILTERS if filters.get(name) is not None}
+    if filters.get("finished"):
+        query["finished"] = 1
     offset = filters.get("offset", 0)
     links = []
     if offset > 0:
@@ -172,6 +176,7 @@ def buildListHTML(builds, filters, page_size, identity=None):
         links.append("<a id=\"older\" href=\"builds?%s\">older</a>" % h(
             urlencode(dict(query, offset=offset + page_size))))
     out.append("<p>%s</p>" % " ".join(links))
+    out.append(requestBuildForm(identity))
     return page("Builds", "\n".join(out), identity=identity)
 
 
