@@ -158,9 +158,10 @@ KEYS = {
         "1800", _float(), "Seconds before an ensurepresent call is "
         "cancelled."),
     ("slave", "keepalive"): (
-        "true", _bool, "Keep each builder's XML-RPC connection open for its "
-        "next call (HTTP/1.1 keep-alive, one idle socket per builder); false "
-        "opens and closes a connection for every call."),
+        "false", _bool, "Send XML-RPC calls over HTTP/1.1 connections kept "
+        "open for each builder's next call (one idle socket per builder; "
+        "half the builder's CPU per call, about the master's); false opens "
+        "and closes a connection for every call."),
     ("slave", "download_min_rate"): (
         "65536", _int(1), "Bytes a second a file download from a builder "
         "must keep up: one taking longer than timeout plus its size at this "

@@ -74,6 +74,8 @@ def makeSlave(testcase, url, name="bob", **kwargs):
     """A L{BuilderSlave} with a pool that is closed when the test ends."""
     pool = makePool(reactor, maxDownloads=kwargs.pop("maxDownloads", 16))
     closePoolAtEnd(testcase, pool)
+    # A test case saying keepalive = True runs its calls kept alive.
+    kwargs.setdefault("keepalive", getattr(testcase, "keepalive", False))
     return BuilderSlave(name, url, pool=kwargs.pop("pool", pool), **kwargs)
 
 

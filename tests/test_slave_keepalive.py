@@ -16,6 +16,7 @@ from lp_buildmaster.slave import (
     SlaveProtocolError, SlaveReplyTooLarge, SlaveTimeout, makePool)
 from lp_buildmaster.slave.pool import MAX_HEADER_BYTES
 from lp_buildmaster.testing.simulator import SimulatedFarm
+from tests import test_slave_hostile
 from tests.realbuilder import RealBuilder
 from tests.test_slave_fixtures import (
     FakeDaemon, closePoolAtEnd, daemonSite, listen, makeSlave)
@@ -116,6 +117,8 @@ class HeadFlood(protocol.Protocol):
 
 class KeepAliveTests(unittest.TestCase):
 
+    keepalive = True
+
     @defer.inlineCallbacks
     def test_callsShareOneConnection(self):
         """Calls and their replies go over one connection, whichever call;
@@ -144,7 +147,8 @@ class KeepAliveTests(unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_keepaliveOff(self):
-        """With keepalive=False every call opens and closes a connection."""
+        """With keepalive=False (the default) every call opens and closes
+        a connection."""
         site, daemon, files = daemonSite()
         url, server_ = listen(self, site)
         slave = makeSlave(self, url, keepalive=False)
@@ -167,8 +171,8 @@ class KeepAliveTests(unittest.TestCase):
         url, server_ = listen(self, site)
         pool = makePool(reactor)
         closePoolAtEnd(self, pool)
-        a = BuilderSlave("a", url + "a/", pool=pool)
-        b = BuilderSlave("b", url + "b/", pool=pool)
+        a = BuilderSlave("a", url + "a/", pool=pool, keepalive=True)
+        b = BuilderSlave("b", url + "b/", pool=pool, keepalive=True)
         yield a.status()
         yield b.status()
         first = cached(pool)
@@ -300,8 +304,8 @@ class PeersKeepAliveTests(unittest.TestCase):
         closePoolAtEnd(self, pool)
         for name in ("a", "b"):
             farm.addBuilder(name)
-        slaves = [BuilderSlave(name, farm.urlFor(name), pool=pool)
-                  for name in ("a", "b")]
+        slaves = [BuilderSlave(name, farm.urlFor(name), pool=pool,
+                               keepalive=True) for name in ("a", "b")]
         for slave in slaves:
             yield slave.status()
         first = cached(pool)
@@ -319,7 +323,7 @@ class PeersKeepAliveTests(unittest.TestCase):
         self.addCleanup(builder.stop)
         pool = makePool(reactor)
         closePoolAtEnd(self, pool)
-        slave = BuilderSlave("bob", builder.url, pool=pool)
+        slave = BuilderSlave("bob", builder.url, pool=pool, keepalive=True)
         yield slave.status()
         first = cached(pool)
         for _ in range(3):
@@ -327,3 +331,10 @@ class PeersKeepAliveTests(unittest.TestCase):
             yield slave.info()
         self.assertEqual(1, len(first))
         self.assertEqual(first, cached(pool))
+
+
+class KeptAliveRPCTests(test_slave_hostile.RPCTests):
+    """Every hostile XML-RPC case of test_slave_hostile, its calls kept
+    alive."""
+
+    keepalive = True

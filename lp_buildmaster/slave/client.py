@@ -7,12 +7,14 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from functools import partial
 from urllib.parse import quote
 
 from treq.client import HTTPClient
 from twisted.internet import defer, error
 from twisted.internet.interfaces import IReactorTCP
 from twisted.python.failure import Failure
+from twisted.web import xmlrpc
 from twisted.web._newclient import ParseError
 from twisted.web.client import (
     Agent, HTTPConnectionPool, RequestNotSent, RequestTransmissionFailed,
@@ -28,6 +30,7 @@ from lp_buildmaster.slave.errors import (
     SlaveDownloadCancelled, SlaveError, SlaveFileTooLarge, SlaveHTTPError,
     SlaveProtocolError, SlaveTimeout, SlaveTooSlow, _short)
 from lp_buildmaster.slave.pool import builderAgent, quietPool, unwrapCancel
+from lp_buildmaster.slave.proxy import SlaveQueryFactory
 from lp_buildmaster.slave.rpc import callRemote
 from lp_buildmaster.slave.status import (
     _buildRequestProblem, _checkSha1, normaliseStatus, validateFilename)
@@ -47,15 +50,16 @@ class BuilderSlave:
     def __init__(self, name, url, reactor=None, pool=None, timeout=30.0,
                  ensurepresent_timeout=1800.0, max_reply_size=16 * 1024 ** 2,
                  max_file_size=64 * 1024 ** 3, clock=None, max_downloads=2,
-                 download_min_rate=DOWNLOAD_MIN_RATE, keepalive=True):
+                 download_min_rate=DOWNLOAD_MIN_RATE, keepalive=False):
         """
         @param reactor: makes the connections (default: the global reactor).
             A bare L{twisted.internet.task.Clock} is taken as C{clock}.
         @param pool: a shared L{HTTPConnectionPool} from L{makePool}; without
             one each call and download uses its own short-lived connection.
-        @param keepalive: whether XML-RPC calls keep their connections open
-            in C{pool} for the next call (downloads always do); if not,
-            each call opens and closes one.
+        @param keepalive: whether XML-RPC calls go over HTTP/1.1 connections
+            kept open in C{pool} for the next call (L{rpc}); if not, each
+            call opens and closes one through C{twisted.web.xmlrpc.Proxy}
+            (L{proxy}). Downloads use C{pool} either way.
         @param timeout: seconds any call, and any silence in a download, may
             last; C{ensurepresent} gets C{ensurepresent_timeout} since the
             daemon downloads before it answers.
@@ -82,10 +86,16 @@ class BuilderSlave:
             pool = quietPool(HTTPConnectionPool(reactor, persistent=False))
         self._http = HTTPClient(
             Agent(reactor, pool=pool, connectTimeout=timeout))
-        if not keepalive:
-            pool = quietPool(HTTPConnectionPool(reactor, persistent=False))
         self._rpcURL = (self.url + "rpc").encode("ascii")
-        self._rpc = builderAgent(reactor, pool, self.url, timeout)
+        self._rpc = self._proxy = None
+        if keepalive:
+            self._rpc = builderAgent(reactor, pool, self.url, timeout)
+        else:
+            self._proxy = xmlrpc.Proxy(
+                self._rpcURL, allowNone=True, connectTimeout=timeout,
+                reactor=reactor)
+            self._proxy.queryFactory = partial(
+                SlaveQueryFactory, name, max_reply_size)
         self._allSlots = getattr(pool, "downloadSlots", _defaultDownloadSlots)
         self._slots = defer.DeferredSemaphore(max_downloads)
 
@@ -93,8 +103,11 @@ class BuilderSlave:
         return "<BuilderSlave %r at %s>" % (self.name, self.url)
 
     def _call(self, method, *args, timeout=None):
-        d = callRemote(self._rpc, self._rpcURL, self.name, method, args,
-                       self.max_reply_size)
+        if self._rpc is not None:
+            d = callRemote(self._rpc, self._rpcURL, self.name, method, args,
+                           self.max_reply_size)
+        else:
+            d = self._proxy.callRemote(method, *args)
         d.addTimeout(self.timeout if timeout is None else timeout, self._clock)
         d.addErrback(self._translate, method)
         return d
