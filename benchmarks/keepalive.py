@@ -1,12 +1,14 @@
 """Benchmark: XML-RPC calls to builders over kept-alive connections
-against one connection per call (C{[slave] keepalive}).
+against one connection per call through C{twisted.web.xmlrpc.Proxy}
+(C{[slave] keepalive} true and false).
 
 For each mode and N, in a child process of its own (so that CPU is that
 run's alone), the master's scanning machinery -- a L{ScannerManager} with
 a L{BuilderGroup} and L{BuilderSlave}s -- scans N simulated builders (the
 simulator's C{scale} profile, all IDLE, served by C{--simulators}
-C{benchmarks/farms.py} processes) registered in a fresh copy of the sample database. After one
-interval and C{--warmup} seconds it measures C{--duration} seconds:
+C{benchmarks/farms.py} processes) registered in a fresh copy of the
+sample database. After one interval and C{--warmup} seconds it measures
+C{--duration} seconds:
 
 - C{master_cpu_per_scan_ms}: this process's user+system CPU (os.times)
   per completed scan; C{simulator_cpu_per_scan_ms}: the simulator
@@ -20,8 +22,8 @@ Modes run alternately, C{--repeat} times each, so that a machine busy
 with something else costs both alike; the summary gives each mode's
 median per N and the ratio keep-alive over per-call.
 
-    .venv/bin/python benchmarks/keepalive.py --builders 1000,3000 \\
-        --interval 5 --duration 20 --repeat 2
+    .venv/bin/python benchmarks/keepalive.py --builders 1000 \\
+        --interval 5 --duration 20 --repeat 2 --simulators 2
 
 It prints one JSON object.
 """
@@ -51,13 +53,19 @@ def measure(reactor, args, n, keepalive):
     from lp_buildmaster.slave import BuilderSlave, makePool, pool as pool_
     from lp_buildmaster.store import Store
 
+    from lp_buildmaster.slave import proxy
     opened = collections.Counter()
-    build = pool_._QuietClientFactory.buildProtocol
 
-    def counting(self, addr):
-        opened["connections"] += 1
-        return build(self, addr)
-    pool_._QuietClientFactory.buildProtocol = counting
+    def counting(factory):
+        build = factory.buildProtocol
+
+        def buildProtocol(self, addr):
+            opened["connections"] += 1
+            return build(self, addr)
+        factory.buildProtocol = buildProtocol
+    # The connections of both modes: the pool's, and the Proxy's.
+    counting(pool_._QuietClientFactory)
+    counting(proxy.SlaveQueryFactory)
 
     @defer.inlineCallbacks
     def run():

@@ -160,8 +160,8 @@ KEYS = {
     ("slave", "keepalive"): (
         "false", _bool, "Send XML-RPC calls over HTTP/1.1 connections kept "
         "open for each builder's next call (one idle socket per builder; "
-        "half the builder's CPU per call, about the master's); false opens "
-        "and closes a connection for every call."),
+        "40% less of the builder's CPU per call, as much of the master's); "
+        "false opens and closes a connection for every call."),
     ("slave", "download_min_rate"): (
         "65536", _int(1), "Bytes a second a file download from a builder "
         "must keep up: one taking longer than timeout plus its size at this "

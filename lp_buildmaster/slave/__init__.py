@@ -19,8 +19,11 @@ L{lp_buildmaster.interfaces}):
 - C{pool}: the keep-alive connection pool calls and downloads share
   (L{makePool}), each builder's calls on connections of its own, every
   response's head bounded;
-- C{rpc}: XML-RPC calls over kept-alive HTTP/1.1, the reply capped and
-  parsed as it arrives, a connection dropped after anything amiss;
+- C{rpc}: XML-RPC calls over kept-alive HTTP/1.1 (C{[slave] keepalive}),
+  the reply capped and parsed as it arrives, a connection dropped after
+  anything amiss;
+- C{proxy}: the same over C{twisted.web.xmlrpc.Proxy}, one connection per
+  call (the default);
 - C{downloads}: download slots and watched download bodies;
 - C{client}: L{BuilderSlave}, which uses them all.
 

@@ -2,9 +2,9 @@
 HTTP/1.0 connection per call (C{[slave] keepalive = false}, the default):
 the reply is size-capped and parsed safely (L{lp_buildmaster.slave.replies})
 while it arrives, and every failure becomes a L{SlaveError}. Its lean
-HTTP/1.0 client costs the master about what a call kept alive through
-Twisted's Agent costs (L{lp_buildmaster.slave.rpc}; the README's
-Performance, (d)).
+HTTP/1.0 client, connection included, costs the master about what a call
+kept alive through Twisted's Agent (L{lp_buildmaster.slave.rpc}) costs:
+the README's Performance, (d).
 """
 
 import xmlrpc.client as xmlrpclib
