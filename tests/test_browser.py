@@ -174,7 +174,9 @@ new Promise(function (resolve) {
 """
 
 
-class BrowserTests(DatabaseTestCase):
+class BrowserTestCase(DatabaseTestCase):
+    """A web server over the sample data, its librarian, and a headless
+    Chromium; the tests are in the subclasses."""
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -230,6 +232,10 @@ class BrowserTests(DatabaseTestCase):
             page, "document.getElementById('user').textContent")
         self.assertIn("%s (%s)" % (name, role), user)
         return page
+
+
+
+class BrowserTests(BrowserTestCase):
 
     @defer.inlineCallbacks
     def test_dashboard_shows_builders_and_queue(self):
