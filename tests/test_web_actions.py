@@ -336,6 +336,9 @@ class SessionTests(ActionTestCase):
         body = yield response.content()
         self.assertEqual(response.code, 403, body)
         self.assertIn(b"no valid CSRF token", body)
+        # Its links lead to the site's pages, from the API's path.
+        self.assertIn(b'<a href="../../../builds">builds</a>', body)
+        self.assertIn(b'<a href="../../../builds/3">back</a>', body)
         self.assertEqual((yield self.store.builds.get(3)).buildstate,
                          BuildStatus.FAILEDTOBUILD)
         # With it, the action is done and the browser goes back.
@@ -614,6 +617,7 @@ class CreatingFormTests(ActionTestCase):
         self.assertIn('<form method="post" action="api/builds" '
                       'id="request"', listing)
         self.assertIn('name="csrf" value="%s"' % csrf, listing)
+        self.assertIn('name="next" value="../builds"', listing)
         form = {"distribution": "ubuntu", "series": "hoary", "arch": "i386",
                 "source": "pmount", "version": "0.1-1", "pocket": "release",
                 "archive": "primary", "job_type": "binarypackage",
@@ -665,16 +669,18 @@ class CreatingFormTests(ActionTestCase):
     def test_add_a_builder_from_the_dashboard(self):
         form = {"name": "alf", "url": "http://127.0.0.1:9000/",
                 "processor": "x86", "title": "Alf", "virtualized": "on",
-                "vm_host": "", "next": "../builders"}
+                "vm_host": "", "next": "../"}
         cookies, csrf = yield self.session("olga")
         self.assertNotIn('id="add-builder"', (yield self.page("/", cookies)))
         response, body = yield self.post("/api/builders", dict(
             form, csrf=csrf), cookies)
         self.assertEqual(response.code, 403, body)
         self.assertIn("needs the admin role", body)
+        self.assertIn('<a href="../">back</a>', body)
         cookies, csrf = yield self.session("adam")
         dashboard = yield self.page("/", cookies)
         self.assertIn('action="api/builders" id="add-builder"', dashboard)
+        self.assertIn('name="next" value="../"', dashboard)
         response, body = yield self.post("/api/builders", form, cookies)
         self.assertEqual(response.code, 403, body)
         self.assertIsNone((yield self.store.builders.getByName("alf")))

@@ -36,13 +36,15 @@ def _select(name, label, options, values):
                                        h(o)) for o in options))
 
 
-def _form(root, api_path, form_id, identity, fields, label):
-    # "next" only marks the post as a form's: the API sends the browser
-    # to the new thing's page, or back to this form with the refusal.
+def _form(root, api_path, form_id, identity, fields, label, back):
+    # "next" marks the post as a form's: the API sends the browser to the
+    # new thing's page, or back to this form with the refusal; only when
+    # the post is refused for who sent it, an error page links to "next"
+    # (C{back}, the page showing the form, relative to the site's root).
     hidden = "".join("<input type=\"hidden\" name=\"%s\" value=\"%s\">"
                      % (h(k), h(v)) for k, v in (
                          ("csrf", identity.csrf or ""),
-                         ("next", "../" + api_path)))
+                         ("next", "../" + back)))
     return ("<form method=\"post\" action=\"%sapi/%s\" id=\"%s\" "
             "class=\"create\">%s%s <button>%s</button></form>" % (
                 h(root), h(api_path), h(form_id), hidden, " ".join(fields),
@@ -69,7 +71,7 @@ def requestBuildForm(identity, root="", values=None):
               placeholder="https://...", size=24),
     ]
     return "<h2>Request a build</h2>\n" + _form(
-        root, "builds", "request", identity, fields, "Request")
+        root, "builds", "request", identity, fields, "Request", "builds")
 
 
 def addBuilderForm(identity, root="", values=None):
@@ -92,7 +94,7 @@ def addBuilderForm(identity, root="", values=None):
         _text("vm_host", "VM host", values),
     ]
     return "<h2>Add a builder</h2>\n" + _form(
-        root, "builders", "add-builder", identity, fields, "Add")
+        root, "builders", "add-builder", identity, fields, "Add", "")
 
 
 #: Which form each creating API path has.
