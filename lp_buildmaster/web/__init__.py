@@ -3,9 +3,11 @@
 L{makeWebService} is what the master runs; L{makeWebResource} is its
 resource tree, for tests.
 
-    /                  the dashboard: processors, builders, queue, recent
+    /                  the dashboard: processors, builders, queue, recent;
+                       the add-a-builder form (admins)
     /builders/<name>   a builder, its history and actions
-    /builds            every build, filtered and paged
+    /builds            every build, filtered and paged; the
+                       request-a-build form (operators, admins)
     /builds/<id>       a build, its logtail live while it runs; /log
     /login, /logout    browser sessions
     /api/...           JSON, reads and actions (L{lp_buildmaster.web.api})
@@ -19,6 +21,7 @@ state in one word: model/builderstate.py), formatting):
     api.py       the JSON API's resource: reads and actions
     metrics.py   /metrics, read from the database at each scrape
     views.py     the HTML of each page
+    forms.py     the forms that request a build and add a builder
     scripts.py   the pages' scripts (they read the JSON API)
     markup.py    the page frame, escaping, links, forms, errors
     respond.py   parsing requests and answering them, errors to codes

@@ -2,10 +2,11 @@
 
     /                   builders by processor (counts, queue, wait), the
                         builders, the queue per processor and virtualization,
-                        recent builds
+                        recent builds, the add-a-builder form (admins)
     /builders/<name>    a builder: state, failures, current build with a
                         live log tail, paged history, audit, actions
-    /builds             every build, with filters and paging
+    /builds             every build, with filters and paging, and the
+                        request-a-build form (operators, admins)
     /builds/<id>        a build: state, score, times, log, binaries,
                         upload log, audit, actions; live while it runs
     /builds/<id>/log    its whole log as text, streamed
