@@ -666,6 +666,32 @@ class CreatingFormTests(ActionTestCase):
         self.assertNotIn('id="request"', body)
 
     @defer.inlineCallbacks
+    def test_request_translation_templates_from_the_form(self):
+        """The form's job type and branch reach the action: without a
+        branch it is refused and comes back with the type still chosen."""
+        cookies, csrf = yield self.session("olga")
+        form = {"distribution": "ubuntu", "series": "hoary", "arch": "i386",
+                "source": "pmount", "version": "0.1-1", "pocket": "release",
+                "archive": "primary", "job_type": "translation-templates",
+                "branch": "", "next": "../builds", "csrf": csrf}
+        response, body = yield self.post("/api/builds", form, cookies)
+        self.assertEqual(response.code, 400, body)
+        self.assertIn("a translation-templates build needs a branch", body)
+        self.assertIn("<option selected>translation-templates</option>",
+                      body)
+        branch = "https://git.example.org/pmount/+git/pmount"
+        response, body = yield self.post("/api/builds", dict(
+            form, branch=branch), cookies)
+        self.assertEqual(response.code, 303, body)
+        build_id = int(response.headers.getRawHeaders(
+            b"location")[0].rsplit(b"/", 1)[1])
+        build = yield self.store.builds.get(build_id)
+        self.assertEqual(build.job_type, "translation-templates")
+        self.assertEqual(
+            (yield self.store.jobtypes.translationTemplates(build_id)),
+            branch)
+
+    @defer.inlineCallbacks
     def test_add_a_builder_from_the_dashboard(self):
         form = {"name": "alf", "url": "http://127.0.0.1:9000/",
                 "processor": "x86", "title": "Alf", "virtualized": "on",
