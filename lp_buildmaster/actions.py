@@ -17,7 +17,7 @@ from twisted.internet import defer
 
 from lp_buildmaster import operations
 from lp_buildmaster.model.names import builderNameProblem
-from lp_buildmaster.model.records import record
+from lp_buildmaster.model.records import DEFAULT_JOB_TYPE, record
 from lp_buildmaster.store.accounts import ROLES, AccountStore
 from lp_buildmaster.store.bound import inOneTransaction
 
@@ -98,7 +98,7 @@ class Actions:
                 archive=archive, job_type=job_type, branch=branch))
         detail = "%s %s %s %s %s (%s, %s)" % (
             source, version, distribution, series, arch, pocket, archive)
-        if job_type not in (None, operations.JOB_TYPES[0]):
+        if job_type not in (None, DEFAULT_JOB_TYPE):
             detail = "%s of %s from %s" % (job_type, detail, branch)
         yield self._audit("build request", build=build_id, detail=detail)
         return build_id

@@ -177,6 +177,12 @@ class IBuildFarmJobBehaviour(Interface):
     build_type = Attribute(
         "launchpad-buildd's name of the job type: the build_type argument "
         "of build(), one of the names info() lists.")
+    request_options = Attribute(
+        "C{{name: required}}: the options a request of the type takes "
+        "(its class answers C{checkRequest(options)}, raising a one-line "
+        "L{lp_buildmaster.refusals.Refused}, and C{request(store, dar, "
+        "spr, archive, pocket, options)}, firing with the new build's id: "
+        "requesting a build asks the class, as no build exists yet).")
 
     def composeBuildRequest(job, dispatcher):
         """Fires with the build() request of C{job} (an
@@ -296,10 +302,12 @@ class IBuildStore(Interface):
         """A new build (NEEDSBUILD by default), not queued; fires with its
         id."""
 
-    def request(distroarchrelease, sourcepackagerelease, archive, pocket):
-        """A new NEEDSBUILD build queued with its automatic score; fires
-        with its id, or fails with C{DuplicateBuild} when one of that
-        source, architecture, archive and pocket is pending or building."""
+    def request(distroarchrelease, sourcepackagerelease, archive, pocket,
+                job_type="binarypackage"):
+        """A new NEEDSBUILD build of C{job_type} (one with no fields of
+        its own) queued with its automatic score; fires with its id, or
+        fails with C{DuplicateBuild} when one of that type, source,
+        architecture, archive and pocket is pending or building."""
 
     def retry(build_id, from_states):
         """Make a build in one of C{from_states} NEEDSBUILD as if new and

@@ -1,29 +1,32 @@
 """The checked operations on builds and builders that the command line,
 the JSON API and the pages share (through L{lp_buildmaster.actions}):
-requesting (of a job type: the branch URL of a translation-templates build
-checked), retrying, cancelling and rescoring a build; adding and setting
-a builder; and looking up what they name. A refusal is one L{Refused}
-line, the same wherever it is shown.
+requesting a build (of any registered job type: its behaviour checks the
+request and makes the build), retrying, cancelling and rescoring a build;
+adding and setting a builder; and looking up what they name. A refusal is
+one L{Refused} line, the same wherever it is shown.
 
 Below the actions and C{buildmaster-admin}; imports only the store, the
-model and the enums.
+model, the enums, the interfaces, L{lp_buildmaster.refusals} and the
+registry (the job types are the behaviours registered there: no job
+type is named here).
 """
-
-import re
-from urllib.parse import urlparse
 
 from twisted.internet import defer
 
 from lp_buildmaster.enums import BuildStatus, PackagePublishingPocket
+from lp_buildmaster.interfaces import IBuild, IBuildFarmJobBehaviour
 from lp_buildmaster.model.builderstate import builderStatus
+from lp_buildmaster.model.records import DEFAULT_JOB_TYPE
+from lp_buildmaster.refusals import (
+    BRANCH_SCHEMES, MAX_BRANCH_URL, Refused, checkBranchURL,
+    checkBuilderURL, hostProblem)
+from lp_buildmaster.registry import namedAdapters
 from lp_buildmaster.store.builders import DuplicateName
 from lp_buildmaster.store.builds import DuplicateBuild
 
-
-class Refused(Exception):
-    """An operation refused for what was asked (a bad value, a wrong
-    state, something unknown): the message, one line, says why. The CLI
-    prints it; the API answers 400 (404 when it starts with "unknown")."""
+#: Importable from here as before they moved down to refusals.py.
+__all__ = ["BRANCH_SCHEMES", "MAX_BRANCH_URL", "Refused", "checkBranchURL",
+           "checkBuilderURL", "hostProblem"]
 
 
 def parseEnum(enum, name, what):
@@ -138,80 +141,59 @@ def cancelTarget(state):
     return None
 
 
-#: The job types a build can be requested of (the behaviours registered
-#: in components.py), the default first; the checks and the store method of
-#: each are in L{requestBuild}.
-JOB_TYPES = ("binarypackage", "translation-templates")
-#: What a branch URL may start with: what launchpad-buildd's generator
-#: hands to git or bzr.
-BRANCH_SCHEMES = ("https", "http", "git", "git+ssh", "ssh", "bzr",
-                  "bzr+ssh")
-MAX_BRANCH_URL = 1000
+def jobTypes():
+    """C{{name: behaviour}} of the job types a build can be requested of:
+    the L{IBuildFarmJobBehaviour} classes registered by job type
+    (L{lp_buildmaster.components}), the default first, then by name."""
+    behaviours = namedAdapters(IBuild, IBuildFarmJobBehaviour)
+    return dict(sorted(behaviours.items(),
+                       key=lambda item: (item[0] != DEFAULT_JOB_TYPE,
+                                         item[0])))
 
 
-def checkBranchURL(url):
-    """Refuse what cannot be a branch the builder clones: a scheme of
-    L{BRANCH_SCHEMES}, a valid host, a path, no password (a user name
-    only with ssh), no white space or control characters, at most
-    L{MAX_BRANCH_URL} characters. The URL is written in the build log,
-    so no secret belongs in it.
-
-    @raise Refused: naming what is wrong.
-    """
-    problem = None
-    if len(url) > MAX_BRANCH_URL:
-        raise Refused("malformed branch URL: longer than %d characters"
-                      % MAX_BRANCH_URL)
-    parsed = urlparse(url)
-    userinfo, _, hostport = parsed.netloc.rpartition("@")
-    host, _, port = hostport.partition(":")
-    if parsed.scheme not in BRANCH_SCHEMES:
-        problem = "the scheme must be one of %s" % ", ".join(BRANCH_SCHEMES)
-    elif any(c.isspace() or not c.isprintable() for c in url):
-        problem = "it holds white space or control characters"
-    elif ":" in userinfo:
-        problem = "no password"
-    elif userinfo and "ssh" not in parsed.scheme:
-        problem = "no password; a user name only with ssh"
-    elif port and (not port.isdigit() or not 1 <= int(port) <= 65535):
-        problem = "the port must be a number from 1 to 65535"
-    elif parsed.fragment or "#" in url:
-        problem = "no fragment"
-    elif parsed.path in ("", "/"):
-        problem = "no path to the branch"
-    else:
-        problem = _hostProblem(host)
-    if problem:
-        raise Refused("malformed branch URL %r (%s)" % (url, problem))
-    return url
+def requestOptionNames(types=None):
+    """The names of the options a request of some job type takes."""
+    types = jobTypes() if types is None else types
+    return sorted({name for behaviour in types.values()
+                   for name in behaviour.request_options})
 
 
-def checkJobType(job_type, branch):
-    """The job type, which must be one of L{JOB_TYPES}; a
-    translation-templates build needs a branch (a valid URL), a binary
-    package build takes none.
+def checkJobType(job_type, options):
+    """The job type, which must be one of L{jobTypes}, checked with the
+    request's C{options} (C{{name: value}}, None when not given): an
+    option its type does not take is refused, and the type's behaviour
+    checks its own (C{checkRequest}).
 
     @raise Refused: naming what is wrong.
     """
-    if job_type not in JOB_TYPES:
+    types = jobTypes()
+    behaviour = types.get(job_type)
+    if behaviour is None:
         raise Refused("job type %r cannot be requested; choose one of %s"
-                      % (job_type, ", ".join(JOB_TYPES)))
-    if job_type == "translation-templates":
-        if not branch:
-            raise Refused("a translation-templates build needs a branch")
-        checkBranchURL(branch)
-    elif branch is not None:
-        raise Refused("only a translation-templates build takes a branch")
+                      % (job_type, ", ".join(types)))
+    for name, value in sorted(options.items()):
+        if value is not None and name not in behaviour.request_options:
+            takers = [other for other, b in types.items()
+                      if name in b.request_options]
+            raise Refused("only a %s build takes a %s"
+                          % (" or a ".join(takers) or "no", name))
+    behaviour.checkRequest({name: options.get(name)
+                            for name in behaviour.request_options})
     return job_type
 
 
 @defer.inlineCallbacks
 def requestBuild(store, args):
-    """A build of C{args.job_type} (default binarypackage; a
-    translation-templates build with its C{args.branch}) of a source
-    published in the series' pocket of the archive. Fires with its id."""
+    """A build of C{args.job_type} (default L{DEFAULT_JOB_TYPE}) of a
+    source published in the series' pocket of the archive, made by the
+    type's behaviour with its options (the attributes of C{args} named by
+    L{requestOptionNames}). Fires with its id."""
+    types = jobTypes()
+    options = {name: getattr(args, name, None)
+               for name in requestOptionNames(types)}
     job_type = checkJobType(getattr(args, "job_type", None) or
-                            JOB_TYPES[0], getattr(args, "branch", None))
+                            DEFAULT_JOB_TYPE, options)
+    behaviour = types[job_type]
     pocket = parseEnum(PackagePublishingPocket, args.pocket, "pocket")
     dar = yield getDistroArchRelease(store, args.distribution, args.series,
                                      args.arch)
@@ -228,15 +210,13 @@ def requestBuild(store, args):
         raise Refused("source %s %s is not published in %s"
                          % (spr.name, spr.version, where))
     try:
-        if job_type == "translation-templates":
-            return (yield store.jobtypes.requestTranslationTemplates(
-                dar.id, spr.id, archive.id, pocket, args.branch))
-        return (yield store.builds.request(dar.id, spr.id, archive.id,
-                                           pocket))
+        return (yield behaviour.request(
+            store, dar, spr, archive, pocket,
+            {name: options[name] for name in behaviour.request_options}))
     except DuplicateBuild as e:
         raise Refused(
             "%sbuild %d of %s %s for %s in %s is %s already"
-            % ("" if job_type == JOB_TYPES[0] else job_type + " ",
+            % ("" if job_type == DEFAULT_JOB_TYPE else job_type + " ",
                e.build_id, spr.name, spr.version, args.arch, where,
                e.state.name)) from None
 
@@ -278,59 +258,6 @@ def rescoreBuild(store, build_id, score):
                          % (build_id, build.buildstate.name))
     if not (yield store.queue.rescore(queue.id, score)):
         raise Refused("build %d left the queue meanwhile" % (build_id,))
-
-
-#: A host name (RFC 1123 labels) or a dotted IPv4 address.
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
-
-
-def _hostProblem(host):
-    if not host or len(host) > 253:
-        return "no host"
-    if host.startswith("["):
-        return "IPv6 addresses are not supported; use a host name"
-    labels = host.rstrip(".").split(".")
-    if all(label.isdigit() for label in labels):
-        if len(labels) != 4 or any(int(label) > 255 for label in labels):
-            return "bad IPv4 address"
-        return None
-    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
-        return "bad host name"
-    return None
-
-
-def checkBuilderURL(url):
-    """Refuse what cannot be a builder's XML-RPC address: only
-    C{http(s)://HOST:PORT/}, with a valid host, a port from 1 to 65535,
-    and no credentials, path, query or fragment.
-
-    @raise Refused: naming what is wrong.
-    """
-    problem = None
-    parsed = urlparse(url)
-    netloc = parsed.netloc
-    host, _, port = netloc.rpartition(":")
-    if parsed.scheme not in ("http", "https"):
-        problem = "the scheme must be http or https"
-    elif any(c.isspace() or not c.isprintable() for c in url):
-        problem = "it holds white space or control characters"
-    elif "@" in netloc:
-        problem = "no user name or password"
-    elif parsed.query or "?" in url:
-        problem = "no query"
-    elif parsed.fragment or "#" in url:
-        problem = "no fragment"
-    elif not port.isdigit() or not 1 <= int(port) <= 65535:
-        problem = "the port must be a number from 1 to 65535"
-    elif parsed.path != "/" or parsed.params:
-        problem = "the path must be /"
-    else:
-        problem = _hostProblem(host)
-    if problem:
-        raise Refused(
-            "malformed builder URL %r: it must be http(s)://HOST:PORT/ (%s)"
-            % (url, problem))
-    return url
 
 
 def builderRow(builder, processors, running=None, buildstate=None):

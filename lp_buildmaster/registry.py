@@ -41,6 +41,15 @@ def queryUtility(provided, default=None):
     return default if utility is None else utility
 
 
+def namedAdapters(required, provided):
+    """C{{name: factory}} of the adapters from C{required} (an interface)
+    to C{provided} registered under a name: e.g. the behaviour of each
+    job type."""
+    return {name: factory
+            for name, factory in registry.lookupAll([required], provided)
+            if name}
+
+
 def _adapt(provided, ob):
     """The adapter hook: C{provided(ob)} from L{registry}. An adapter
     registered under a name is found by the object's C{job_type}, so that

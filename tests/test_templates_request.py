@@ -65,10 +65,11 @@ class BranchAndJobTypeCheckTests(unittest.TestCase):
                          "characters" % MAX_BRANCH_URL)
 
     def test_jobTypes(self):
-        self.assertEqual(checkJobType("binarypackage", None),
+        self.assertEqual(checkJobType("binarypackage", {"branch": None}),
                          "binarypackage")
-        self.assertEqual(checkJobType("translation-templates", BRANCH),
-                         "translation-templates")
+        self.assertEqual(
+            checkJobType("translation-templates", {"branch": BRANCH}),
+            "translation-templates")
         for job_type, branch, message in [
                 ("sourcepackagerecipe", None, "job type "
                  "'sourcepackagerecipe' cannot be requested; choose one of "
@@ -79,7 +80,8 @@ class BranchAndJobTypeCheckTests(unittest.TestCase):
                  "build needs a branch"),
                 ("binarypackage", BRANCH,
                  "only a translation-templates build takes a branch")]:
-            e = self.assertRaises(Refused, checkJobType, job_type, branch)
+            e = self.assertRaises(Refused, checkJobType, job_type,
+                                  {"branch": branch})
             self.assertEqual(str(e), message)
 
 

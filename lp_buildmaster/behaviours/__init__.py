@@ -11,8 +11,11 @@ adapter per job type.
 
 The dispatcher and the collector get a build's behaviour with
 C{IBuildFarmJobBehaviour(build)}; the adapters are registered in
-L{lp_buildmaster.components}, by job type. A behaviour may import the
-model, the store's records, the slave's errors and the upload checks;
+L{lp_buildmaster.components}, by job type; requesting a build asks the
+class of its type (C{request_options}, C{checkRequest}, C{request}),
+through L{lp_buildmaster.operations}. A behaviour may import the model,
+the store's records, the slave's errors, the upload checks and
+L{lp_buildmaster.refusals} (a request's checks);
 nothing here imports the dispatcher, the scanner or the service.
 """
 

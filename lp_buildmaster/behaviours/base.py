@@ -13,6 +13,7 @@ from zope.interface import implementer
 
 from lp_buildmaster.interfaces import IBuildFarmJobBehaviour
 from lp_buildmaster.model import archivedeps
+from lp_buildmaster.refusals import Refused
 from lp_buildmaster.slave import InvalidBuildRequest
 
 
@@ -77,12 +78,50 @@ def regularFile(leafdir, name, rejected):
 @implementer(IBuildFarmJobBehaviour)
 class BuildFarmJobBehaviourBase:
     """A behaviour adapted from a build; subclasses set C{build_type} and
-    compose the request and check the upload of their type."""
+    compose the request and check the upload of their type.
+
+    Requesting a build of the type asks the class (no build exists yet):
+    L{request_options} names what a request takes, L{checkRequest}
+    checks it and L{request} makes the build.
+    """
 
     build_type = None
+    #: The options a request of this type takes, by name (an attribute of
+    #: the request's arguments: a CLI option, an API field): True if it is
+    #: required. None but these may be given.
+    request_options = {}
 
     def __init__(self, build):
         self.build = build
+
+    @classmethod
+    def checkRequest(cls, options):
+        """Check a request's C{options} (each of L{request_options}, None
+        when not given) before anything is looked up: here, that each
+        required one is given (not empty); a subclass checks their values
+        too.
+
+        @raise Refused: naming what is wrong, in one line.
+        """
+        for name, required in cls.request_options.items():
+            if required and not options.get(name):
+                raise Refused("a %s build needs a %s"
+                              % (cls.build_type, name))
+        return options
+
+    @classmethod
+    def request(cls, store, dar, spr, archive, pocket, options):
+        """A new NEEDSBUILD build of this type of the source C{spr} for
+        the architecture C{dar} in C{archive}'s C{pocket}, queued with
+        its score; fires with its id. Here, a type with no fields of its
+        own: C{store.builds.request}.
+
+        @param options: the checked L{request_options}.
+        @raise DuplicateBuild: (in the Deferred) one of the same type is
+            pending or building there already.
+        """
+        return store.builds.request(dar.id, spr.id, archive.id, pocket,
+                                    job_type=cls.build_type)
 
     def composeBuildRequest(self, job, dispatcher):
         raise NotImplementedError(self.composeBuildRequest)

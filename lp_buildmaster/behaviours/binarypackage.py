@@ -11,6 +11,7 @@ from twisted.internet import defer
 
 from lp_buildmaster.behaviours.base import (
     BuildFarmJobBehaviourBase, BuildRequest, StoredFile, VerifiedUpload)
+from lp_buildmaster.model.records import DEFAULT_JOB_TYPE
 from lp_buildmaster.slave import InvalidBuildRequest
 from lp_buildmaster.upload import (
     BINARY_TYPES, UploadRejected, binaryPackages, readUpload)
@@ -40,7 +41,8 @@ def buildArgs(build, arch_indep, sources, build_url):
 class BinaryPackageBuildBehaviour(BuildFarmJobBehaviourBase):
     """IBuildFarmJobBehaviour of a binary package build."""
 
-    build_type = "binarypackage"
+    #: The default job type; a request takes no option.
+    build_type = DEFAULT_JOB_TYPE
 
     @defer.inlineCallbacks
     def composeBuildRequest(self, job, dispatcher):

@@ -18,6 +18,7 @@ from twisted.internet import defer
 from lp_buildmaster.behaviours.base import (
     BuildFarmJobBehaviourBase, BuildRequest, StoredFile, VerifiedUpload,
     regularFile)
+from lp_buildmaster.refusals import checkBranchURL
 from lp_buildmaster.slave import InvalidBuildRequest
 from lp_buildmaster.upload import UploadRejected
 
@@ -32,6 +33,26 @@ class TranslationTemplatesBuildBehaviour(BuildFarmJobBehaviourBase):
     """IBuildFarmJobBehaviour of a translation-templates build."""
 
     build_type = "translation-templates"
+    #: The branch whose templates are generated.
+    request_options = {"branch": True}
+
+    @classmethod
+    def checkRequest(cls, options):
+        """The branch is required, and must be a URL a builder clones
+        (L{checkBranchURL}).
+
+        @raise Refused: naming what is wrong.
+        """
+        super().checkRequest(options)
+        checkBranchURL(options["branch"])
+        return options
+
+    @classmethod
+    def request(cls, store, dar, spr, archive, pocket, options):
+        """The build and its branch (C{translationtemplatesbuild}), in
+        one transaction; fires with the build id."""
+        return store.jobtypes.requestTranslationTemplates(
+            dar.id, spr.id, archive.id, pocket, options["branch"])
 
     @defer.inlineCallbacks
     def composeBuildRequest(self, job, dispatcher):

@@ -24,6 +24,10 @@ from lp_buildmaster.interfaces import IBuild, IBuilder, IBuildQueue
 
 record = dataclasses.dataclass(frozen=True)
 
+#: The job type of a build unless said otherwise (the seed's job): a source
+#: package built into binary packages.
+DEFAULT_JOB_TYPE = "binarypackage"
+
 
 def fromRow(cls, row, **extra):
     """Build a record of C{cls} from a mapping holding at least its fields.
@@ -202,14 +206,14 @@ class Build:
     architecturehintlist: str
     #: The name of its L{IBuildFarmJobBehaviour} (launchpad-buildd's build
     #: type): what the job is, e.g. C{binarypackage}.
-    job_type: str = "binarypackage"
+    job_type: str = DEFAULT_JOB_TYPE
     #: The source's Changed-By ('' when unknown).
     changed_by: str = ""
 
     @property
     def title(self):
         kind = self.architecturetag
-        if self.job_type != "binarypackage":
+        if self.job_type != DEFAULT_JOB_TYPE:
             kind = "%s %s" % (kind, self.job_type)
         return "%s build of %s %s in %s %s %s" % (
             kind, self.source_name, self.source_version,

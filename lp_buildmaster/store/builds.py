@@ -5,7 +5,7 @@ from zope.interface import implementer
 
 from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.interfaces import IBuildStore
-from lp_buildmaster.model.records import Build, fromRow
+from lp_buildmaster.model.records import DEFAULT_JOB_TYPE, Build, fromRow
 from lp_buildmaster.store import Component
 from lp_buildmaster.store.queue import enqueueScored
 
@@ -114,13 +114,14 @@ class BuildStore(Component):
         return row["id"]
 
     def request(self, distroarchrelease, sourcepackagerelease, archive,
-                pocket):
-        """A new NEEDSBUILD build with a scored queue entry, in one
-        transaction; fires with the build id.
+                pocket, job_type=DEFAULT_JOB_TYPE):
+        """A new NEEDSBUILD build of C{job_type} (a job type with no
+        fields of its own) with a scored queue entry, in one transaction;
+        fires with the build id.
 
-        @raise DuplicateBuild: (in the Deferred) a build of that source
-            for the same architecture, archive and pocket is pending or
-            building.
+        @raise DuplicateBuild: (in the Deferred) a build of that type and
+            source for the same architecture, archive and pocket is
+            pending or building.
         """
         @defer.inlineCallbacks
         def request(txn):
@@ -132,18 +133,19 @@ class BuildStore(Component):
                 "SELECT id, buildstate FROM build"
                 " WHERE sourcepackagerelease = %s AND distroarchrelease = %s"
                 "   AND archive = %s AND pocket = %s AND buildstate = ANY(%s)"
-                "   AND job_type = 'binarypackage' ORDER BY id LIMIT 1",
+                "   AND job_type = %s ORDER BY id LIMIT 1",
                 (sourcepackagerelease, distroarchrelease, archive,
-                 pocket.value, [s.value for s in ACTIVE_BUILD_STATES]))
+                 pocket.value, [s.value for s in ACTIVE_BUILD_STATES],
+                 job_type))
             if existing is not None:
                 raise DuplicateBuild(existing["id"],
                                      BuildStatus(existing["buildstate"]))
             row = yield txn.fetchone(
                 "INSERT INTO build (distroarchrelease, sourcepackagerelease,"
-                " archive, pocket, buildstate) VALUES (%s, %s, %s, %s, %s)"
-                " RETURNING id",
+                " archive, pocket, buildstate, job_type)"
+                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
                 (distroarchrelease, sourcepackagerelease, archive,
-                 pocket.value, BuildStatus.NEEDSBUILD.value))
+                 pocket.value, BuildStatus.NEEDSBUILD.value, job_type))
             yield enqueueScored(txn, row["id"])
             return row["id"]
         return self.store.runInteraction(request)

@@ -10,7 +10,7 @@ from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.interfaces import (
     IBuilderStore, IBuildQueueStore, IBuildStore, IJobTypeStore)
 from lp_buildmaster.model.records import (
-    Build, Builder, BuildQueue, PocketChroot, fromRow)
+    DEFAULT_JOB_TYPE, Build, Builder, BuildQueue, PocketChroot, fromRow)
 from lp_buildmaster.store.builders import DuplicateName
 from lp_buildmaster.store.builds import (
     ACTIVE_BUILD_STATES, UPDATABLE, DuplicateBuild)
@@ -110,19 +110,20 @@ class FakeBuildStore(FakeComponent):
 
     @_succeed
     def request(self, distroarchrelease, sourcepackagerelease, archive,
-                pocket):
+                pocket, job_type=DEFAULT_JOB_TYPE):
         active = {s.value for s in ACTIVE_BUILD_STATES}
         for row in self.tables.where(
                 "build", sourcepackagerelease=sourcepackagerelease,
                 distroarchrelease=distroarchrelease, archive=archive,
-                pocket=pocket, job_type="binarypackage"):
+                pocket=pocket, job_type=job_type):
             if row["buildstate"] in active:
                 raise DuplicateBuild(row["id"],
                                      BuildStatus(row["buildstate"]))
         build_id = self.tables.insert(
             "build", distroarchrelease=distroarchrelease,
             sourcepackagerelease=sourcepackagerelease, archive=archive,
-            pocket=pocket, buildstate=BuildStatus.NEEDSBUILD)
+            pocket=pocket, buildstate=BuildStatus.NEEDSBUILD,
+            job_type=job_type)
         enqueue(self.tables, build_id,
                 automaticScore(self.tables, build_id))
         return build_id

@@ -12,7 +12,7 @@ form, filled in as it was sent, with the one-line refusal above it
 
 from lp_buildmaster.actions import allows
 from lp_buildmaster.enums import PackagePublishingPocket
-from lp_buildmaster.operations import JOB_TYPES
+from lp_buildmaster.operations import jobTypes
 from lp_buildmaster.web.markup import h, page
 
 #: The role each form needs, as the API's action checks it.
@@ -66,7 +66,7 @@ def requestBuildForm(identity, root="", values=None):
         _text("version", "Version", values, True, "2.10-1", 10),
         _select("pocket", "Pocket", pockets, values),
         _text("archive", "Archive", dict({"archive": "primary"}, **values)),
-        _select("job_type", "Job type", list(JOB_TYPES), values),
+        _select("job_type", "Job type", list(jobTypes()), values),
         _text("branch", "Branch (translation templates)", values,
               placeholder="https://...", size=24),
     ]
