@@ -86,20 +86,25 @@ class Actions:
     @defer.inlineCallbacks
     def requestBuild(self, distribution, series, arch, source, version,
                      pocket="release", archive="primary", job_type=None,
-                     branch=None):
+                     **options):
         """Fires with the new build's id. C{job_type} defaults to a binary
-        package build; a translation-templates build needs its
-        C{branch}."""
+        package build; C{options} are those of the job types
+        (L{operations.requestOptionNames}: e.g. the C{branch} a
+        translation-templates build needs), None when not given."""
         self._need("operator", "request builds")
         build_id = yield operations.requestBuild(
             self.store, types.SimpleNamespace(
                 distribution=distribution, series=series, arch=arch,
                 source=source, version=version, pocket=pocket,
-                archive=archive, job_type=job_type, branch=branch))
+                archive=archive, job_type=job_type, **options))
         detail = "%s %s %s %s %s (%s, %s)" % (
             source, version, distribution, series, arch, pocket, archive)
         if job_type not in (None, DEFAULT_JOB_TYPE):
-            detail = "%s of %s from %s" % (job_type, detail, branch)
+            detail = "%s of %s" % (job_type, detail)
+            given = [str(value) for _, value in sorted(options.items())
+                     if value is not None]
+            if given:
+                detail = "%s from %s" % (detail, ", ".join(given))
         yield self._audit("build request", build=build_id, detail=detail)
         return build_id
 

@@ -17,6 +17,7 @@ from lp_buildmaster.interfaces import IBuildFarmJobBehaviour
 from lp_buildmaster.operations import Refused
 from lp_buildmaster.refusals import Refused as RefusedBelow
 from tests.database import DatabaseTestCase
+from tests.test_web_actions import ActionTestCase
 
 #: pmount 0.1-1 is published in ubuntu hoary RELEASE.
 WHERE = "ubuntu hoary RELEASE (archive primary)"
@@ -143,6 +144,35 @@ class ThirdJobTypeTests(DatabaseTestCase):
             "job type 'test-recipe' cannot be requested; choose one of "
             "binarypackage, translation-templates",
             args(job_type="test-recipe", recipe="~team/pmount"))
+
+
+class ThirdJobTypeAPITests(ActionTestCase):
+    """POST /api/builds takes the registered types' options by name: the
+    test-only type with its C{recipe}, api.py and actions.py untouched."""
+
+    @defer.inlineCallbacks
+    def test_requestThroughTheAPI(self):
+        RecipeBehaviour.requested = []
+        components.registerJobType(RecipeBehaviour)
+        self.addCleanup(components.unregisterJobType, RecipeBehaviour)
+        olga = self.tokens["olga"]
+        body = {"distribution": "ubuntu", "series": "hoary", "arch": "i386",
+                "source": "pmount", "version": "0.1-1",
+                "job_type": "test-recipe"}
+        error = yield self.call("POST", "/api/builds", body, token=olga,
+                                code=400)
+        self.assertEqual(error["error"], "a test-recipe build needs a recipe")
+        build = yield self.call("POST", "/api/builds",
+                                dict(body, recipe="~team/pmount"),
+                                token=olga, code=201)
+        self.assertEqual((build["job_type"], build["state"]),
+                         ("test-recipe", "NEEDSBUILD"))
+        self.assertEqual(RecipeBehaviour.requested,
+                         [{"recipe": "~team/pmount"}])
+        audit = yield self.call("GET", "/api/audit?build=%d" % build["id"])
+        self.assertEqual([(a["action"], a["detail"]) for a in audit], [
+            ("build request", "test-recipe of pmount 0.1-1 ubuntu hoary "
+             "i386 (release, primary) from ~team/pmount")])
 
 
 class DefaultJobTypeTests(unittest.TestCase):

@@ -14,6 +14,7 @@ from lp_buildmaster.admin.command import (
 from lp_buildmaster.admin.lookups import getBuild
 from lp_buildmaster.admin.render import output, showValue, table
 from lp_buildmaster.enums import BuildStatus
+from lp_buildmaster.operations import requestOptionNames
 
 
 def cmd_build_request(args, config, dsn):
@@ -23,7 +24,11 @@ def cmd_build_request(args, config, dsn):
     build_id = runAction(dsn, "requestBuild", args.distribution,
                          args.series, args.arch, args.source, args.version,
                          pocket=args.pocket, archive=args.archive,
-                         job_type=args.job_type, branch=args.branch)
+                         job_type=args.job_type,
+                         # The options of every registered job type (each
+                         # one an option of this command, e.g. --branch).
+                         **{name: getattr(args, name, None)
+                            for name in requestOptionNames()})
     output(args, {"id": build_id}, lambda r: str(r["id"]))
 
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from twisted.internet import defer
 from twisted.web import resource
 
+from lp_buildmaster import operations
 from lp_buildmaster.actions import Actions
 from lp_buildmaster.store.accounts import AccountStore
 from lp_buildmaster.web.forms import formPage
@@ -173,7 +174,10 @@ class ApiResource(resource.Resource):
                 text(body, "version", required=True),
                 pocket=text(body, "pocket", "release"),
                 archive=text(body, "archive", "primary"),
-                job_type=text(body, "job_type"), branch=text(body, "branch"))
+                job_type=text(body, "job_type"),
+                # The options of every registered job type, by name.
+                **{name: text(body, name)
+                   for name in operations.requestOptionNames()})
             request.setResponseCode(201)
             request.setHeader(b"location", b"builds/%d" % build_id)
             return ((yield self._build(build_id)), "builds/%d" % build_id)
