@@ -12,7 +12,9 @@ classified here, once, into one of four kinds:
   the builder through C{judgeFailure}; C{transient} ones are tolerated a
   few times in a row first.
 - L{JOB}: the job is at fault: the pocket policy forbids it, the build
-  request is invalid, the upload is rejected. Counted against the job.
+  request is invalid, a file it needs is gone from our librarian
+  (L{LibraryFileMissing}), the upload is rejected. Counted against the
+  job.
 - L{UNEXPECTED}: anything else. Counted once against both, with one log
   line (never a traceback every scan).
 
@@ -46,6 +48,13 @@ class InfrastructureError(Exception):
 class OwnLibrarianUnavailable(InfrastructureError):
     """A builder could not fetch a file from our own librarian because
     the librarian failed (5xx, unreachable): not the builder's fault."""
+
+
+class LibraryFileMissing(InvalidBuildRequest):
+    """A file a build needs is gone from our own librarian (its alias is
+    unknown or its content deleted): the job's fault, never the
+    builder's, and no other builder would fetch it either. The dispatcher
+    fails the build with this text as its notes."""
 
 
 class DatabaseUnavailable(InfrastructureError):

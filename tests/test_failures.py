@@ -68,6 +68,7 @@ TABLE = [
     # the job
     (PocketPolicyError("illegal status"), failures.JOB, False),
     (InvalidBuildRequest(B, "no .dsc"), failures.JOB, False),
+    (failures.LibraryFileMissing(B, "chroot gone"), failures.JOB, False),
     (UploadRejected("bad .changes"), failures.JOB, False),
     # anything else
     (KeyError("x"), failures.UNEXPECTED, True),
@@ -357,32 +358,37 @@ class ScanNowTests(FakeStoreTestCase):
 
 
 class LibrarianFailingSlave(mockslaves.OkSlave):
-    """An idle builder whose fetches from our librarian get HTTP 500 (the
-    librarian failing, as it did while the database was away)."""
+    """An idle builder whose every fetch from our librarian fails with
+    C{answer} (by default HTTP 500, the librarian failing as it did while
+    the database was away), whether or not it really does."""
+
+    answer = ("Error accessing Librarian: HTTP Error 500: "
+              "Internal Server Error")
+
+    def __init__(self, answer=None, **kwargs):
+        super().__init__(**kwargs)
+        if answer is not None:
+            self.answer = answer
 
     def ensurepresent(self, sha1, url, username=None, password=None):
         self._record("ensurepresent", sha1, url)
-        return defer.succeed(
-            (False, "Error accessing Librarian: HTTP Error 500: "
-                    "Internal Server Error"))
+        return defer.succeed((False, self.answer))
 
 
 class OwnLibrarianTests(LibrarianFixture, FakeStoreTestCase):
+    """A builder saying it could not fetch a file from our librarian is
+    checked: the master opens the file through its own librarian client."""
 
     @defer.inlineCallbacks
-    def test_ownLibrarianFailureIsNotTheBuilders(self):
-        """A builder that cannot fetch from our own librarian because the
-        librarian fails is never counted, however often it happens; the
-        job stays queued, and it is said once."""
-        self.startLibrarian()
-        logs = captureLogs(self)
+    def runBob(self, slave, scans=8):
+        """Scan C{slave} as bob (frog is manual) for C{scans} intervals
+        with the chroot set; fires with bob's ensurepresent calls."""
         hoary = yield self.store.distro.getDistroArchRelease(
             "ubuntu", "hoary", "i386")
         yield self.store.distro.setChroot(
             hoary.id, PackagePublishingPocket.RELEASE, 1)
         yield dropRunningJobs(self.store)
-        slaves = {"bob": LibrarianFailingSlave(name="bob"),
-                  "frog": mockslaves.OkSlave(name="frog")}
+        slaves = {"bob": slave, "frog": mockslaves.OkSlave(name="frog")}
         yield self.store.builders.update(
             (yield self.store.builders.getByName("frog")).id, manual=True)
         group = makeGroup(self.store, clock=self.clock)
@@ -392,11 +398,23 @@ class OwnLibrarianTests(LibrarianFixture, FakeStoreTestCase):
                                  clock=self.clock, interval=INTERVAL,
                                  dispatcher=dispatcher)
         manager.startService()
-        for _ in range(int(INTERVAL * 8)):
+        for _ in range(int(INTERVAL * scans)):
             self.clock.advance(1)
             yield manager.settle()
         yield manager.stopService()
-        fetches = [c for c in slaves["bob"].calls if c[0] == "ensurepresent"]
+        return [c for c in slave.calls if c[0] == "ensurepresent"]
+
+    @defer.inlineCallbacks
+    def test_ownLibrarianFailureIsNotTheBuilders(self):
+        """A builder that cannot fetch from our own librarian while our
+        librarian cannot answer the master's own check either (its
+        database is away) is never counted, however often it happens; the
+        job stays queued, and it is said once."""
+        self.startLibrarian()
+        logs = captureLogs(self)
+        self.store.library.getAlias = lambda alias_id: defer.fail(
+            failures.DatabaseUnavailable("the database is away"))
+        fetches = yield self.runBob(LibrarianFailingSlave(name="bob"))
         self.assertGreater(len(fetches), 7)
         bob = yield self.store.builders.getByName("bob")
         self.assertTrue(bob.builderok)
@@ -407,6 +425,68 @@ class OwnLibrarianTests(LibrarianFixture, FakeStoreTestCase):
         self.assertEqual(build.failure_count, 0)
         said = [l for l in logs.lines if "our librarian" in l]
         self.assertEqual(len(said), 1, said)
+
+    @defer.inlineCallbacks
+    def test_librarianClaimOfAPresentFileIsTheBuilders(self):
+        """A hostile builder always answering that our librarian failed
+        (HTTP 503) while the master reads the file fine is counted as any
+        refusal: it is failed, and no build is counted."""
+        self.startLibrarian()
+        captureLogs(self)
+        yield self.runBob(LibrarianFailingSlave(
+            name="bob", answer="Error accessing Librarian: HTTP Error 503: "
+                               "Service Unavailable"))
+        bob = yield self.store.builders.getByName("bob")
+        self.assertFalse(bob.builderok)
+        self.assertGreater(bob.failure_count, 0)
+        queue = yield self.store.queue.get(2)
+        self.assertIsNone(queue.builder)
+        build = yield self.store.builds.get(queue.build)
+        self.assertEqual(build.failure_count, 0)
+        self.assertEqual(build.buildstate, BuildStatus.NEEDSBUILD)
+
+    @defer.inlineCallbacks
+    def test_fileGoneFromOurLibrarianFailsTheJob(self):
+        """A builder that gets 404 for a file whose content is gone from
+        our librarian is not counted: the build fails at once, its notes
+        naming the file, and the builder stays ok."""
+        self.startLibrarian()
+        logs = captureLogs(self)
+        chroot = yield self.librarian.getAlias(1)
+        yield self.librarian.backend.delete(chroot.sha1.strip())
+        fetches = yield self.runBob(LibrarianFailingSlave(
+            name="bob", answer="Error accessing Librarian: HTTP Error 404: "
+                               "Not Found"), scans=2)
+        self.assertGreater(len(fetches), 0)
+        bob = yield self.store.builders.getByName("bob")
+        self.assertTrue(bob.builderok)
+        self.assertEqual(bob.failure_count, 0)
+        # BuildQueue 2 holds build 10, the one pending build.
+        build = yield self.store.builds.get(10)
+        self.assertEqual(build.buildstate, BuildStatus.FAILEDTOBUILD)
+        self.assertIn(chroot.filename, build.failnotes)
+        self.assertIn("gone from our librarian", build.failnotes)
+        said = [l for l in logs.lines if chroot.filename in l]
+        self.assertGreater(len(said), 0)
+
+    @defer.inlineCallbacks
+    def test_unknownAliasFailsTheJob(self):
+        """The alias itself gone (deleted, expired and collected): the
+        build fails, the builder is not counted."""
+        self.startLibrarian()
+        captureLogs(self)
+        chroot = yield self.librarian.getAlias(1)
+        found = self.store.library.getAlias
+        self.store.library.getAlias = lambda alias_id: (
+            defer.succeed(None) if alias_id == 1 else found(alias_id))
+        yield self.runBob(LibrarianFailingSlave(
+            name="bob", answer="Error accessing Librarian: HTTP Error 410: "
+                               "Gone"), scans=2)
+        bob = yield self.store.builders.getByName("bob")
+        self.assertEqual((bob.builderok, bob.failure_count), (True, 0))
+        build = yield self.store.builds.get(10)
+        self.assertEqual(build.buildstate, BuildStatus.FAILEDTOBUILD)
+        self.assertIn(chroot.filename, build.failnotes)
 
 
 class FailureAccountingTests(FakeStoreTestCase):
