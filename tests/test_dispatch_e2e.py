@@ -441,6 +441,31 @@ class DispatchEndToEndTests(DatabaseTestCase):
         self.assertNoMasterErrors()
 
     @defer.inlineCallbacks
+    def test_chrootGoneFromOurLibrarianFailsTheJob(self):
+        """The chroot's content is gone from our librarian: the daemon's
+        ensurepresent gets 404 from it, the master checks the file itself
+        and fails the build (its notes name the chroot), never the
+        daemon, which stays ok and idle."""
+        chroot = yield self.librarian.getAlias(self.chroot_alias)
+        yield self.librarian.backend.delete(chroot.sha1.strip())
+        build_id = yield self.requestBuild(PMOUNT_BUILD)
+        build = yield self.waitUntilFinal(build_id)
+
+        self.assertEqual(build.buildstate, BuildStatus.FAILEDTOBUILD)
+        self.assertIn(chroot.filename, build.failnotes)
+        self.assertIn("gone from our librarian", build.failnotes)
+        self.assertIn("HTTP Error 404", build.failnotes)
+        queue = yield self.store.queue.getByBuild(build_id)
+        self.assertIsNone(queue)
+        builder = yield self.store.builders.get(self.builder_id)
+        self.assertEqual((builder.builderok, builder.failure_count),
+                         (True, 0))
+        self.assertEqual(self.sbuildCalls(), [])
+        said = [l for l in self.logs.lines if chroot.filename in l]
+        self.assertEqual(len(said), 1, said)
+        yield self.waitForDaemonIdle()
+
+    @defer.inlineCallbacks
     def test_depfail_retried_once_dependency_published(self):
         """DEPFAIL: MANUALDEPWAIT with the missing dependency. Once a build
         of another source produces that package and its upload is
