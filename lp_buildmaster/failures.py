@@ -46,8 +46,9 @@ class InfrastructureError(Exception):
 
 
 class OwnLibrarianUnavailable(InfrastructureError):
-    """A builder could not fetch a file from our own librarian because
-    the librarian failed (5xx, unreachable): not the builder's fault."""
+    """A builder could not fetch a file from our own librarian, and the
+    master's own check of the file failed too (our librarian or its
+    database unavailable): not the builder's fault."""
 
 
 class LibraryFileMissing(InvalidBuildRequest):

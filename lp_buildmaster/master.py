@@ -23,31 +23,30 @@ dispatch is split out (instant, vmreset, emptykinds).
 
 Imports: buildergroup, the scanner (the seed's C{scanActiveBuilders}
 runs its scanners), emptykinds, the slave client, model, store, instant,
-the librarian's not-found errors (to judge a builder refused a file),
-vmreset and interfaces; nothing above.
+fetchrefusal (judging a builder's refusal of a file; C{DispatchError}
+and C{ownLibrarianFailed} are re-exported from it), vmreset and interfaces; nothing above.
 """
 
 import dataclasses
 import logging
-import re
 
 from twisted.internet import defer
 from twisted.python import failure
 
-from lp_buildmaster import failures, metrics
+from lp_buildmaster import metrics
 from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job, utcnow
 from lp_buildmaster.clock import orReactor
 from lp_buildmaster.emptykinds import EmptyKinds
+from lp_buildmaster.fetchrefusal import (
+    DispatchError, judgeFetchRefusal, ownLibrarianFailed)
 from lp_buildmaster.instant import InstantDispatch, parseQueuePayload
-from lp_buildmaster.librarian.backends import ContentNotFound
-from lp_buildmaster.librarian.client import AliasNotFound
 from lp_buildmaster.interfaces import (
     IBuildFarmJobBehaviour, ILibrarianClient, ISlave)
 from lp_buildmaster.model.policy import checkDispatchPolicy
 from lp_buildmaster.model.records import makeCookie
 from lp_buildmaster.registry import queryUtility
 from lp_buildmaster.scanner import ScannerManager
-from lp_buildmaster.slave import InvalidBuildRequest, SlaveError
+from lp_buildmaster.slave import InvalidBuildRequest
 from lp_buildmaster.vmreset import ResetFailed, resetBuilder, runCommand
 
 __all__ = [
@@ -55,27 +54,6 @@ __all__ = [
     "InstantDispatch", "QueueItem", "ResetFailed",
     "ownLibrarianFailed", "parseQueuePayload", "runCommand",
 ]
-
-
-class DispatchError(SlaveError):
-    """The builder would not take a job (it refused a file or the build)."""
-
-
-#: What launchpad-buildd's ensurepresent answers when it could not fetch
-#: a file from the librarian (any HTTP error, or no answer at all). The
-#: files come from our own librarian: the master checks the file itself
-#: before judging (L{Dispatcher.judgeFetchRefusal}).
-_LIBRARIAN_REFUSAL = re.compile(r"Error accessing Librarian: ")
-_LIBRARIAN_FAILED = re.compile(
-    r"Error accessing Librarian: (HTTP Error 5\d\d|<urlopen error)")
-#: The alias id in one of our librarian's URLs, C{<base>/<id>/<name>}.
-_ALIAS_URL = re.compile(r"/(\d+)/[^/?]+(\?.*)?$")
-
-
-def ownLibrarianFailed(info):
-    """Whether an ensurepresent refusal says our librarian failed (a 5xx
-    or no answer): what the builder says, not yet checked."""
-    return bool(_LIBRARIAN_FAILED.match(info or ""))
 
 
 class Dispatcher:
@@ -276,43 +254,13 @@ class Dispatcher:
             if not present:
                 yield self.judgeFetchRefusal(builder, sha1, url, info)
 
-    @defer.inlineCallbacks
     def judgeFetchRefusal(self, builder, sha1, url, info):
-        """The builder would not fetch C{url}, saying C{info}. When it
-        says our librarian failed it, the master opens the file through
-        its own librarian client (which opens the content, never reads it
-        whole into memory) rather than believe it.
-
-        @raise failures.LibraryFileMissing: the alias or its content is
-            gone from our librarian (the job's fault).
-        @raise failures.OwnLibrarianUnavailable: our librarian could not
-            answer the check either (nobody's fault).
-        @raise DispatchError: anything else, including a file the master
-            reads fine (the builder's fault).
+        """The builder would not fetch C{url}, saying C{info}: judged by
+        checking the file through our librarian
+        (L{lp_buildmaster.fetchrefusal.judgeFetchRefusal}); always fails.
         """
-        refused = "could not fetch %s from %s: %s" % (sha1, url, info)
-        found = _ALIAS_URL.search(url)
-        librarian = self.librarian
-        if (not _LIBRARIAN_REFUSAL.match(info or "") or found is None
-                or librarian is None):
-            raise DispatchError(builder.name, refused)
-        alias_id = int(found.group(1))
-        try:
-            content = yield librarian.getFileByAlias(alias_id)
-        except (AliasNotFound, ContentNotFound) as e:
-            raise failures.LibraryFileMissing(
-                builder.name, "library file %d (%s) is gone from our "
-                "librarian (%s); builder %r was refused it: %s"
-                % (alias_id, url.rsplit("/", 1)[-1].split("?")[0], e,
-                   builder.name, info))
-        except Exception as e:
-            raise failures.OwnLibrarianUnavailable(
-                "builder %r could not fetch %s from our librarian (%s): %s;"
-                " checking it failed too: %s"
-                % (builder.name, sha1, url, info, failures.describe(e)))
-        content.close()
-        raise DispatchError(
-            builder.name, refused + " (our librarian serves it)")
+        return judgeFetchRefusal(self.librarian, builder.name, sha1, url,
+                                 info)
 
     def resetBuilder(self, builder):
         """Reset a dirty virtualized builder, then check it answers
