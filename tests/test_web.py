@@ -247,6 +247,22 @@ class BuildPageTests(WebTestCase):
         self.assertNotIn("fetch(", page)
 
     @defer.inlineCallbacks
+    def test_failed_upload_shows_its_reason(self):
+        # Issue 12 item 12: a FAILEDTOUPLOAD's reason is on the build, in
+        # the API and on its page, not only in uploader.log.
+        yield self.store.runOperation(
+            "UPDATE build SET buildstate = %s, failnotes = %s WHERE id = 7",
+            (BuildStatus.FAILEDTOUPLOAD.value,
+             "zz-extra.bin is not listed in the .changes"))
+        build = yield self.getJSON("/api/builds/7")
+        self.assertEqual((build["state"], build["failnotes"]),
+                         ("FAILEDTOUPLOAD",
+                          "zz-extra.bin is not listed in the .changes"))
+        response, body = yield self.get("/builds/7")
+        self.assertIn("<dt>Why it failed</dt><dd>zz-extra.bin is not listed "
+                      "in the .changes</dd>", body.decode("utf-8"))
+
+    @defer.inlineCallbacks
     def test_queued_build_page_shows_its_estimate(self):
         response, body = yield self.get("/builds/10")
         page = body.decode("utf-8")
