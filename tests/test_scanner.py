@@ -141,6 +141,24 @@ class ScannerTestCase(FakeStoreTestCase):
                             for line in self.logs.lines))
 
     @defer.inlineCallbacks
+    def test_errorLinesNameTheBuilderOnce(self):
+        # Issue 16's noise: "Builder 'bob': Builder 'bob': ..." and
+        # "job failures None". Tolerated, then counted, a hanging builder's
+        # timeouts each give one line that names it once.
+        yield addBuilder(self.store, "hung")
+        self.slaves["hung"] = HangingSlave(self.clock, name="hung")
+        yield self.start()
+        for _ in range(40):
+            yield self.advance(INTERVAL)
+        mine = [line for line in self.logs.lines if "'hung'" in line]
+        self.assertTrue(any("transient error 5 of 5" in line
+                            for line in mine))
+        self.assertTrue(any("tolerated" not in line for line in mine))
+        for line in mine:
+            self.assertEqual(line.count("'hung'"), 1, line)
+            self.assertNotIn("None", line)
+
+    @defer.inlineCallbacks
     def test_stopServiceWaitsForScanInFlight(self):
         yield addBuilder(self.store, "slow")
         slow = self.slaves["slow"] = ControlledSlave(name="slow")
