@@ -44,6 +44,23 @@ __all__ = [
 ]
 
 
+def _getLibrarian(self):
+    if self._librarian is not None:
+        return self._librarian
+    return queryUtility(ILibrarianClient)
+
+
+def _setLibrarian(self, librarian):
+    self._librarian = librarian
+
+
+#: The C{librarian} attribute of L{BuilderGroup} and the dispatcher.
+librarianOrUtility = property(
+    _getLibrarian, _setLibrarian,
+    doc="""The L{ILibrarianClient} given, else the one the master provides
+    (C{getUtility(ILibrarianClient)}), else None.""")
+
+
 class BuilderGroup(FailureRecovery):
     """A group of builders and the seed's logic over them.
 
@@ -85,17 +102,7 @@ class BuilderGroup(FailureRecovery):
         #: C{{builder id: jobs given back in a row}}
         self.givebacks = {}
 
-    @property
-    def librarian(self):
-        """The L{ILibrarianClient} given, else the one the master provides
-        (C{getUtility(ILibrarianClient)}), else None."""
-        if self._librarian is not None:
-            return self._librarian
-        return queryUtility(ILibrarianClient)
-
-    @librarian.setter
-    def librarian(self, librarian):
-        self._librarian = librarian
+    librarian = librarianOrUtility
 
     # -- finding builders ---------------------------------------------------
 

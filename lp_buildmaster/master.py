@@ -34,17 +34,17 @@ from twisted.internet import defer
 from twisted.python import failure
 
 from lp_buildmaster import metrics
-from lp_buildmaster.buildergroup import BuilderGroup, BuilderHandle, Job, utcnow
+from lp_buildmaster.buildergroup import (
+    BuilderGroup, BuilderHandle, Job, librarianOrUtility, utcnow)
 from lp_buildmaster.clock import orReactor
 from lp_buildmaster.emptykinds import EmptyKinds
 from lp_buildmaster.fetchrefusal import (
     DispatchError, judgeFetchRefusal, ownLibrarianFailed)
 from lp_buildmaster.instant import InstantDispatch, parseQueuePayload
 from lp_buildmaster.interfaces import (
-    IBuildFarmJobBehaviour, ILibrarianClient, ISlave)
+    IBuildFarmJobBehaviour, ISlave)
 from lp_buildmaster.model.policy import checkDispatchPolicy
 from lp_buildmaster.model.records import makeCookie
-from lp_buildmaster.registry import queryUtility
 from lp_buildmaster.scanner import ScannerManager
 from lp_buildmaster.slave import InvalidBuildRequest
 from lp_buildmaster.vmreset import ResetFailed, resetBuilder, runCommand
@@ -97,17 +97,7 @@ class Dispatcher:
         self.lastIdle = {}
         self.empty = EmptyKinds(clock, empty_for)
 
-    @property
-    def librarian(self):
-        """The L{ILibrarianClient} given, else the one the master provides
-        (C{getUtility(ILibrarianClient)}), else None."""
-        if self._librarian is not None:
-            return self._librarian
-        return queryUtility(ILibrarianClient)
-
-    @librarian.setter
-    def librarian(self, librarian):
-        self._librarian = librarian
+    librarian = librarianOrUtility
 
     def builderIdle(self, builder, vitals=None, queue_id=None):
         """An IDLE builder with nothing assigned: give it a job.
