@@ -133,16 +133,7 @@ class MasterService(service.MultiService):
             except Exception:
                 pass
         self._started = []
-        self._withdraw()
-        if getattr(self, "pool", None) is not None:
-            yield self.pool.closeCachedConnections()
-        if self.store is not None:
-            self.store.close()
-            self.store = None
-        for name in ("control", "beats"):
-            if getattr(self, name) is not None:
-                getattr(self, name).close()
-                setattr(self, name, None)
+        yield self._closeResources()
         self.logging.stop()
         _exit["status"] = 1
         if self.reactor.running:
@@ -311,6 +302,18 @@ class MasterService(service.MultiService):
                        interval=self.config.depwait_interval
                        ).setServiceParent(self)
 
+    @defer.inlineCallbacks
+    def _closeResources(self):
+        """Withdraw the utilities, close the builders' connection pool and
+        the database stores (after a stop or a failed start)."""
+        self._withdraw()
+        if getattr(self, "pool", None) is not None:
+            yield self.pool.closeCachedConnections()
+        for name in ("store", "control", "beats"):
+            if getattr(self, name) is not None:
+                getattr(self, name).close()
+                setattr(self, name, None)
+
     def _withdraw(self):
         """Withdraw the utilities it provided, putting back those they
         replaced."""
@@ -328,16 +331,7 @@ class MasterService(service.MultiService):
             # A failed start stopped what it had started.
             return
         yield super().stopService()
-        self._withdraw()
-        if getattr(self, "pool", None) is not None:
-            yield self.pool.closeCachedConnections()
-        if self.store is not None:
-            self.store.close()
-            self.store = None
-        for name in ("control", "beats"):
-            if getattr(self, name) is not None:
-                getattr(self, name).close()
-                setattr(self, name, None)
+        yield self._closeResources()
         log.info("buildmaster stopped")
         self.logging.stop()
 
