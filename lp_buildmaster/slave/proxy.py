@@ -7,14 +7,11 @@ kept alive through Twisted's Agent (L{lp_buildmaster.slave.rpc}) costs:
 the README's Performance, (d).
 """
 
-import xmlrpc.client as xmlrpclib
-
 from twisted.web import xmlrpc
 
 from lp_buildmaster.slave.errors import (
-    SlaveFault, SlaveHTTPError, SlaveProtocolError, SlaveReplyTooLarge,
-    SlaveUnsafeReply, _short)
-from lp_buildmaster.slave.replies import ReplyParser, UnsafeReply
+    SlaveHTTPError, SlaveProtocolError, SlaveReplyTooLarge, _short)
+from lp_buildmaster.slave.replies import ReplyParser, refusal
 
 __all__ = ["SlaveQueryFactory"]
 
@@ -152,13 +149,5 @@ class SlaveQueryFactory(xmlrpc.QueryFactory):
     def refuse(self, e, size):
         """The reply, C{size} bytes so far, did not parse: fail with what
         it means."""
-        if isinstance(e, xmlrpclib.Fault):
-            self._fail(SlaveFault(self.builder, e.faultCode, e.faultString))
-        elif isinstance(e, UnsafeReply):
-            self._fail(SlaveUnsafeReply(
-                self.builder, "unsafe reply (refused after %d bytes): %s"
-                % (size, e)))
-        else:
-            self._fail(SlaveProtocolError(
-                self.builder, "unparseable reply: %s" % _short(e)))
+        self._fail(refusal(self.builder, e, size))
 

@@ -12,7 +12,10 @@ the whole reply as it goes, stopping at the first one past a limit.
 import xmlrpc.client as xmlrpclib
 from xml.parsers import expat
 
-__all__ = ["UnsafeReply", "ReplyParser", "loadsReply", "MAX_DEPTH",
+from lp_buildmaster.slave.errors import (
+    SlaveFault, SlaveProtocolError, SlaveUnsafeReply, _short)
+
+__all__ = ["UnsafeReply", "ReplyParser", "loadsReply", "refusal", "MAX_DEPTH",
            "MAX_ELEMENTS", "MAX_STRING", "MAX_BINARY"]
 
 #: The deepest real reply (a WAITING status dict with its filemap) nests
@@ -148,3 +151,14 @@ def loadsReply(data, useDateTime=False, **limits):
     parser = ReplyParser(useDateTime, **limits)
     parser.feed(data)
     return parser.close()
+
+
+def refusal(builder, e, size):
+    """The L{SlaveError} a reply that did not parse means, C{e} being
+    what the parser raised after C{size} bytes."""
+    if isinstance(e, xmlrpclib.Fault):
+        return SlaveFault(builder, e.faultCode, e.faultString)
+    if isinstance(e, UnsafeReply):
+        return SlaveUnsafeReply(
+            builder, "unsafe reply (refused after %d bytes): %s" % (size, e))
+    return SlaveProtocolError(builder, "unparseable reply: %s" % _short(e))

@@ -22,10 +22,9 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from lp_buildmaster.slave.errors import (
-    SlaveFault, SlaveHTTPError, SlaveProtocolError, SlaveReplyTooLarge,
-    SlaveUnsafeReply, _short)
+    SlaveFault, SlaveHTTPError, SlaveReplyTooLarge)
 from lp_buildmaster.slave.pool import StaleConnection, unwrapCancel
-from lp_buildmaster.slave.replies import ReplyParser, UnsafeReply
+from lp_buildmaster.slave.replies import ReplyParser, refusal
 
 __all__ = ["callRemote", "READ_ONLY"]
 
@@ -186,14 +185,7 @@ class _ReplyReader(protocol.Protocol):
 
     def _refusal(self, e):
         """What a reply that did not parse means."""
-        if isinstance(e, xmlrpclib.Fault):
-            return SlaveFault(self.builder, e.faultCode, e.faultString)
-        if isinstance(e, UnsafeReply):
-            return SlaveUnsafeReply(
-                self.builder, "unsafe reply (refused after %d bytes): %s"
-                % (self.received, e))
-        return SlaveProtocolError(
-            self.builder, "unparseable reply: %s" % _short(e))
+        return refusal(self.builder, e, self.received)
 
 
 class _Value:
