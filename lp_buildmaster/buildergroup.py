@@ -113,9 +113,7 @@ class BuilderGroup(FailureRecovery):
         Seed only (L{firstAvailable}): production fails a builder in the
         transaction that counts its failure (L{FailureRecovery})."""
         yield self.store.builders.failBuilder(builder.id, reason)
-        builder.record = dataclasses.replace(
-            builder.record, builderok=False, failnotes=reason)
-        metrics.FAILURES.labels("builder", "failed").inc()
+        self._failedInMemory(builder, FailureAction(failnotes=reason))
 
     @defer.inlineCallbacks
     def firstAvailable(self, virtualized=None):
