@@ -149,9 +149,11 @@ class UploadProcessor:
 
     def expire(self, retention=RETENTION):
         """Remove the finished leaves past C{retention} seconds
-        (L{UploadArea.expire}); fires with their paths."""
-        return defer.succeed(self.area.expire(self.clock.seconds(),
-                                              retention))
+        (L{UploadArea.expire}); fires with their paths. In a thread: a
+        week of leaves to stat, and whole trees to remove, would hold the
+        reactor (and every scan) meanwhile."""
+        return threads.deferToThread(self.area.expire, self.clock.seconds(),
+                                     retention)
 
     @defer.inlineCallbacks
     def _storeUploadLog(self, build_id, path, outcome):
