@@ -22,7 +22,7 @@ from lp_buildmaster.librarian.backends import ContentNotFound
 from lp_buildmaster.librarian.client import AliasNotFound
 from lp_buildmaster.slave import SlaveError
 
-__all__ = ["DispatchError", "judgeFetchRefusal", "ownLibrarianFailed"]
+__all__ = ["DispatchError", "judgeFetchRefusal"]
 
 
 class DispatchError(SlaveError):
@@ -32,17 +32,8 @@ class DispatchError(SlaveError):
 #: What launchpad-buildd's ensurepresent answers when it could not fetch
 #: a file from the librarian (any HTTP error, or no answer at all).
 _LIBRARIAN_REFUSAL = re.compile(r"Error accessing Librarian: ")
-#: The part of those answers that blames the librarian itself.
-_LIBRARIAN_FAILED = re.compile(
-    r"Error accessing Librarian: (HTTP Error 5\d\d|<urlopen error)")
 #: The alias id in one of our librarian's URLs, C{<base>/<id>/<name>}.
 _ALIAS_URL = re.compile(r"/(\d+)/([^/?]+)(\?.*)?$")
-
-
-def ownLibrarianFailed(info):
-    """Whether an ensurepresent refusal says our librarian failed (a 5xx
-    or no answer): what the builder says, not yet checked."""
-    return bool(_LIBRARIAN_FAILED.match(info or ""))
 
 
 @defer.inlineCallbacks

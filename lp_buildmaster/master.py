@@ -24,7 +24,7 @@ dispatch is split out (instant, vmreset, emptykinds).
 Imports: buildergroup, the scanner (the seed's C{scanActiveBuilders}
 runs its scanners), emptykinds, the slave client, model, store, instant,
 fetchrefusal (judging a builder's refusal of a file; C{DispatchError}
-and C{ownLibrarianFailed} are re-exported from it), vmreset and interfaces; nothing above.
+is re-exported from it), vmreset and interfaces; nothing above.
 """
 
 import dataclasses
@@ -38,11 +38,9 @@ from lp_buildmaster.buildergroup import (
     BuilderGroup, BuilderHandle, Job, librarianOrUtility, utcnow)
 from lp_buildmaster.clock import orReactor
 from lp_buildmaster.emptykinds import EmptyKinds
-from lp_buildmaster.fetchrefusal import (
-    DispatchError, judgeFetchRefusal, ownLibrarianFailed)
+from lp_buildmaster.fetchrefusal import DispatchError, judgeFetchRefusal
 from lp_buildmaster.instant import InstantDispatch, parseQueuePayload
-from lp_buildmaster.interfaces import (
-    IBuildFarmJobBehaviour, ISlave)
+from lp_buildmaster.interfaces import IBuildFarmJobBehaviour, ISlave
 from lp_buildmaster.model.policy import checkDispatchPolicy
 from lp_buildmaster.model.records import makeCookie
 from lp_buildmaster.scanner import ScannerManager
@@ -52,7 +50,7 @@ from lp_buildmaster.vmreset import ResetFailed, resetBuilder, runCommand
 __all__ = [
     "BuilddMaster", "DispatchError", "Dispatcher",
     "InstantDispatch", "QueueItem", "ResetFailed",
-    "ownLibrarianFailed", "parseQueuePayload", "runCommand",
+    "parseQueuePayload", "runCommand",
 ]
 
 
