@@ -147,16 +147,7 @@ def measure(reactor, args, n, keepalive):
 
 
 def runOne(args, n, mode):
-    from twisted.internet import task
-    results = []
-    try:
-        task.react(lambda reactor: measure(
-            reactor, args, n, mode == "keepalive").addCallback(
-                results.append))
-    except SystemExit as e:
-        if e.code:
-            raise
-    common.emit(results[0])
+    common.emit(common.react(measure, args, n, mode == "keepalive"))
     return 0
 
 
