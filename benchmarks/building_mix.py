@@ -329,10 +329,7 @@ def parseArgs(argv):
     parser.add_argument("--one", type=int, default=None,
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    try:
-        args.counts = [int(x) for x in args.builders.split(",") if x]
-    except ValueError:
-        parser.error("--builders takes comma-separated integers")
+    args.counts = common.builderCounts(parser, args.builders)
     return args
 
 

@@ -279,6 +279,15 @@ def counterRates(before, after, intervals):
             for key in before}
 
 
+def builderCounts(parser, text):
+    """The builder counts of a comma-separated C{--builders} value (a
+    usage error from C{parser} when one is not an integer)."""
+    try:
+        return [int(x) for x in text.split(",") if x]
+    except ValueError:
+        parser.error("--builders takes comma-separated integers")
+
+
 def eachInChild(script, argv, counts, label):
     """Run C{script --one N ARGV} for each N of C{counts}, one child
     process each (so that each N's RSS and CPU are its own); the list of

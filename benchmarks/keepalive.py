@@ -190,10 +190,7 @@ def parseArgs(argv=None):
     parser.add_argument("--mode", choices=MODES, default=None,
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    try:
-        args.counts = [int(x) for x in args.builders.split(",") if x]
-    except ValueError:
-        parser.error("--builders takes comma-separated integers")
+    args.counts = common.builderCounts(parser, args.builders)
     return args
 
 

@@ -361,10 +361,7 @@ def parseArgs(argv=None):
         args.duration = 5 * args.interval
     if args.raw_paced_seconds is None:
         args.raw_paced_seconds = 2 * args.interval
-    try:
-        args.counts = [int(x) for x in args.builders.split(",") if x]
-    except ValueError:
-        parser.error("--builders takes comma-separated integers")
+    args.counts = common.builderCounts(parser, args.builders)
     return args
 
 
