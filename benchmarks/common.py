@@ -16,6 +16,7 @@ Nothing here starts the reactor; the benchmarks do.
 """
 
 import collections
+import hashlib
 import json
 import logging
 import math
@@ -24,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,6 +131,36 @@ def makeJobs(dsn, ids):
     finally:
         conn.close()
     return ({n: makeCookie(*by_id[ids[n]]) for n in names}, dsc)
+
+
+def storeBigLog(content, size, keep=0):
+    """Write C{size} bytes of numbered build-log lines, gzipped, straight
+    into C{content} (a L{ContentStore}); blocking, for a thread.
+
+    @return: C{(stored, sha1, last)}: the stored file's C{(sha1, sha256,
+        size)}, the SHA-1 of the text and the text's last C{keep} bytes.
+    """
+    digest = hashlib.sha1()
+    compressor = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    pending = content.newFile()
+    written, n, last = 0, 0, b""
+    try:
+        while written < size:
+            block = b"".join(
+                b"%010d gcc -O2 -Wall -c pmount_%d.c -o pmount_%d.o\n"
+                % (n + i, (n + i) % 97, (n + i) % 89) for i in range(4096))
+            n += 4096
+            block = block[:size - written]
+            digest.update(block)
+            if keep:
+                last = (last + block)[-keep:]
+            pending.write(compressor.compress(block))
+            written += len(block)
+        pending.write(compressor.flush())
+        return pending.commit(), digest.hexdigest(), last
+    except BaseException:
+        pending.abort()
+        raise
 
 
 # --- this process and others ------------------------------------------------

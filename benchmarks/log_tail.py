@@ -18,7 +18,6 @@ import shutil
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,28 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import common  # noqa: E402
 
-MB = 1024 * 1024
+MB = common.MB
 RSS_LIMIT_MB = 64
 STALL_LIMIT = 0.5
-
-
-def writeLog(path, size, keep):
-    """A gzip file of C{size} bytes of numbered log lines; returns the
-    last C{keep} bytes of the text."""
-    compressor = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    written, n, last = 0, 0, b""
-    with open(path, "wb") as f:
-        while written < size:
-            block = b"".join(
-                b"%010d gcc -O2 -Wall -c pmount_%d.c -o pmount_%d.o\n"
-                % (n + i, (n + i) % 97, (n + i) % 89) for i in range(4096))
-            n += 4096
-            block = block[:size - written]
-            last = (last + block)[-keep:]
-            f.write(compressor.compress(block))
-            written += len(block)
-        f.write(compressor.flush())
-    return last
 
 
 def measure(reactor, args):
@@ -66,16 +46,9 @@ def measure(reactor, args):
     def run():
         store = yield Store.connect(dsn, size=1)
         try:
-            gz = work / "log.gz"
-            last = yield threads.deferToThread(
-                writeLog, gz, args.size_mb * MB, TAIL_BYTES)
             content = ContentStore(work / "librarian")
-            pending = content.newFile()
-            with open(gz, "rb") as f:
-                for chunk in iter(lambda: f.read(MB), b""):
-                    pending.write(chunk)
-            stored = pending.commit()
-            gz.unlink()
+            stored, _, last = yield threads.deferToThread(
+                common.storeBigLog, content, args.size_mb * MB, TAIL_BYTES)
             alias = yield store.library.addAlias(
                 *stored, "buildlog_big.txt.gz", "text/plain")
             tails = StoredLogTails(LibrarianClient(

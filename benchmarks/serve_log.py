@@ -11,13 +11,11 @@ exits 1 when the RSS grew by 64 MB or more, or the text came back wrong.
 """
 
 import argparse
-import hashlib
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,28 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import common  # noqa: E402
 
-MB = 1024 * 1024
+MB = common.MB
 RSS_LIMIT_MB = 64
-
-
-def writeLog(path, size):
-    """A gzip file of C{size} bytes of numbered log lines; returns the
-    SHA-1 of the text."""
-    digest = hashlib.sha1()
-    compressor = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    written, n = 0, 0
-    with open(path, "wb") as f:
-        while written < size:
-            block = b"".join(
-                b"%010d gcc -O2 -Wall -c pmount_%d.c -o pmount_%d.o\n"
-                % (n + i, (n + i) % 97, (n + i) % 89) for i in range(4096))
-            n += 4096
-            block = block[:size - written]
-            digest.update(block)
-            f.write(compressor.compress(block))
-            written += len(block)
-        f.write(compressor.flush())
-    return digest.hexdigest()
 
 
 def main():
@@ -68,16 +46,9 @@ def main():
     def run():
         store = yield Store.connect(dsn, size=1)
         try:
-            gz = work / "log.gz"
-            text_sha1 = yield threads.deferToThread(
-                writeLog, gz, args.size_mb * MB)
             content = ContentStore(work / "librarian")
-            pending = content.newFile()
-            with open(gz, "rb") as f:
-                for chunk in iter(lambda: f.read(MB), b""):
-                    pending.write(chunk)
-            stored = pending.commit()
-            gz.unlink()
+            stored, text_sha1, _ = yield threads.deferToThread(
+                common.storeBigLog, content, args.size_mb * MB)
             alias = yield store.library.addAlias(
                 *stored, "buildlog_big.txt.gz", "text/plain")
             port = reactor.listenTCP(0, Site(LibrarianResource(
