@@ -27,11 +27,8 @@ MB = common.MB
 RSS_LIMIT_MB = 64
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size-mb", type=int, default=1024)
-    args = parser.parse_args()
-    from twisted.internet import defer, reactor, task, threads
+def measure(reactor, args):
+    from twisted.internet import defer, task, threads
     from twisted.web.server import Site
 
     from lp_buildmaster.librarian.server import LibrarianResource
@@ -40,7 +37,6 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="serve-log-"))
     dsn, dbname = common.createDatabase()
-    result = {}
 
     @defer.inlineCallbacks
     def run():
@@ -70,7 +66,7 @@ def main():
             elapsed = time.monotonic() - start
             sampler.stop()
             yield port.stopListening()
-            result.update({
+            return {
                 "benchmark": "serve_log",
                 "size_mb": args.size_mb,
                 "compressed_mb": round(stored[2] / MB, 1),
@@ -81,24 +77,22 @@ def main():
                 "text_ok": curl.stdout.split()[0] == text_sha1
                 if curl.stdout else False,
                 "target": "RSS growth < %d MB" % RSS_LIMIT_MB,
-            })
+            }
         finally:
             store.close()
 
-    def done(_):
-        reactor.stop()
-
-    def failed(failure):
-        failure.printTraceback()
-        reactor.stop()
-    reactor.callWhenRunning(lambda: run().addCallbacks(done, failed))
-    try:
-        reactor.run()
-    finally:
+    def cleanup(result):
         common.dropDatabase(dbname)
         shutil.rmtree(work, ignore_errors=True)
-    if not result:
-        return 1
+        return result
+    return run().addBoth(cleanup)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mb", type=int, default=1024)
+    args = parser.parse_args()
+    result = common.react(measure, args)
     common.emit(result)
     ok = result["text_ok"] and result["rss_growth_mb"] < RSS_LIMIT_MB
     return 0 if ok else 1
