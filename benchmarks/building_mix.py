@@ -114,22 +114,8 @@ def measure(reactor, args, n):
                     "log_size": [size, size], "outcomes": {"OK": 1.0}})
             group = master.group
             collecting, collected = {}, {}
-            update = group.updateBuild
-
-            def updateBuild(job, librarian=None, status=None):
-                name = job.builder.name
-                waiting = (status is not None and status.builder_status
-                           == "BuilderStatus.WAITING")
-                if waiting:
-                    collecting.setdefault(name, time.monotonic())
-                d = update(job, librarian, status)
-
-                def ended(result):
-                    if waiting:
-                        collected[name] = time.monotonic()
-                    return result
-                return d.addBoth(ended)
-            group.updateBuild = updateBuild
+            inprocess.recordCollections(
+                group, time.monotonic, collecting, collected)
             steps = collections.defaultdict(list)
             for owner, method, label in [
                     (group, "getLogFromSlave", "log"),

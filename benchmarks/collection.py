@@ -91,25 +91,12 @@ def measure(reactor, args):
             collected = {}
             collecting = {}
             done_all = defer.Deferred()
-            update = group.updateBuild
 
-            def updateBuild(job, librarian=None, status=None):
-                name = job.builder.name
-                waiting = (status is not None and status.builder_status
-                           == "BuilderStatus.WAITING")
-                if waiting:
-                    collecting[name] = reactor.seconds()
-                d = update(job, librarian, status)
-
-                def ended(result):
-                    if waiting:
-                        collected[name] = reactor.seconds()
-                        if len(collected) == len(jobs) and \
-                                not done_all.called:
-                            done_all.callback(None)
-                    return result
-                return d.addBoth(ended)
-            group.updateBuild = updateBuild
+            def onCollected():
+                if len(collected) == len(jobs) and not done_all.called:
+                    done_all.callback(None)
+            inprocess.recordCollections(
+                group, reactor.seconds, collecting, collected, onCollected)
 
             stamps = collections.defaultdict(list)
             state = {"inflight": 0}

@@ -95,6 +95,30 @@ def instrument(clock, stamps, state):
     return original
 
 
+def recordCollections(group, now, collecting, collected, onCollected=None):
+    """Wrap C{group.updateBuild} to stamp, by builder name and with
+    C{now()}, when each collection starts (the first scan finding its
+    builder WAITING: C{collecting}) and when it ends (C{collected});
+    C{onCollected()} is called after each end."""
+    update = group.updateBuild
+
+    def updateBuild(job, librarian=None, status=None):
+        name = job.builder.name
+        waiting = (status is not None and status.builder_status
+                   == "BuilderStatus.WAITING")
+        if waiting:
+            collecting.setdefault(name, now())
+        d = update(job, librarian, status)
+
+        def ended(result):
+            if waiting:
+                collected[name] = now()
+                if onCollected is not None:
+                    onCollected()
+            return result
+        return d.addBoth(ended)
+    group.updateBuild = updateBuild
+
 
 def timed(owner, name, durations):
     """Replace C{owner.name}, a method returning a Deferred, with one
