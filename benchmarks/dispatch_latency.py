@@ -163,7 +163,6 @@ async def run(reactor, args, dsn, farm, workdir):
     await store.runOperation(
         "UPDATE builder SET active = false WHERE name IN ('bob', 'frog')")
     await store.runOperation("DELETE FROM buildqueue WHERE id = 2")
-    x86 = await store.distro.getProcessor("x86")
     common.registerBuilders(dsn, farm.urls, disable_others=False)
     content = ContentStore(workdir / "librarian")
     librarian = LibrarianClient(store, content, "http://127.0.0.1:9/",
