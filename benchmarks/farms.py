@@ -61,14 +61,8 @@ class Farm:
             if method == "status":
                 self.stamps[builder.name].append(time.monotonic())
         self.farm.watchCalls(stamp)
+        #: How late the reactor ran a 0.1 s timer (L{serve} samples it).
         self.lag = []
-        self._lastTick = None
-
-    def tick(self):
-        now = time.monotonic()
-        if self._lastTick is not None:
-            self.lag.append(max(0.0, now - self._lastTick - 0.1))
-        self._lastTick = now
 
     def command(self, request):
         cmd = request.get("cmd")
@@ -80,7 +74,8 @@ class Farm:
             return {"builders": len(self.stamps),
                     "calls": sum(len(s) for s in self.stamps.values())}
         if cmd == "report":
-            lag, self.lag = self.lag, []
+            lag = self.lag[:]
+            del self.lag[:]
             return {"cpu_s": common.cpuSeconds(),
                     "lag_s": common.summary(lag, 4),
                     "counters": dict(self.farm.counters)}
@@ -310,7 +305,7 @@ def stampGaps(stamps, names, t0, t1):
 
 
 def serve(args):
-    from twisted.internet import defer, reactor, stdio, task
+    from twisted.internet import defer, reactor, stdio
     from twisted.protocols import basic
 
     farm = Farm(reactor, args)
@@ -337,7 +332,7 @@ def serve(args):
         sys.stdout.write(json.dumps(farm.farm.describe(farm.names)) + "\n")
         sys.stdout.flush()
         stdio.StandardIO(Commands())
-        task.LoopingCall(farm.tick).start(0.1)
+        _, farm.lag = common.lagSampler(reactor)
 
     reactor.addSystemEventTrigger("before", "shutdown", farm.farm.stop)
     reactor.callWhenRunning(begin)
