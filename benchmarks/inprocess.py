@@ -24,7 +24,8 @@ class Master:
     """
 
     def __init__(self, reactor, store, interval, directory=None,
-                 downloads=16, timeout=30.0, owner=None, keep=10):
+                 downloads=16, timeout=30.0, owner=None, keep=10,
+                 keepalive=False):
         import lp_buildmaster.components  # noqa: F401 (the adapters)
         from lp_buildmaster.buildergroup import BuilderGroup
         from lp_buildmaster.scanner import ScannerManager
@@ -56,7 +57,8 @@ class Master:
 
         def slaveFor(builder):
             return BuilderSlave(builder.name, builder.url, reactor=reactor,
-                                pool=self.pool, timeout=timeout)
+                                pool=self.pool, timeout=timeout,
+                                keepalive=keepalive)
         self.manager = ScannerManager(
             store, self.group, slaveFor, clock=reactor, interval=interval,
             logger=logging.getLogger("lp_buildmaster.scanner"), owner=owner)

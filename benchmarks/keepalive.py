@@ -31,7 +31,6 @@ It prints one JSON object.
 import argparse
 import collections
 import json
-import logging
 import statistics
 import subprocess
 import sys
@@ -48,9 +47,8 @@ MODES = ("keepalive", "per-call")
 def measure(reactor, args, n, keepalive):
     from twisted.internet import defer
 
-    from lp_buildmaster.buildergroup import BuilderGroup
-    from lp_buildmaster.scanner import ScannerManager, SlaveScanner
-    from lp_buildmaster.slave import BuilderSlave, makePool, pool as pool_
+    from lp_buildmaster.scanner import SlaveScanner
+    from lp_buildmaster.slave import pool as pool_
     from lp_buildmaster.store import Store
 
     from lp_buildmaster.slave import proxy
@@ -76,29 +74,14 @@ def measure(reactor, args, n, keepalive):
             yield sims.start()
             common.registerBuilders(dsn, sims.urls)
             store = yield Store.connect(dsn, size=4)
-            for name in ("lp_buildmaster.scanner",
-                         "lp_buildmaster.buildergroup"):
-                logger = logging.getLogger(name)
-                logger.addHandler(common.CountingHandler())
-                logger.propagate = False
-            group = BuilderGroup(
-                logging.getLogger("lp_buildmaster.buildergroup"), store,
-                clock=reactor)
-            pool = makePool(reactor)
-
-            def slaveFor(builder):
-                return BuilderSlave(builder.name, builder.url,
-                                    reactor=reactor, pool=pool,
-                                    timeout=args.timeout,
-                                    keepalive=keepalive)
+            master = inprocess.Master(reactor, store, args.interval,
+                                      timeout=args.timeout,
+                                      keepalive=keepalive)
+            manager = master.manager
             stamps = collections.defaultdict(list)
             original = inprocess.instrument(
                 reactor, stamps, {"inflight": 0})
-            manager = ScannerManager(
-                store, group, slaveFor, clock=reactor,
-                interval=args.interval,
-                logger=logging.getLogger("lp_buildmaster.scanner"))
-            manager.startService()
+            master.start()
             yield common.sleep(reactor, args.interval + args.warmup)
             scans_before = sum(s.scans for s in manager.scanners.values())
             opened_before = opened["connections"]
@@ -110,8 +93,7 @@ def measure(reactor, args, n, keepalive):
             scans = sum(s.scans for s in manager.scanners.values()) \
                 - scans_before
             connections = opened["connections"] - opened_before
-            yield manager.stopService()
-            yield pool.closeCachedConnections()
+            yield master.stop()
             gaps, _, unscanned = common.gaps(stamps, sims.urls, t0, t1)
             latencies = [e - s for name in sims.urls
                          for s, e in stamps.get(name, ()) if t0 <= s <= t1]
