@@ -70,6 +70,39 @@ class DuplicateBuild(Exception):
         self.state = state
 
 
+@defer.inlineCallbacks
+def insertRequested(txn, distroarchrelease, sourcepackagerelease, archive,
+                    pocket, job_type):
+    """Inside a transaction: a new NEEDSBUILD build of C{job_type} with a
+    scored queue entry; fires with its id.
+
+    @raise DuplicateBuild: one of that type and source for the same
+        architecture, archive and pocket is pending or building.
+    """
+    # Serialises two requests for one source.
+    yield txn.execute(
+        "SELECT id FROM sourcepackagerelease WHERE id = %s FOR UPDATE",
+        (sourcepackagerelease,))
+    existing = yield txn.fetchone(
+        "SELECT id, buildstate FROM build"
+        " WHERE sourcepackagerelease = %s AND distroarchrelease = %s"
+        "   AND archive = %s AND pocket = %s AND buildstate = ANY(%s)"
+        "   AND job_type = %s ORDER BY id LIMIT 1",
+        (sourcepackagerelease, distroarchrelease, archive, pocket.value,
+         [s.value for s in ACTIVE_BUILD_STATES], job_type))
+    if existing is not None:
+        raise DuplicateBuild(existing["id"],
+                             BuildStatus(existing["buildstate"]))
+    row = yield txn.fetchone(
+        "INSERT INTO build (distroarchrelease, sourcepackagerelease,"
+        " archive, pocket, buildstate, job_type)"
+        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (distroarchrelease, sourcepackagerelease, archive, pocket.value,
+         BuildStatus.NEEDSBUILD.value, job_type))
+    yield enqueueScored(txn, row["id"])
+    return row["id"]
+
+
 @implementer(IBuildStore)
 class BuildStore(Component):
 
@@ -123,32 +156,9 @@ class BuildStore(Component):
             source for the same architecture, archive and pocket is
             pending or building.
         """
-        @defer.inlineCallbacks
-        def request(txn):
-            # Serialises two requests for one source.
-            yield txn.execute(
-                "SELECT id FROM sourcepackagerelease WHERE id = %s"
-                " FOR UPDATE", (sourcepackagerelease,))
-            existing = yield txn.fetchone(
-                "SELECT id, buildstate FROM build"
-                " WHERE sourcepackagerelease = %s AND distroarchrelease = %s"
-                "   AND archive = %s AND pocket = %s AND buildstate = ANY(%s)"
-                "   AND job_type = %s ORDER BY id LIMIT 1",
-                (sourcepackagerelease, distroarchrelease, archive,
-                 pocket.value, [s.value for s in ACTIVE_BUILD_STATES],
-                 job_type))
-            if existing is not None:
-                raise DuplicateBuild(existing["id"],
-                                     BuildStatus(existing["buildstate"]))
-            row = yield txn.fetchone(
-                "INSERT INTO build (distroarchrelease, sourcepackagerelease,"
-                " archive, pocket, buildstate, job_type)"
-                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                (distroarchrelease, sourcepackagerelease, archive,
-                 pocket.value, BuildStatus.NEEDSBUILD.value, job_type))
-            yield enqueueScored(txn, row["id"])
-            return row["id"]
-        return self.store.runInteraction(request)
+        return self.store.runInteraction(
+            insertRequested, distroarchrelease, sourcepackagerelease,
+            archive, pocket, job_type)
 
     def retry(self, build_id, from_states):
         """Make a finished build NEEDSBUILD again, as if new (no builder,

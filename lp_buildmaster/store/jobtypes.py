@@ -4,11 +4,9 @@ requests for such builds (L{lp_buildmaster.behaviours})."""
 from twisted.internet import defer
 from zope.interface import implementer
 
-from lp_buildmaster.enums import BuildStatus
 from lp_buildmaster.interfaces import IJobTypeStore
 from lp_buildmaster.store import Component
-from lp_buildmaster.store.builds import ACTIVE_BUILD_STATES, DuplicateBuild
-from lp_buildmaster.store.queue import enqueueScored
+from lp_buildmaster.store.builds import insertRequested
 
 TRANSLATION_TEMPLATES = "translation-templates"
 
@@ -36,31 +34,11 @@ class JobTypeStore(Component):
         """
         @defer.inlineCallbacks
         def request(txn):
-            # Serialises two requests for one source.
-            yield txn.execute(
-                "SELECT id FROM sourcepackagerelease WHERE id = %s"
-                " FOR UPDATE", (sourcepackagerelease,))
-            existing = yield txn.fetchone(
-                "SELECT id, buildstate FROM build"
-                " WHERE sourcepackagerelease = %s AND distroarchrelease = %s"
-                "   AND archive = %s AND pocket = %s AND job_type = %s"
-                "   AND buildstate = ANY(%s) ORDER BY id LIMIT 1",
-                (sourcepackagerelease, distroarchrelease, archive,
-                 pocket.value, TRANSLATION_TEMPLATES,
-                 [s.value for s in ACTIVE_BUILD_STATES]))
-            if existing is not None:
-                raise DuplicateBuild(existing["id"],
-                                     BuildStatus(existing["buildstate"]))
-            row = yield txn.fetchone(
-                "INSERT INTO build (distroarchrelease, sourcepackagerelease,"
-                " archive, pocket, buildstate, job_type)"
-                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                (distroarchrelease, sourcepackagerelease, archive,
-                 pocket.value, BuildStatus.NEEDSBUILD.value,
-                 TRANSLATION_TEMPLATES))
+            build_id = yield insertRequested(
+                txn, distroarchrelease, sourcepackagerelease, archive,
+                pocket, TRANSLATION_TEMPLATES)
             yield txn.execute(
                 "INSERT INTO translationtemplatesbuild (build, branch_url)"
-                " VALUES (%s, %s)", (row["id"], branch_url))
-            yield enqueueScored(txn, row["id"])
-            return row["id"]
+                " VALUES (%s, %s)", (build_id, branch_url))
+            return build_id
         return self.store.runInteraction(request)
