@@ -20,6 +20,24 @@ from lp_buildmaster.testing.faketables import (
     FakeComponent, _published, _succeed, automaticScore, buildRow, enqueue)
 
 
+def insertRequested(tables, distroarchrelease, sourcepackagerelease,
+                    archive, pocket, job_type):
+    """L{lp_buildmaster.store.builds.insertRequested} on fake tables."""
+    active = {s.value for s in ACTIVE_BUILD_STATES}
+    for row in tables.where(
+            "build", sourcepackagerelease=sourcepackagerelease,
+            distroarchrelease=distroarchrelease, archive=archive,
+            pocket=pocket, job_type=job_type):
+        if row["buildstate"] in active:
+            raise DuplicateBuild(row["id"], BuildStatus(row["buildstate"]))
+    build_id = tables.insert(
+        "build", distroarchrelease=distroarchrelease,
+        sourcepackagerelease=sourcepackagerelease, archive=archive,
+        pocket=pocket, buildstate=BuildStatus.NEEDSBUILD, job_type=job_type)
+    enqueue(tables, build_id, automaticScore(tables, build_id))
+    return build_id
+
+
 @implementer(IBuilderStore)
 class FakeBuilderStore(FakeComponent):
 
@@ -111,22 +129,9 @@ class FakeBuildStore(FakeComponent):
     @_succeed
     def request(self, distroarchrelease, sourcepackagerelease, archive,
                 pocket, job_type=DEFAULT_JOB_TYPE):
-        active = {s.value for s in ACTIVE_BUILD_STATES}
-        for row in self.tables.where(
-                "build", sourcepackagerelease=sourcepackagerelease,
-                distroarchrelease=distroarchrelease, archive=archive,
-                pocket=pocket, job_type=job_type):
-            if row["buildstate"] in active:
-                raise DuplicateBuild(row["id"],
-                                     BuildStatus(row["buildstate"]))
-        build_id = self.tables.insert(
-            "build", distroarchrelease=distroarchrelease,
-            sourcepackagerelease=sourcepackagerelease, archive=archive,
-            pocket=pocket, buildstate=BuildStatus.NEEDSBUILD,
-            job_type=job_type)
-        enqueue(self.tables, build_id,
-                automaticScore(self.tables, build_id))
-        return build_id
+        return insertRequested(self.tables, distroarchrelease,
+                               sourcepackagerelease, archive, pocket,
+                               job_type)
 
     @_succeed
     def retry(self, build_id, from_states):
@@ -292,21 +297,9 @@ class FakeJobTypeStore(FakeComponent):
     def requestTranslationTemplates(self, distroarchrelease,
                                     sourcepackagerelease, archive, pocket,
                                     branch_url):
-        active = {s.value for s in ACTIVE_BUILD_STATES}
-        for row in self.tables.where(
-                "build", sourcepackagerelease=sourcepackagerelease,
-                distroarchrelease=distroarchrelease, archive=archive,
-                pocket=pocket, job_type=TRANSLATION_TEMPLATES):
-            if row["buildstate"] in active:
-                raise DuplicateBuild(row["id"],
-                                     BuildStatus(row["buildstate"]))
-        build_id = self.tables.insert(
-            "build", distroarchrelease=distroarchrelease,
-            sourcepackagerelease=sourcepackagerelease, archive=archive,
-            pocket=pocket, buildstate=BuildStatus.NEEDSBUILD,
-            job_type=TRANSLATION_TEMPLATES)
+        build_id = insertRequested(self.tables, distroarchrelease,
+                                   sourcepackagerelease, archive, pocket,
+                                   TRANSLATION_TEMPLATES)
         self.tables.insert("translationtemplatesbuild", build=build_id,
                            branch_url=branch_url)
-        enqueue(self.tables, build_id,
-                automaticScore(self.tables, build_id))
         return build_id
