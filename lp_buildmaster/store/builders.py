@@ -17,6 +17,25 @@ class DuplicateName(Exception):
     """A builder with that name exists already."""
 
 
+#: The builder columns L{BuilderStore.update} may set.
+UPDATABLE = frozenset([
+    "url", "title", "virtualized", "manual", "active", "builderok",
+    "failnotes", "failure_count", "vm_host", "clean", "processor"])
+
+
+def checkedValues(values):
+    """C{values} for a builder update, fail notes normalised.
+
+    @raise ValueError: a column not in L{UPDATABLE}.
+    """
+    unknown = set(values) - UPDATABLE
+    if unknown:
+        raise ValueError("cannot set %s" % ", ".join(sorted(unknown)))
+    if values.get("failnotes") is not None:
+        values = dict(values, failnotes=notes(values["failnotes"]))
+    return values
+
+
 @implementer(IBuilderStore)
 class BuilderStore(Component):
 
@@ -66,14 +85,7 @@ class BuilderStore(Component):
 
     def update(self, builder_id, **values):
         """Set columns of one builder."""
-        allowed = {"url", "title", "virtualized", "manual", "active",
-                   "builderok", "failnotes", "failure_count", "vm_host",
-                   "clean", "processor"}
-        unknown = set(values) - allowed
-        if unknown:
-            raise ValueError("cannot set %s" % ", ".join(sorted(unknown)))
-        if values.get("failnotes") is not None:
-            values["failnotes"] = notes(values["failnotes"])
+        values = checkedValues(values)
         columns = sorted(values)
         sql = "UPDATE builder SET %s WHERE id = %%s" % ", ".join(
             "%s = %%s" % c for c in columns)

@@ -11,11 +11,10 @@ from lp_buildmaster.interfaces import (
     IBuilderStore, IBuildQueueStore, IBuildStore, IJobTypeStore)
 from lp_buildmaster.model.records import (
     DEFAULT_JOB_TYPE, Build, Builder, BuildQueue, PocketChroot, fromRow)
-from lp_buildmaster.store.builders import DuplicateName
+from lp_buildmaster.store.builders import DuplicateName, checkedValues
 from lp_buildmaster.store.builds import (
     ACTIVE_BUILD_STATES, UPDATABLE, DuplicateBuild)
 from lp_buildmaster.store.jobtypes import TRANSLATION_TEMPLATES
-from lp_buildmaster.text import notes
 from lp_buildmaster.testing.faketables import (
     FakeComponent, _published, _succeed, automaticScore, buildRow, enqueue)
 
@@ -69,14 +68,7 @@ class FakeBuilderStore(FakeComponent):
             vm_host=vm_host)
 
     def update(self, builder_id, **values):
-        allowed = {"url", "title", "virtualized", "manual", "active",
-                   "builderok", "failnotes", "failure_count", "vm_host",
-                   "clean", "processor"}
-        unknown = set(values) - allowed
-        if unknown:
-            raise ValueError("cannot set %s" % ", ".join(sorted(unknown)))
-        if values.get("failnotes") is not None:
-            values["failnotes"] = notes(values["failnotes"])
+        values = checkedValues(values)
         row = self.tables.get("builder", builder_id)
         if row is not None:
             row.update(values)
