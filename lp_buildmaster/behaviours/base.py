@@ -2,8 +2,6 @@
 and the base class of the behaviours."""
 
 import dataclasses
-import os
-import stat
 import time
 from pathlib import Path
 from typing import Optional, Tuple
@@ -61,18 +59,6 @@ class VerifiedUpload:
     binaries: tuple = ()
     changes: Optional[str] = None
     summary: str = ""
-
-
-def regularFile(leafdir, name, rejected):
-    """C{os.lstat} of C{leafdir/name}, which must be a regular file (not a
-    symlink); else C{rejected(message)} is raised."""
-    try:
-        st = os.lstat(os.path.join(leafdir, name))
-    except FileNotFoundError:
-        raise rejected("%s is missing" % name) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise rejected("%s is not a regular file" % name)
-    return st
 
 
 @implementer(IBuildFarmJobBehaviour)

@@ -16,11 +16,11 @@ from pathlib import Path
 from twisted.internet import defer
 
 from lp_buildmaster.behaviours.base import (
-    BuildFarmJobBehaviourBase, BuildRequest, StoredFile, VerifiedUpload,
-    regularFile)
+    BuildFarmJobBehaviourBase, BuildRequest, StoredFile, VerifiedUpload)
 from lp_buildmaster.refusals import checkBranchURL
 from lp_buildmaster.slave import InvalidBuildRequest
 from lp_buildmaster.upload import UploadRejected
+from lp_buildmaster.upload.changes import regularFile
 
 #: The result launchpad-buildd's manager offers (its resultarchive).
 TEMPLATES_TARBALL = "translation-templates.tar.gz"
@@ -96,7 +96,7 @@ class TranslationTemplatesBuildBehaviour(BuildFarmJobBehaviourBase):
 
         @raise UploadRejected: it is missing, or not such a tarball.
         """
-        st = regularFile(leafdir, TEMPLATES_TARBALL, UploadRejected)
+        st = regularFile(leafdir, TEMPLATES_TARBALL)
         path = os.path.join(leafdir, TEMPLATES_TARBALL)
         templates = 0
         try:

@@ -64,7 +64,7 @@ def readUpload(leafdir):
     if len(names) != 1:
         raise UploadRejected(
             "Expected one .changes file, found %d" % len(names))
-    changes = _regularFile(leafdir, names[0])
+    changes = regularFile(leafdir, names[0])
     if changes.st_size > MAX_CHANGES_SIZE:
         raise UploadRejected("%s is larger than %d bytes"
                              % (names[0], MAX_CHANGES_SIZE))
@@ -87,7 +87,7 @@ def readUpload(leafdir):
             names[0]))
     files = []
     for name, (size, digests) in listed.items():
-        stat_ = _regularFile(leafdir, name)
+        stat_ = regularFile(leafdir, name)
         if stat_.st_size != size:
             raise UploadRejected("%s is %d bytes; %s says %d" % (
                 name, stat_.st_size, names[0], size))
@@ -130,7 +130,9 @@ def _changesFields(fields):
     return fields["Source"].split()[0], fields["Version"].strip(), listed
 
 
-def _regularFile(leafdir, name):
+def regularFile(leafdir, name):
+    """C{os.lstat} of C{leafdir/name}, which must be a regular file (not a
+    symlink); else L{UploadRejected} is raised."""
     try:
         result = os.lstat(os.path.join(leafdir, name))
     except FileNotFoundError:
