@@ -110,9 +110,12 @@ class BuildFarmJobBehaviourBase:
                                     job_type=cls.build_type)
 
     def composeBuildRequest(self, job, dispatcher):
+        """Abstract: every job type composes its own L{BuildRequest}."""
         raise NotImplementedError(self.composeBuildRequest)
 
     def readUpload(self, leafdir):
+        """Abstract: every job type checks its own upload, returning a
+        L{VerifiedUpload}."""
         raise NotImplementedError(self.readUpload)
 
     def verifySuccessfulBuild(self, filemap, builder_name):
